@@ -1,0 +1,28 @@
+//! # tutti-effects
+//!
+//! Tutti's DSP nodes, each a [`tutti_engine::Processor`] with a [`tutti_engine::NodeType`] entry:
+//! - `basic`: gain, high-pass filter, delay, channel up/down-mix;
+//! - `voice`: telephony voice processing (echo cancellation, noise suppression, gain control, EQ, VAD,
+//!   comfort noise);
+//! - `fx`: effects (delay/echo, modulation, dynamics, reverb, binaural panning, pitch and time).
+//!
+//! [`node_types`] lists them all.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod basic;
+mod fx;
+mod voice;
+
+pub use basic::{Biquad, BiquadCoeffs};
+
+use tutti_engine::NodeType;
+
+/// Every node type this crate provides.
+pub fn node_types() -> Vec<NodeType> {
+    let mut v = Vec::new();
+    v.extend_from_slice(basic::TYPES);
+    v.extend_from_slice(voice::TYPES);
+    v.extend_from_slice(fx::TYPES);
+    v
+}

@@ -1,0 +1,71 @@
+//! The `tutti` command line (see `../shared/INTERFACE.md` for the contract).
+//!
+//! Every subcommand lives in its own module with an `Args` struct (clap derive) and a
+//! `run(&Args) -> Result<(), CliError>` function. Errors become one line on stderr and a non-zero exit.
+
+use std::fmt;
+
+use clap::{Parser, Subcommand};
+
+mod nodes;
+
+/// A command-line failure: one line for stderr.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+impl CliError {
+    /// An error with a message.
+    pub fn new(msg: impl Into<String>) -> Self {
+        Self(msg.into())
+    }
+}
+
+impl From<crate::wav::WavError> for CliError {
+    fn from(e: crate::wav::WavError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// Tutti: real-time audio DSP engine for voice and media servers.
+#[derive(Debug, Parser)]
+#[command(name = "tutti", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List every node type with its ports, parameters and latency.
+    Nodes(nodes::Args),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match &cli.command {
+        Command::Nodes(a) => nodes::run(a),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("tutti: error: {e}");
+            1
+        }
+    }
+}

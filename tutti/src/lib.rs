@@ -1,0 +1,14 @@
+//! # tutti
+//!
+//! The facade of the Tutti workspace: re-exports the engine, effects, codecs and RTP crates.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use tutti_codecs as codecs;
+pub use tutti_effects as effects;
+pub use tutti_engine as engine;
+pub use tutti_rtp as rtp;
+
+pub mod cli;
+pub mod registry;
+pub mod wav;

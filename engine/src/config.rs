@@ -94,7 +94,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_configs() {
-        assert!(matches!(StreamConfig::new(22050, 1, 10.0), Err(EngineError::UnsupportedRate { .. })));
+        assert!(matches!(StreamConfig::new(22050, 1, 20.0), Err(EngineError::UnsupportedRate { .. })));
         assert!(matches!(StreamConfig::new(48000, 3, 10.0), Err(EngineError::UnsupportedChannels { .. })));
         assert!(matches!(StreamConfig::new(44100, 1, 0.01), Err(EngineError::BadBlock { .. })));
         assert!(matches!(StreamConfig::new(8000, 1, 0.0), Err(EngineError::BadBlock { .. })));

@@ -4,15 +4,17 @@
 //! smoothing, node types, and (in later modules) the lock-free graph and the multi-graph scheduler.
 //!
 //! This crate imports none of Tutti's other crates: effects and the facade build on it.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod alloc_count;
 mod config;
 mod error;
 mod param;
 mod processor;
 mod registry;
 
+pub use alloc_count::{count_allocations, counting_is_active, AllocCounts, CountingAllocator};
 pub use config::{StreamConfig, MAX_BLOCK_FRAMES, SUPPORTED_RATES};
 pub use error::EngineError;
 pub use param::{ParamInfo, Smoothed};

@@ -13,6 +13,7 @@ mod error;
 mod param;
 mod processor;
 mod registry;
+mod stage;
 
 pub use alloc_count::{count_allocations, counting_is_active, AllocCounts, CountingAllocator};
 pub use config::{StreamConfig, MAX_BLOCK_FRAMES, SUPPORTED_RATES};
@@ -20,3 +21,4 @@ pub use error::EngineError;
 pub use param::{ParamInfo, Smoothed};
 pub use processor::{render_offline, AudioMut, AudioRef, Inputs, Meters, Outputs, Processor};
 pub use registry::{NodeArgs, NodeType};
+pub use stage::{StageFactory, StreamStage};

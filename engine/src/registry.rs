@@ -27,6 +27,9 @@ pub struct NodeType {
     pub options: &'static [(&'static str, &'static str)],
     /// Builds the processor from its arguments (already checked against `params` and `options`).
     pub create: fn(&NodeArgs) -> Result<Box<dyn Processor>, EngineError>,
+    /// For nodes that change the rate or duration (`resample`, `time_stretch`): the offline stream stage
+    /// that offline renderers cut chains at (see [`crate::StreamStage`]); `None` for ordinary nodes.
+    pub stage: Option<crate::StageFactory>,
 }
 
 impl std::fmt::Debug for NodeType {
@@ -40,6 +43,17 @@ impl NodeType {
     pub fn build(&self, pairs: &[(String, String)]) -> Result<Box<dyn Processor>, EngineError> {
         let args = NodeArgs::parse(self, pairs)?;
         (self.create)(&args)
+    }
+
+    /// Parses `pairs` and builds the node's offline stream stage, if it has one.
+    pub fn build_stage(
+        &self,
+        pairs: &[(String, String)],
+        rate: u32,
+        channels: usize,
+    ) -> Option<Result<Box<dyn crate::StreamStage>, EngineError>> {
+        let stage = self.stage?;
+        Some(NodeArgs::parse(self, pairs).and_then(|a| stage(&a, rate, channels)))
     }
 
     /// Builds the node with all defaults.

@@ -14,7 +14,7 @@ mod basic;
 mod fx;
 mod voice;
 
-pub use basic::{Biquad, BiquadCoeffs};
+pub use basic::{Biquad, BiquadCoeffs, Delay, Gain, HighPass, Remix};
 
 use tutti_engine::NodeType;
 

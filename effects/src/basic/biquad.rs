@@ -32,10 +32,22 @@ pub struct BiquadCoeffs {
 
 impl BiquadCoeffs {
     /// The identity filter.
-    pub const IDENTITY: Self = Self { b0: 1.0, b1: 0.0, b2: 0.0, a1: 0.0, a2: 0.0 };
+    pub const IDENTITY: Self = Self {
+        b0: 1.0,
+        b1: 0.0,
+        b2: 0.0,
+        a1: 0.0,
+        a2: 0.0,
+    };
 
     fn norm(b0: f64, b1: f64, b2: f64, a0: f64, a1: f64, a2: f64) -> Self {
-        Self { b0: b0 / a0, b1: b1 / a0, b2: b2 / a0, a1: a1 / a0, a2: a2 / a0 }
+        Self {
+            b0: b0 / a0,
+            b1: b1 / a0,
+            b2: b2 / a0,
+            a1: a1 / a0,
+            a2: a2 / a0,
+        }
     }
 
     fn omega(f: f64, fs: f64) -> (f64, f64) {
@@ -47,14 +59,28 @@ impl BiquadCoeffs {
     pub fn lowpass(f: f64, q: f64, fs: f64) -> Self {
         let (c, s) = Self::omega(f, fs);
         let alpha = s / (2.0 * q);
-        Self::norm((1.0 - c) / 2.0, 1.0 - c, (1.0 - c) / 2.0, 1.0 + alpha, -2.0 * c, 1.0 - alpha)
+        Self::norm(
+            (1.0 - c) / 2.0,
+            1.0 - c,
+            (1.0 - c) / 2.0,
+            1.0 + alpha,
+            -2.0 * c,
+            1.0 - alpha,
+        )
     }
 
     /// High-pass with quality `q` (`q = 1/√2` gives Butterworth).
     pub fn highpass(f: f64, q: f64, fs: f64) -> Self {
         let (c, s) = Self::omega(f, fs);
         let alpha = s / (2.0 * q);
-        Self::norm((1.0 + c) / 2.0, -(1.0 + c), (1.0 + c) / 2.0, 1.0 + alpha, -2.0 * c, 1.0 - alpha)
+        Self::norm(
+            (1.0 + c) / 2.0,
+            -(1.0 + c),
+            (1.0 + c) / 2.0,
+            1.0 + alpha,
+            -2.0 * c,
+            1.0 - alpha,
+        )
     }
 
     /// Band-pass with 0 dB peak gain.
@@ -76,7 +102,14 @@ impl BiquadCoeffs {
         let (c, s) = Self::omega(f, fs);
         let a = 10f64.powf(gain_db / 40.0);
         let alpha = s / (2.0 * q);
-        Self::norm(1.0 + alpha * a, -2.0 * c, 1.0 - alpha * a, 1.0 + alpha / a, -2.0 * c, 1.0 - alpha / a)
+        Self::norm(
+            1.0 + alpha * a,
+            -2.0 * c,
+            1.0 - alpha * a,
+            1.0 + alpha / a,
+            -2.0 * c,
+            1.0 - alpha / a,
+        )
     }
 
     /// Low shelf with `gain_db` below `f` (shelf slope `q` as in the cookbook's Q form).
@@ -141,7 +174,11 @@ impl Default for Biquad {
 impl Biquad {
     /// A section with `coeffs` and zero state.
     pub fn new(coeffs: BiquadCoeffs) -> Self {
-        Self { coeffs, z1: 0.0, z2: 0.0 }
+        Self {
+            coeffs,
+            z1: 0.0,
+            z2: 0.0,
+        }
     }
 
     /// Filters one sample.
@@ -194,12 +231,19 @@ mod tests {
         for f in [300.0, 1000.0, 3000.0] {
             let mut bq = Biquad::new(c);
             let n = 32_000;
-            let x: Vec<f32> = (0..n).map(|i| (2.0 * PI * f * i as f64 / fs).sin() as f32).collect();
+            let x: Vec<f32> = (0..n)
+                .map(|i| (2.0 * PI * f * i as f64 / fs).sin() as f32)
+                .collect();
             let mut y = vec![0.0; n];
             bq.process(&x, &mut y);
-            let rms = |s: &[f32]| (s.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / s.len() as f64).sqrt();
+            let rms =
+                |s: &[f32]| (s.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / s.len() as f64).sqrt();
             let g = 20.0 * (rms(&y[16_000..]) / rms(&x[16_000..])).log10();
-            assert!((g - c.response_db(f, fs)).abs() < 0.01, "f={f}: {g} vs {}", c.response_db(f, fs));
+            assert!(
+                (g - c.response_db(f, fs)).abs() < 0.01,
+                "f={f}: {g} vs {}",
+                c.response_db(f, fs)
+            );
         }
         assert!((c.response_db(1000.0, fs) - 6.0).abs() < 1e-9);
     }

@@ -2,10 +2,18 @@
 //! filter section they and the EQ share.
 
 mod biquad;
+mod delay;
+mod gain;
+mod hpf;
+mod remix;
 
 pub use biquad::{Biquad, BiquadCoeffs};
+pub use delay::Delay;
+pub use gain::Gain;
+pub use hpf::HighPass;
+pub use remix::Remix;
 
 use tutti_engine::NodeType;
 
 /// The basic node types.
-pub(crate) const TYPES: &[NodeType] = &[];
+pub(crate) const TYPES: &[NodeType] = &[gain::TYPE, hpf::TYPE, delay::TYPE, remix::TYPE];

@@ -3,3 +3,22 @@
 //! Sans-IO RTP transport for Tutti: packets and `Instant`s in, packets, frames and events out.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+// --- protocol (rtp-proto) ---
+mod audio_level;
+mod demux;
+mod error;
+mod header_ext;
+mod rtp_packet;
+
+pub use audio_level::{
+    level_dbov, level_dbov_i16, ClientAudioLevel, MixerAudioLevels, CLIENT_AUDIO_LEVEL_URI,
+    MIXER_AUDIO_LEVEL_URI,
+};
+pub use demux::{classify, payload_type_is_mux_safe, PacketKind};
+pub use error::RtpError;
+pub use header_ext::{
+    ExtensionElement, ExtensionElements, ExtensionForm, HeaderExtension, ONE_BYTE_PROFILE, TWO_BYTE_PROFILE,
+};
+pub use rtp_packet::{RtpBuilder, RtpHeader, RtpPacket, RTP_FIXED_HEADER_LEN, RTP_MAX_CSRCS};
+// --- end protocol ---

@@ -9,6 +9,9 @@ pub use tutti_effects as effects;
 pub use tutti_engine as engine;
 pub use tutti_rtp as rtp;
 
+pub mod chain;
 pub mod cli;
+pub mod graphfile;
+mod progress;
 pub mod registry;
 pub mod wav;

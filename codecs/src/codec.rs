@@ -70,6 +70,12 @@ pub trait Decoder: Send {
     /// Number of samples per channel that `payload` decodes to, without decoding it.
     fn payload_samples(&self, payload: &[u8]) -> Result<usize, CodecError>;
 
+    /// Fixed delay, in samples per channel at the audio rate, that this decoder adds between a payload
+    /// and its sound (e.g. the 30 samples of G.711 Appendix I concealment). Zero for most codecs.
+    fn delay_samples(&self) -> usize {
+        0
+    }
+
     /// Clears the decoder state.
     fn reset(&mut self);
 }

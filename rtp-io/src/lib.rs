@@ -22,3 +22,8 @@ pub use header_ext::{
 };
 pub use rtp_packet::{RtpBuilder, RtpHeader, RtpPacket, RTP_FIXED_HEADER_LEN, RTP_MAX_CSRCS};
 // --- end protocol ---
+
+// --- quality (integrator) ---
+mod emodel;
+
+pub use emodel::{codec_impairment, mos_from_r, EModel};

@@ -6,20 +6,31 @@
 
 // --- protocol (rtp-proto) ---
 mod audio_level;
+mod capture;
+mod capture_link;
 mod demux;
 mod error;
 mod header_ext;
+mod pcap_file;
+mod pcapng_file;
 mod rtp_packet;
 
 pub use audio_level::{
     level_dbov, level_dbov_i16, ClientAudioLevel, MixerAudioLevels, CLIENT_AUDIO_LEVEL_URI,
     MIXER_AUDIO_LEVEL_URI,
 };
+pub use capture::{CaptureReader, CaptureStats};
+pub use capture_link::{
+    decode_frame, encode_udp_raw_ip, FrameKind, UdpDatagram, LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6,
+    LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_LOOP, LINKTYPE_NULL, LINKTYPE_RAW,
+};
 pub use demux::{classify, payload_type_is_mux_safe, PacketKind};
 pub use error::RtpError;
 pub use header_ext::{
     ExtensionElement, ExtensionElements, ExtensionForm, HeaderExtension, ONE_BYTE_PROFILE, TWO_BYTE_PROFILE,
 };
+pub use pcap_file::{CapturedFrame, PcapReader, PcapWriter, MAX_FRAME_LEN};
+pub use pcapng_file::PcapngReader;
 pub use rtp_packet::{RtpBuilder, RtpHeader, RtpPacket, RTP_FIXED_HEADER_LEN, RTP_MAX_CSRCS};
 // --- end protocol ---
 

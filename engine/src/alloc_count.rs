@@ -91,7 +91,10 @@ pub fn count_allocations<R>(f: impl FnOnce() -> R) -> (R, AllocCounts) {
     ENABLED.with(|e| e.set(true));
     let r = f();
     ENABLED.with(|e| e.set(false));
-    let counts = AllocCounts { allocs: ALLOCS.with(Cell::get) - a0, frees: FREES.with(Cell::get) - f0 };
+    let counts = AllocCounts {
+        allocs: ALLOCS.with(Cell::get) - a0,
+        frees: FREES.with(Cell::get) - f0,
+    };
     (r, counts)
 }
 

@@ -54,7 +54,11 @@ impl StreamConfig {
                 detail: format!("{block_frames} frames (allowed 1..={MAX_BLOCK_FRAMES})"),
             });
         }
-        Ok(Self { sample_rate, channels, block_frames })
+        Ok(Self {
+            sample_rate,
+            channels,
+            block_frames,
+        })
     }
 
     /// The same configuration with another channel count (unchecked beyond 1..=2).
@@ -76,7 +80,11 @@ impl StreamConfig {
 impl Default for StreamConfig {
     /// 48 kHz, mono, 10 ms blocks.
     fn default() -> Self {
-        Self { sample_rate: 48_000, channels: 1, block_frames: 480 }
+        Self {
+            sample_rate: 48_000,
+            channels: 1,
+            block_frames: 480,
+        }
     }
 }
 
@@ -94,9 +102,21 @@ mod tests {
 
     #[test]
     fn rejects_bad_configs() {
-        assert!(matches!(StreamConfig::new(22050, 1, 20.0), Err(EngineError::UnsupportedRate { .. })));
-        assert!(matches!(StreamConfig::new(48000, 3, 10.0), Err(EngineError::UnsupportedChannels { .. })));
-        assert!(matches!(StreamConfig::new(44100, 1, 0.01), Err(EngineError::BadBlock { .. })));
-        assert!(matches!(StreamConfig::new(8000, 1, 0.0), Err(EngineError::BadBlock { .. })));
+        assert!(matches!(
+            StreamConfig::new(22050, 1, 20.0),
+            Err(EngineError::UnsupportedRate { .. })
+        ));
+        assert!(matches!(
+            StreamConfig::new(48000, 3, 10.0),
+            Err(EngineError::UnsupportedChannels { .. })
+        ));
+        assert!(matches!(
+            StreamConfig::new(44100, 1, 0.01),
+            Err(EngineError::BadBlock { .. })
+        ));
+        assert!(matches!(
+            StreamConfig::new(8000, 1, 0.0),
+            Err(EngineError::BadBlock { .. })
+        ));
     }
 }

@@ -98,13 +98,31 @@ pub enum EngineError {
         /// What failed.
         detail: String,
     },
+    /// A node id that is not (or no longer) part of the graph.
+    UnknownNodeId {
+        /// The id's slot number.
+        id: usize,
+    },
+    /// An edit that the graph cannot make (e.g. removing an external input of a running graph).
+    BadEdit {
+        /// What was wrong.
+        detail: String,
+    },
+    /// A task id that the scheduler does not run.
+    UnknownTask {
+        /// The id.
+        id: u64,
+    },
 }
 
 impl fmt::Display for EngineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::UnsupportedRate { actual } => {
-                write!(f, "unsupported sample rate {actual} Hz (supported: 8000, 16000, 32000, 44100, 48000)")
+                write!(
+                    f,
+                    "unsupported sample rate {actual} Hz (supported: 8000, 16000, 32000, 44100, 48000)"
+                )
             }
             Self::UnsupportedChannels { actual } => {
                 write!(f, "unsupported channel count {actual} (supported: 1, 2)")
@@ -112,7 +130,12 @@ impl fmt::Display for EngineError {
             Self::BadBlock { detail } => write!(f, "bad block length: {detail}"),
             Self::BadParam { node, param, detail } => write!(f, "{node}: parameter '{param}': {detail}"),
             Self::UnknownNode { name } => write!(f, "unknown node type '{name}'"),
-            Self::UnknownPort { node, direction, port, available } => write!(
+            Self::UnknownPort {
+                node,
+                direction,
+                port,
+                available,
+            } => write!(
                 f,
                 "node '{node}' has no {direction} port {port} (it has {available})"
             ),
@@ -121,13 +144,19 @@ impl fmt::Display for EngineError {
                 write!(f, "{at}: channel mismatch: expected {expected}, got {actual}")
             }
             Self::RateMismatch { at, expected, actual } => {
-                write!(f, "{at}: sample rate mismatch: expected {expected} Hz, got {actual} Hz")
+                write!(
+                    f,
+                    "{at}: sample rate mismatch: expected {expected} Hz, got {actual} Hz"
+                )
             }
             Self::PortInUse { at } => write!(f, "{at}: input port is already connected"),
             Self::Capacity { what, limit } => write!(f, "{what}: capacity {limit} exhausted"),
             Self::Disconnected => write!(f, "the real-time side is disconnected"),
             Self::Prepare { node, detail } => write!(f, "{node}: cannot prepare: {detail}"),
             Self::Os { detail } => write!(f, "operating system: {detail}"),
+            Self::UnknownNodeId { id } => write!(f, "no node #{id} in the graph"),
+            Self::BadEdit { detail } => write!(f, "graph edit refused: {detail}"),
+            Self::UnknownTask { id } => write!(f, "no task {id} in the scheduler"),
         }
     }
 }

@@ -9,15 +9,21 @@
 
 mod alloc_count;
 mod config;
+mod denormal;
 mod error;
+mod graph;
 mod param;
 mod processor;
 mod registry;
+mod schedule;
 mod stage;
+mod topology;
 
 pub use alloc_count::{count_allocations, counting_is_active, AllocCounts, CountingAllocator};
 pub use config::{StreamConfig, MAX_BLOCK_FRAMES, SUPPORTED_RATES};
+pub use denormal::{enable_flush_to_zero, flush_to_zero_enabled, DenormalGuard};
 pub use error::EngineError;
+pub use graph::{Graph, GraphBuilder, NodeId, NodeStat};
 pub use param::{ParamInfo, Smoothed};
 pub use processor::{render_offline, AudioMut, AudioRef, Inputs, Meters, Outputs, Processor};
 pub use registry::{NodeArgs, NodeType};

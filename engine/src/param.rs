@@ -38,7 +38,15 @@ impl ParamInfo {
         default: f32,
         description: &'static str,
     ) -> Self {
-        Self { name, unit, min, max, default, description, choices: &[] }
+        Self {
+            name,
+            unit,
+            min,
+            max,
+            default,
+            description,
+            choices: &[],
+        }
     }
 
     /// An enumerated parameter whose value is an index into `choices`.
@@ -70,13 +78,18 @@ impl ParamInfo {
             }
             return match text.parse::<f32>() {
                 Ok(v) if v.fract() == 0.0 && v >= self.min && v <= self.max => Ok(v),
-                _ => Err(format!("expected one of {}, got '{text}'", self.choices.join("|"))),
+                _ => Err(format!(
+                    "expected one of {}, got '{text}'",
+                    self.choices.join("|")
+                )),
             };
         }
         let v: f32 = match text {
             "true" | "on" | "yes" => 1.0,
             "false" | "off" | "no" => 0.0,
-            _ => text.parse().map_err(|_| format!("expected a number, got '{text}'"))?,
+            _ => text
+                .parse()
+                .map_err(|_| format!("expected a number, got '{text}'"))?,
         };
         self.check(v)
     }
@@ -86,7 +99,11 @@ impl ParamInfo {
         if v.is_finite() && v >= self.min && v <= self.max {
             Ok(v)
         } else {
-            Err(format!("expected {}..={} {}, got {v}", self.min, self.max, self.unit).trim_end().to_string())
+            Err(
+                format!("expected {}..={} {}, got {v}", self.min, self.max, self.unit)
+                    .trim_end()
+                    .to_string(),
+            )
         }
     }
 }
@@ -107,7 +124,13 @@ pub struct Smoothed {
 impl Smoothed {
     /// A smoother resting at `value`, ramping over `ramp_samples` samples on each change.
     pub fn new(value: f32, ramp_samples: u32) -> Self {
-        Self { current: value, target: value, step: 0.0, remaining: 0, ramp: ramp_samples.max(1) }
+        Self {
+            current: value,
+            target: value,
+            step: 0.0,
+            remaining: 0,
+            ramp: ramp_samples.max(1),
+        }
     }
 
     /// A smoother whose ramp lasts `ms` milliseconds at `sample_rate`.
@@ -137,7 +160,11 @@ impl Smoothed {
     pub fn next(&mut self) -> f32 {
         if self.remaining > 0 {
             self.remaining -= 1;
-            self.current = if self.remaining == 0 { self.target } else { self.current + self.step };
+            self.current = if self.remaining == 0 {
+                self.target
+            } else {
+                self.current + self.step
+            };
         }
         self.current
     }

@@ -33,7 +33,10 @@ pub struct AudioRef<'a> {
 impl<'a> AudioRef<'a> {
     /// A view of `data`, which holds `data.len() / frames` planar channels.
     pub fn new(data: &'a [f32], frames: usize) -> Self {
-        debug_assert!(frames > 0 && data.len() % frames == 0, "buffer is not whole channels");
+        debug_assert!(
+            frames > 0 && data.len() % frames == 0,
+            "buffer is not whole channels"
+        );
         Self { data, frames }
     }
 
@@ -68,7 +71,10 @@ pub struct AudioMut<'a> {
 impl<'a> AudioMut<'a> {
     /// A view of `data`, which holds `data.len() / frames` planar channels.
     pub fn new(data: &'a mut [f32], frames: usize) -> Self {
-        debug_assert!(frames > 0 && data.len() % frames == 0, "buffer is not whole channels");
+        debug_assert!(
+            frames > 0 && data.len() % frames == 0,
+            "buffer is not whole channels"
+        );
         Self { data, frames }
     }
 
@@ -195,7 +201,10 @@ pub struct Meters {
 impl Meters {
     /// Meters with one slot per name, all zero.
     pub fn new(names: &'static [&'static str]) -> Arc<Self> {
-        Arc::new(Self { names, values: names.iter().map(|_| AtomicU64::new(0f64.to_bits())).collect() })
+        Arc::new(Self {
+            names,
+            values: names.iter().map(|_| AtomicU64::new(0f64.to_bits())).collect(),
+        })
     }
 
     /// Publishes slot `i` (real-time safe: one relaxed atomic store).
@@ -216,7 +225,11 @@ impl Meters {
 
     /// All slots as (name, value) pairs (allocates; control side only).
     pub fn snapshot(&self) -> Vec<(&'static str, f64)> {
-        self.names.iter().enumerate().map(|(i, n)| (*n, self.get(i))).collect()
+        self.names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (*n, self.get(i)))
+            .collect()
     }
 }
 
@@ -293,7 +306,9 @@ pub fn render_offline(
     let frames = cfg.block_frames;
     let len = inputs.first().and_then(|p| p.first()).map_or(0, Vec::len);
     let in_ch: Vec<usize> = (0..n).map(|p| proc.input_channels(p, cfg)).collect();
-    let out_ch: Vec<usize> = (0..proc.num_outputs()).map(|p| proc.output_channels(p, cfg)).collect();
+    let out_ch: Vec<usize> = (0..proc.num_outputs())
+        .map(|p| proc.output_channels(p, cfg))
+        .collect();
     let mut pool: Vec<Vec<f32>> = in_ch.iter().map(|c| vec![0.0; c * frames]).collect();
     let index: Vec<usize> = (0..n).collect();
     let mut outs: Vec<Vec<f32>> = out_ch.iter().map(|c| vec![0.0; c * frames]).collect();

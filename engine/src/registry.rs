@@ -34,7 +34,9 @@ pub struct NodeType {
 
 impl std::fmt::Debug for NodeType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeType").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("NodeType")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -100,7 +102,13 @@ impl NodeArgs {
                 }));
             }
         }
-        Ok(Self { node: ty.name, params: ty.params, values, given, options })
+        Ok(Self {
+            node: ty.name,
+            params: ty.params,
+            values,
+            given,
+            options,
+        })
     }
 
     /// Value of parameter `name` (given or default).
@@ -124,12 +132,19 @@ impl NodeArgs {
 
     /// The option `name`, if given.
     pub fn option(&self, name: &str) -> Option<&str> {
-        self.options.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.options
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// An error about option or parameter `param` of this node.
     pub fn error(&self, param: &str, detail: impl Into<String>) -> EngineError {
-        EngineError::BadParam { node: self.node.to_string(), param: param.to_string(), detail: detail.into() }
+        EngineError::BadParam {
+            node: self.node.to_string(),
+            param: param.to_string(),
+            detail: detail.into(),
+        }
     }
 
     fn index(&self, name: &str) -> usize {

@@ -4,6 +4,8 @@
 //!
 //! - G.711 µ-law / A-law ([`G711Encoder`], [`G711Decoder`]) bit-exact with ITU-T G.191, with G.711
 //!   Appendix I concealment ([`G711Plc`]).
+//! - G.722 at 64/56/48 kbit/s ([`G722Encoder`], [`G722Decoder`], core [`G722Adpcm`]) bit-exact with
+//!   ITU-T G.191 / G.722 Appendix II, with concealment ([`G722Plc`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -11,6 +13,9 @@ mod codec;
 mod error;
 mod g711;
 mod g711_plc;
+mod g722;
+mod g722_core;
+mod g722_plc;
 
 pub use codec::{CodecInfo, Decoder, Encoder};
 pub use error::CodecError;
@@ -19,3 +24,6 @@ pub use g711::{
     ulaw_decode, ulaw_encode, G711Decoder, G711Encoder, G711Law,
 };
 pub use g711_plc::G711Plc;
+pub use g722::{G722Decoder, G722Encoder};
+pub use g722_core::{G722Adpcm, G722Mode, QmfAnalysis, QmfSynthesis};
+pub use g722_plc::G722Plc;

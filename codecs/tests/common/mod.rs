@@ -25,7 +25,7 @@ pub fn read_vector(rel: &str) -> Vec<u8> {
 /// Reads a vector of 16-bit little-endian words.
 pub fn read_i16_vector(rel: &str) -> Vec<i16> {
     let b = read_vector(rel);
-    assert!(b.len() % 2 == 0, "{rel}: odd byte count {}", b.len());
+    assert!(b.len() & 1 == 0, "{rel}: odd byte count {}", b.len());
     b.chunks_exact(2)
         .map(|c| i16::from_le_bytes([c[0], c[1]]))
         .collect()

@@ -15,6 +15,9 @@ mod fx;
 mod voice;
 
 pub use basic::{Biquad, BiquadCoeffs, Delay, Gain, HighPass, Remix};
+pub use fx::{
+    resample_signal, reverb_rt60, ImpulseResponse, PartitionedConvolver, Reverb, StreamResampler,
+};
 
 use tutti_engine::NodeType;
 

@@ -36,6 +36,13 @@ pub enum CodecError {
     },
     /// An unknown codec name.
     UnknownCodec,
+    /// A malformed Ogg / Ogg Opus file (RFC 3533, RFC 7845).
+    Ogg {
+        /// What was wrong.
+        detail: &'static str,
+        /// Byte offset in the file where it was found.
+        offset: usize,
+    },
     /// An error reported by an underlying library (e.g. libopus), with its code.
     Library {
         /// Which library.
@@ -55,6 +62,7 @@ impl fmt::Display for CodecError {
             Self::Malformed { detail } => write!(f, "malformed payload: {detail}"),
             Self::Unsupported { what, actual } => write!(f, "unsupported {what}: {actual}"),
             Self::UnknownCodec => write!(f, "unknown codec"),
+            Self::Ogg { detail, offset } => write!(f, "bad Ogg Opus data at byte {offset}: {detail}"),
             Self::Library { library, code } => write!(f, "{library} error {code}"),
         }
     }

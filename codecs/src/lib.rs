@@ -6,7 +6,9 @@
 //!   Appendix I concealment ([`G711Plc`]).
 //! - G.722 at 64/56/48 kbit/s ([`G722Encoder`], [`G722Decoder`], core [`G722Adpcm`]) bit-exact with
 //!   ITU-T G.191 / G.722 Appendix II, with concealment ([`G722Plc`]).
-#![forbid(unsafe_code)]
+//! - Opus through the system libopus ([`OpusEncoder`], [`OpusDecoder`]); `unsafe` lives only in the
+//!   private `opus_ffi` module; Ogg Opus files ([`OggOpusWriter`], [`read_ogg_opus`]).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod codec;
@@ -16,6 +18,10 @@ mod g711_plc;
 mod g722;
 mod g722_core;
 mod g722_plc;
+mod ogg;
+mod ogg_opus;
+mod opus;
+mod opus_ffi;
 
 pub use codec::{CodecInfo, Decoder, Encoder};
 pub use error::CodecError;
@@ -27,3 +33,9 @@ pub use g711_plc::G711Plc;
 pub use g722::{G722Decoder, G722Encoder};
 pub use g722_core::{G722Adpcm, G722Mode, QmfAnalysis, QmfSynthesis};
 pub use g722_plc::G722Plc;
+pub use ogg::{ogg_crc, OggPacket, OggPacketReader, OggPageWriter};
+pub use ogg_opus::{encode_ogg_opus, read_ogg_opus, OggOpusFile, OggOpusWriter, OpusHead, OpusTags};
+pub use opus::{
+    opus_packet_channels, opus_version, OpusApplication, OpusDecoder, OpusEncoder, OpusEncoderConfig,
+    OPUS_RATES,
+};

@@ -35,3 +35,35 @@ pub fn read_i16_vector(rel: &str) -> Vec<i16> {
 pub fn i16_bytes(s: &[i16]) -> Vec<u8> {
     s.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
+
+/// About `seconds` of real 16 kHz speech: Asterisk prompts (Debian `asterisk-core-sounds-en-g722`)
+/// decoded with our G.722 decoder (bit-exact with ffmpeg, see `g722_ffmpeg.rs`).
+pub fn speech_16k(seconds: f32) -> Vec<i16> {
+    use tutti_codecs::{Decoder, G722Decoder, G722Mode};
+    let dir = std::path::Path::new("/usr/share/asterisk/sounds/en_US_f_Allison");
+    let names = [
+        "tt-monkeys.g722",
+        "tt-weasels.g722",
+        "tt-somethingwrong.g722",
+        "vm-intro.g722",
+    ];
+    let mut out = Vec::new();
+    for n in names {
+        let p = dir.join(n);
+        let codes = std::fs::read(&p).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (install asterisk-core-sounds-en-g722; scripts/setup.sh)",
+                p.display()
+            )
+        });
+        let mut dec = G722Decoder::new(G722Mode::Kbps64);
+        let mut pcm = vec![0i16; codes.len() * 2];
+        dec.decode(&codes, &mut pcm).expect("G.722 decode");
+        out.extend_from_slice(&pcm);
+        if out.len() as f32 >= seconds * 16000.0 {
+            break;
+        }
+    }
+    out.truncate((seconds * 16000.0) as usize);
+    out
+}

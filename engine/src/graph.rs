@@ -258,7 +258,8 @@ impl Graph {
     /// Real-time safe: no allocation, lock or system call.
     pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
         let _ftz = DenormalGuard::new();
-        self.schedule.run(inputs, outputs);
+        self.schedule
+            .run(&mut crate::schedule::SliceIo { inputs, outputs });
     }
 
     /// The configuration the graph runs at.

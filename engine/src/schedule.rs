@@ -25,6 +25,29 @@ use crate::graph::NodeStatCell;
 use crate::topology::{Op, Plan};
 use crate::{Inputs, Outputs, Processor};
 
+/// Access to the external inputs and outputs of one block.
+pub(crate) trait Io {
+    /// External input `k` (planar), if present.
+    fn input(&self, k: usize) -> Option<&[f32]>;
+    /// External output `k` (planar), if present.
+    fn output(&mut self, k: usize) -> Option<&mut [f32]>;
+}
+
+/// External I/O as caller-provided slices.
+pub(crate) struct SliceIo<'a, 'b, 'c> {
+    pub inputs: &'a [&'c [f32]],
+    pub outputs: &'a mut [&'b mut [f32]],
+}
+
+impl Io for SliceIo<'_, '_, '_> {
+    fn input(&self, k: usize) -> Option<&[f32]> {
+        self.inputs.get(k).copied()
+    }
+    fn output(&mut self, k: usize) -> Option<&mut [f32]> {
+        self.outputs.get_mut(k).map(|s| &mut **s)
+    }
+}
+
 /// Default profiling period in blocks.
 pub(crate) const DEFAULT_PROFILE_EVERY: u32 = 8;
 
@@ -78,7 +101,7 @@ impl Schedule {
     }
 
     /// Processes one block (real-time safe). See [`crate::Graph::process`] for the I/O layout.
-    pub fn run(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+    pub fn run(&mut self, io: &mut dyn Io) {
         let frames = self.frames;
         let profile = self.profile_every != 0 && self.block_counter % self.profile_every == 0;
         self.block_counter = self.block_counter.wrapping_add(1);
@@ -86,7 +109,7 @@ impl Schedule {
             match op {
                 Op::Input { ext, buf } => {
                     let dst = &mut self.pool[*buf];
-                    match inputs.get(*ext) {
+                    match io.input(*ext) {
                         Some(src) => {
                             let n = src.len().min(dst.len());
                             dst[..n].copy_from_slice(&src[..n]);
@@ -96,7 +119,7 @@ impl Schedule {
                     }
                 }
                 Op::Output { ext, buf } => {
-                    if let Some(dst) = outputs.get_mut(*ext) {
+                    if let Some(dst) = io.output(*ext) {
                         let src = &self.pool[*buf];
                         let n = src.len().min(dst.len());
                         dst[..n].copy_from_slice(&src[..n]);

@@ -14,7 +14,9 @@ mod header_ext;
 mod pcap_file;
 mod pcapng_file;
 mod rtcp_build;
+mod rtcp_interval;
 mod rtcp_packet;
+mod rtcp_session;
 mod rtp_packet;
 mod source_stats;
 
@@ -35,11 +37,13 @@ pub use header_ext::{
 pub use pcap_file::{CapturedFrame, PcapReader, PcapWriter, MAX_FRAME_LEN};
 pub use pcapng_file::PcapngReader;
 pub use rtcp_build::{RtcpWriter, SdesChunkSpec};
+pub use rtcp_interval::{deterministic_interval, rtcp_interval, IntervalInput, SeededRng, COMPENSATION};
 pub use rtcp_packet::{
     rtcp_packets, validate_compound, App, Bye, ReceiverReport, ReportBlock, ReportBlocks, RtcpIter, RtcpPacket,
     Sdes, SdesChunk, SdesItem, SdesType, SenderInfo, SenderReport, REPORT_BLOCK_LEN, RTCP_APP, RTCP_BYE, RTCP_RR,
     RTCP_SDES, RTCP_SR,
 };
+pub use rtcp_session::{RtcpSession, RtcpSessionConfig, RtcpSessionStats};
 pub use rtp_packet::{RtpBuilder, RtpHeader, RtpPacket, RTP_FIXED_HEADER_LEN, RTP_MAX_CSRCS};
 pub use source_stats::{SeqOutcome, SourceConfig, SourceEvent, SourceStats, SourceTable};
 // --- end protocol ---

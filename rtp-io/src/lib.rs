@@ -52,3 +52,15 @@ pub use source_stats::{SeqOutcome, SourceConfig, SourceEvent, SourceStats, Sourc
 mod emodel;
 
 pub use emodel::{codec_impairment, mos_from_r, EModel};
+
+// --- jitter buffer and playout (rtp-jb) ---
+mod jitter;
+mod jitter_delay;
+mod jitter_stats;
+mod tsm;
+
+pub use jitter::{PlayoutKind, JitterBuffer, JitterConfig, JitterPacket, PushOutcome};
+pub use jitter_delay::DelayEstimator;
+pub use jitter_stats::JitterStats;
+pub use tsm::{Tsm, TsmResult};
+// --- end jitter buffer ---

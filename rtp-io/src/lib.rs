@@ -57,10 +57,12 @@ pub use emodel::{codec_impairment, mos_from_r, EModel};
 mod jitter;
 mod jitter_delay;
 mod jitter_stats;
+mod receiver;
 mod tsm;
 
 pub use jitter::{PlayoutKind, JitterBuffer, JitterConfig, JitterPacket, PushOutcome};
 pub use jitter_delay::DelayEstimator;
 pub use jitter_stats::JitterStats;
+pub use receiver::{ReceiveOutcome, Receiver, ReceiverStats};
 pub use tsm::{Tsm, TsmResult};
 // --- end jitter buffer ---

@@ -115,7 +115,7 @@ impl Rig {
                 self.chain.insert(p + 1, (n, k));
             }
             // Remove a node.
-            0 | 1 | 2 if inner > 0 => {
+            0..=2 if inner > 0 => {
                 let p = rng.gen_range(1..=inner);
                 let (a, n, b) = (self.chain[p - 1].0, self.chain[p].0, self.chain[p + 1].0);
                 let mut e = self.ctl.edit();

@@ -18,7 +18,11 @@ mod rtcp_interval;
 mod rtcp_packet;
 mod rtcp_session;
 mod rtp_packet;
+mod sdes_crypto;
 mod source_stats;
+mod srtp;
+mod srtp_keys;
+mod srtp_replay;
 
 pub use audio_level::{
     level_dbov, level_dbov_i16, ClientAudioLevel, MixerAudioLevels, CLIENT_AUDIO_LEVEL_URI,
@@ -44,8 +48,12 @@ pub use rtcp_packet::{
     RTCP_SDES, RTCP_SR,
 };
 pub use rtcp_session::{RtcpSession, RtcpSessionConfig, RtcpSessionStats};
-pub use rtp_packet::{RtpBuilder, RtpHeader, RtpPacket, RTP_FIXED_HEADER_LEN, RTP_MAX_CSRCS};
+pub use rtp_packet::{rtp_header_len, RtpBuilder, RtpHeader, RtpPacket, RTP_FIXED_HEADER_LEN, RTP_MAX_CSRCS};
+pub use sdes_crypto::CryptoAttribute;
 pub use source_stats::{SeqOutcome, SourceConfig, SourceEvent, SourceStats, SourceTable};
+pub use srtp::{SrtpConfig, SrtpContext, SrtpStats};
+pub use srtp_keys::{SrtpProfile, SrtpSessionKeys};
+pub use srtp_replay::{ReplayVerdict, ReplayWindow};
 // --- end protocol ---
 
 // --- quality (integrator) ---

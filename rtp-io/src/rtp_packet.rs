@@ -56,6 +56,41 @@ fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// Length of the RTP header (fixed part, CSRCs, extension) at the start of `buf`, without looking at
+/// padding (which SRTP encrypts).
+///
+/// # Errors
+/// [`RtpError::Truncated`] or [`RtpError::BadVersion`] as for [`RtpPacket::parse`].
+pub fn rtp_header_len(buf: &[u8]) -> Result<usize, RtpError> {
+    if buf.len() < RTP_FIXED_HEADER_LEN {
+        return Err(RtpError::truncated(
+            "RTP fixed header",
+            RTP_FIXED_HEADER_LEN,
+            buf.len(),
+        ));
+    }
+    if buf[0] >> 6 != 2 {
+        return Err(RtpError::BadVersion {
+            what: "RTP",
+            actual: u32::from(buf[0] >> 6),
+        });
+    }
+    let mut off = RTP_FIXED_HEADER_LEN + 4 * usize::from(buf[0] & 0x0f);
+    if buf.len() < off {
+        return Err(RtpError::truncated("RTP CSRC list", off, buf.len()));
+    }
+    if buf[0] & 0x10 != 0 {
+        if buf.len() < off + 4 {
+            return Err(RtpError::truncated("RTP header extension", off + 4, buf.len()));
+        }
+        off += 4 + 4 * usize::from(be16(buf, off + 2));
+        if buf.len() < off {
+            return Err(RtpError::truncated("RTP header extension", off, buf.len()));
+        }
+    }
+    Ok(off)
+}
+
 impl<'a> RtpPacket<'a> {
     /// Parses and validates `buf` as one RTP packet.
     ///

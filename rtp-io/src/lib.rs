@@ -19,6 +19,7 @@ mod rtcp_packet;
 mod rtcp_session;
 mod rtp_packet;
 mod sdes_crypto;
+mod sdp;
 mod source_stats;
 mod srtp;
 mod srtp_keys;
@@ -50,6 +51,10 @@ pub use rtcp_packet::{
 pub use rtcp_session::{RtcpSession, RtcpSessionConfig, RtcpSessionStats};
 pub use rtp_packet::{rtp_header_len, RtpBuilder, RtpHeader, RtpPacket, RTP_FIXED_HEADER_LEN, RTP_MAX_CSRCS};
 pub use sdes_crypto::CryptoAttribute;
+pub use sdp::{
+    static_payload_type, AnswerOptions, Attribute, Connection, Direction, ExtMap, MediaDescription, OfferOptions,
+    Origin, RtpMap, SessionDescription,
+};
 pub use source_stats::{SeqOutcome, SourceConfig, SourceEvent, SourceStats, SourceTable};
 pub use srtp::{SrtpConfig, SrtpContext, SrtpStats};
 pub use srtp_keys::{SrtpProfile, SrtpSessionKeys};

@@ -24,6 +24,7 @@ mod source_stats;
 mod srtp;
 mod srtp_keys;
 mod srtp_replay;
+mod udp;
 
 pub use audio_level::{
     level_dbov, level_dbov_i16, ClientAudioLevel, MixerAudioLevels, CLIENT_AUDIO_LEVEL_URI,
@@ -59,6 +60,7 @@ pub use source_stats::{SeqOutcome, SourceConfig, SourceEvent, SourceStats, Sourc
 pub use srtp::{SrtpConfig, SrtpContext, SrtpStats};
 pub use srtp_keys::{SrtpProfile, SrtpSessionKeys};
 pub use srtp_replay::{ReplayVerdict, ReplayWindow};
+pub use udp::{Channel, Received, UdpTransport};
 // --- end protocol ---
 
 // --- quality (integrator) ---

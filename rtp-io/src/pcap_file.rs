@@ -188,6 +188,7 @@ impl<R: Read> PcapReader<R> {
 pub struct PcapWriter<W: Write> {
     inner: W,
     scratch: Vec<u8>,
+    linktype: u32,
 }
 
 impl<W: Write> PcapWriter<W> {
@@ -195,7 +196,16 @@ impl<W: Write> PcapWriter<W> {
     ///
     /// # Errors
     /// [`RtpError::Io`].
-    pub fn new(mut inner: W) -> Result<Self, RtpError> {
+    pub fn new(inner: W) -> Result<Self, RtpError> {
+        Self::with_linktype(inner, LINKTYPE_RAW)
+    }
+
+    /// Writes the file header for frames of `linktype` (use [`PcapWriter::write_frame`] for other link
+    /// types than raw IP, e.g. to rewrite a capture).
+    ///
+    /// # Errors
+    /// [`RtpError::Io`].
+    pub fn with_linktype(mut inner: W, linktype: u32) -> Result<Self, RtpError> {
         let mut h = [0u8; 24];
         h[0..4].copy_from_slice(&0xa1b2_3c4du32.to_le_bytes());
         h[4..6].copy_from_slice(&2u16.to_le_bytes());
@@ -208,6 +218,7 @@ impl<W: Write> PcapWriter<W> {
         Ok(Self {
             inner,
             scratch: Vec::with_capacity(1600),
+            linktype,
         })
     }
 
@@ -222,9 +233,30 @@ impl<W: Write> PcapWriter<W> {
         dst: SocketAddr,
         payload: &[u8],
     ) -> Result<(), RtpError> {
+        if self.linktype != LINKTYPE_RAW {
+            return Err(RtpError::Unsupported {
+                what: "write_udp on a non-raw-IP pcap",
+                value: u64::from(self.linktype),
+            });
+        }
         let len = raw_ip_frame_len(&src, payload.len());
         self.scratch.resize(len, 0);
         encode_udp_raw_ip(src, dst, payload, &mut self.scratch)?;
+        let frame = std::mem::take(&mut self.scratch);
+        let r = self.write_frame(time_ns, &frame);
+        self.scratch = frame;
+        r
+    }
+
+    /// Records one frame of the file's link type captured at `time_ns`.
+    ///
+    /// # Errors
+    /// [`RtpError::Malformed`] for frames above [`MAX_FRAME_LEN`], [`RtpError::Io`].
+    pub fn write_frame(&mut self, time_ns: u64, frame: &[u8]) -> Result<(), RtpError> {
+        if frame.len() > MAX_FRAME_LEN {
+            return Err(RtpError::malformed("pcap record", "frame above 256 KiB"));
+        }
+        let len = frame.len();
         let mut rh = [0u8; 16];
         rh[0..4].copy_from_slice(&((time_ns / 1_000_000_000) as u32).to_le_bytes());
         rh[4..8].copy_from_slice(&((time_ns % 1_000_000_000) as u32).to_le_bytes());
@@ -234,7 +266,7 @@ impl<W: Write> PcapWriter<W> {
             .write_all(&rh)
             .map_err(|e| RtpError::io("writing a pcap record", &e))?;
         self.inner
-            .write_all(&self.scratch)
+            .write_all(frame)
             .map_err(|e| RtpError::io("writing a pcap record", &e))
     }
 

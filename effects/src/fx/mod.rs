@@ -1,5 +1,14 @@
 //! Effects nodes (delay/echo, modulation, dynamics, reverb, panning, pitch and time).
 
+mod chorus;
+mod common;
+mod echo;
+mod flanger;
+mod phaser;
+mod reverse_echo;
+mod ringmod;
+mod tremolo;
+
 use tutti_engine::NodeType;
 
 // Reverb, binaural panning, pitch and time (fx-b).
@@ -16,4 +25,12 @@ pub(crate) const TYPES: &[NodeType] = &[
     // fx-b
     reverb::TYPE,
     resample::TYPE,
+    // fx-a
+    echo::TYPE,
+    reverse_echo::TYPE,
+    flanger::TYPE,
+    chorus::TYPE,
+    phaser::TYPE,
+    tremolo::TYPE,
+    ringmod::TYPE,
 ];

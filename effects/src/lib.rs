@@ -16,7 +16,7 @@ mod voice;
 
 pub use basic::{Biquad, BiquadCoeffs, Delay, Gain, HighPass, Remix};
 pub use fx::{
-    resample_signal, reverb_rt60, ImpulseResponse, PartitionedConvolver, Reverb, StreamResampler,
+    resample_signal, reverb_rt60, ImpulseResponse, PartitionedConvolver, PitchShifter, Reverb, StreamResampler, StretchMode, TimeStretcher,
 };
 
 use tutti_engine::NodeType;

@@ -130,7 +130,14 @@ impl PartitionedConvolver {
         self.time.copy_from_slice(&self.window);
         self.head = (self.head + 1) % self.parts;
         let slot = self.head * bins;
-        if self.fwd.process_with_scratch(&mut self.time, &mut self.fdl[slot..slot + bins], &mut self.scratch).is_err()
+        if self
+            .fwd
+            .process_with_scratch(
+                &mut self.time,
+                &mut self.fdl[slot..slot + bins],
+                &mut self.scratch,
+            )
+            .is_err()
         {
             output.fill(0.0);
             return;
@@ -147,7 +154,11 @@ impl PartitionedConvolver {
         // Real-input spectra have real DC and Nyquist bins; clear rounding residue for the inverse FFT.
         self.acc[0].im = 0.0;
         self.acc[bins - 1].im = 0.0;
-        if self.inv.process_with_scratch(&mut self.acc, &mut self.time, &mut self.scratch).is_err() {
+        if self
+            .inv
+            .process_with_scratch(&mut self.acc, &mut self.time, &mut self.scratch)
+            .is_err()
+        {
             output.fill(0.0);
             return;
         }

@@ -15,16 +15,24 @@ use tutti_engine::NodeType;
 mod convolver;
 mod resample;
 mod reverb;
+mod stretcher;
+mod pitch_shift;
+mod time_stretch;
 
 pub use convolver::PartitionedConvolver;
 pub use resample::{resample_signal, StreamResampler};
 pub use reverb::{reverb_rt60, ImpulseResponse, Reverb};
+pub use stretcher::{StretchMode, TimeStretcher};
+pub use pitch_shift::PitchShifter;
+
 
 /// The effect node types.
 pub(crate) const TYPES: &[NodeType] = &[
     // fx-b
     reverb::TYPE,
     resample::TYPE,
+    pitch_shift::TYPE,
+    time_stretch::TYPE,
     // fx-a
     echo::TYPE,
     reverse_echo::TYPE,

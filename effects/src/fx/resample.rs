@@ -25,7 +25,30 @@ use tutti_engine::{EngineError, NodeArgs, ParamInfo, Processor, StreamStage};
 
 const CHUNK: usize = 1024;
 
-static PARAMS: &[ParamInfo] = &[ParamInfo::new("rate", "Hz", 1000.0, 384_000.0, 48_000.0, "output sample rate")];
+/// Input chunk for `rate_in → rate_out`: a whole, even number of the ratio's input periods of about
+/// [`CHUNK`] frames. Even makes rubato's FFT sizes even, so its reported delay (`fft_size_out / 2`) is
+/// exact rather than half a sample short.
+fn chunk_for(rate_in: u32, rate_out: u32) -> usize {
+    let (mut a, mut b) = (rate_in as usize, rate_out as usize);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    let period = rate_in as usize / a;
+    let mut units = CHUNK.div_ceil(period).max(1);
+    if units % 2 == 1 {
+        units += 1;
+    }
+    period * units
+}
+
+static PARAMS: &[ParamInfo] = &[ParamInfo::new(
+    "rate",
+    "Hz",
+    1000.0,
+    384_000.0,
+    48_000.0,
+    "output sample rate",
+)];
 
 /// The `resample` node type.
 pub(crate) const TYPE: tutti_engine::NodeType = tutti_engine::NodeType {
@@ -55,7 +78,8 @@ fn stage(args: &NodeArgs, rate: u32, channels: usize) -> Result<Box<dyn StreamSt
     if out.fract() != 0.0 {
         return Err(args.error("rate", format!("expected a whole number of Hz, got {out}")));
     }
-    let r = StreamResampler::new(rate, out as u32, channels).map_err(|e| args.error("rate", e.to_string()))?;
+    let r =
+        StreamResampler::new(rate, out as u32, channels).map_err(|e| args.error("rate", e.to_string()))?;
     Ok(Box::new(ResampleStage(r)))
 }
 
@@ -86,6 +110,7 @@ pub struct StreamResampler {
     rate_out: u32,
     channels: usize,
     chunk: Vec<Vec<f32>>,
+    chunk_len: usize,
     fill: usize,
     out: Vec<Vec<f32>>,
     skip: usize,
@@ -113,16 +138,19 @@ impl StreamResampler {
                 detail: format!("cannot convert {rate_in} Hz to {rate_out} Hz with {channels} channels"),
             });
         }
+        let chunk = chunk_for(rate_in, rate_out);
         let inner = if rate_in == rate_out {
             None
         } else {
-            Some(FftFixedIn::<f32>::new(rate_in as usize, rate_out as usize, CHUNK, 1, channels).map_err(
-                |e| EngineError::BadParam {
-                    node: "resample".into(),
-                    param: "rate".into(),
-                    detail: format!("{rate_in} Hz → {rate_out} Hz: {e}"),
-                },
-            )?)
+            Some(
+                FftFixedIn::<f32>::new(rate_in as usize, rate_out as usize, chunk, 1, channels).map_err(
+                    |e| EngineError::BadParam {
+                        node: "resample".into(),
+                        param: "rate".into(),
+                        detail: format!("{rate_in} Hz → {rate_out} Hz: {e}"),
+                    },
+                )?,
+            )
         };
         let (out, skip) = match &inner {
             Some(r) => (r.output_buffer_allocate(true), r.output_delay()),
@@ -133,7 +161,8 @@ impl StreamResampler {
             rate_in,
             rate_out,
             channels,
-            chunk: vec![vec![0.0; CHUNK]; channels],
+            chunk: vec![vec![0.0; chunk]; channels],
+            chunk_len: chunk,
             fill: 0,
             out,
             skip,
@@ -171,7 +200,7 @@ impl StreamResampler {
         }
         let mut pos = 0;
         while pos < n {
-            let take = (CHUNK - self.fill).min(n - pos);
+            let take = (self.chunk_len - self.fill).min(n - pos);
             for c in 0..self.channels {
                 let src = input.get(c).copied().unwrap_or(&[]);
                 let dst = &mut self.chunk[c][self.fill..self.fill + take];
@@ -183,7 +212,7 @@ impl StreamResampler {
             }
             self.fill += take;
             pos += take;
-            if self.fill == CHUNK {
+            if self.fill == self.chunk_len {
                 self.run_chunk(output, u64::MAX);
             }
         }
@@ -215,11 +244,11 @@ impl StreamResampler {
         }
         // Each zero-padded chunk yields about CHUNK·ratio frames; bound the loop generously.
         let mut guard = 0;
-        while self.out_total < want && guard < 64 + (self.skip / CHUNK) * 4 {
+        while self.out_total < want && guard < 64 + (self.skip / self.chunk_len) * 4 {
             for c in &mut self.chunk {
                 c[self.fill..].fill(0.0);
             }
-            self.fill = CHUNK;
+            self.fill = self.chunk_len;
             self.run_chunk(output, want);
             guard += 1;
         }
@@ -252,7 +281,12 @@ mod tests {
 
     #[test]
     fn exact_lengths() {
-        for (a, b, n) in [(48_000, 44_100, 12_345), (8000, 48_000, 999), (44_100, 16_000, 5), (16_000, 16_000, 77)] {
+        for (a, b, n) in [
+            (48_000, 44_100, 12_345),
+            (8000, 48_000, 999),
+            (44_100, 16_000, 5),
+            (16_000, 16_000, 77),
+        ] {
             let x = vec![0.1f32; n];
             let y = resample_signal(&x, a, b).unwrap();
             let want = (n as u64 * b as u64 + a as u64 / 2) / a as u64;
@@ -262,7 +296,10 @@ mod tests {
 
     #[test]
     fn node_refuses_realtime_use() {
-        let e = TYPE.build(&[("rate".into(), "16000".into())]).err().expect("must fail");
+        let e = TYPE
+            .build(&[("rate".into(), "16000".into())])
+            .err()
+            .expect("must fail");
         assert!(e.to_string().contains("stream stage"), "{e}");
     }
 }

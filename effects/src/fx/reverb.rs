@@ -36,10 +36,31 @@ const DIFFUSER_GAIN: f32 = 0.6;
 const MAX_PREDELAY_MS: f32 = 200.0;
 
 static PARAMS: &[ParamInfo] = &[
-    ParamInfo::new("size", "", 0.0, 1.0, 0.5, "room size: RT60 = 0.2 s · 50^size (FDN mode)"),
-    ParamInfo::new("damping", "", 0.0, 1.0, 0.3, "high-frequency absorption (FDN mode)"),
+    ParamInfo::new(
+        "size",
+        "",
+        0.0,
+        1.0,
+        0.5,
+        "room size: RT60 = 0.2 s · 50^size (FDN mode)",
+    ),
+    ParamInfo::new(
+        "damping",
+        "",
+        0.0,
+        1.0,
+        0.3,
+        "high-frequency absorption (FDN mode)",
+    ),
     ParamInfo::new("mix", "", 0.0, 1.0, 0.3, "wet share: out = (1−mix)·dry + mix·wet"),
-    ParamInfo::new("predelay", "ms", 0.0, MAX_PREDELAY_MS, 0.0, "delay before the reverberation"),
+    ParamInfo::new(
+        "predelay",
+        "ms",
+        0.0,
+        MAX_PREDELAY_MS,
+        0.0,
+        "delay before the reverberation",
+    ),
 ];
 
 /// The `reverb` node type.
@@ -55,7 +76,12 @@ pub(crate) const TYPE: tutti_engine::NodeType = tutti_engine::NodeType {
 };
 
 fn create(args: &NodeArgs) -> Result<Box<dyn Processor>, EngineError> {
-    let mut r = Reverb::new(args.get("size"), args.get("damping"), args.get("mix"), args.get("predelay"));
+    let mut r = Reverb::new(
+        args.get("size"),
+        args.get("damping"),
+        args.get("mix"),
+        args.get("predelay"),
+    );
     if let Some(path) = args.option("ir") {
         let ir = ImpulseResponse::load(path).map_err(|e| args.error("ir", e))?;
         r.ir = Some(ir);
@@ -87,7 +113,9 @@ impl ImpulseResponse {
             hound::SampleFormat::Float => r.samples::<f32>().collect::<Result<_, _>>(),
             hound::SampleFormat::Int => {
                 let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-                r.samples::<i32>().map(|s| s.map(|v| v as f32 * scale)).collect::<Result<_, _>>()
+                r.samples::<i32>()
+                    .map(|s| s.map(|v| v as f32 * scale))
+                    .collect::<Result<_, _>>()
             }
         }
         .map_err(|e| format!("IR '{path}' is malformed: {e}"))?;
@@ -95,9 +123,13 @@ impl ImpulseResponse {
             return Err(format!("IR '{path}' has no samples"));
         }
         let frames = inter.len() / nch;
-        let channels =
-            (0..nch.min(2)).map(|c| (0..frames).map(|i| inter[i * nch + c]).collect()).collect();
-        Ok(Self { rate: spec.sample_rate, channels })
+        let channels = (0..nch.min(2))
+            .map(|c| (0..frames).map(|i| inter[i * nch + c]).collect())
+            .collect();
+        Ok(Self {
+            rate: spec.sample_rate,
+            channels,
+        })
     }
 }
 
@@ -119,8 +151,10 @@ impl Fdn {
         for (l, &d) in len.iter_mut().zip(&LENGTHS_48K) {
             *l = ((d as f64 * s).round() as usize).max(8);
         }
-        let diff: Vec<Vec<f32>> =
-            DIFFUSERS_48K.iter().map(|&d| vec![0.0; ((d as f64 * s).round() as usize).max(2)]).collect();
+        let diff: Vec<Vec<f32>> = DIFFUSERS_48K
+            .iter()
+            .map(|&d| vec![0.0; ((d as f64 * s).round() as usize).max(2)])
+            .collect();
         Self {
             lines: len.iter().map(|&l| vec![0.0; l]).collect(),
             pos: [0; LINES],
@@ -239,7 +273,9 @@ pub struct Reverb {
 
 impl std::fmt::Debug for Reverb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reverb").field("convolution", &self.ir.is_some()).finish_non_exhaustive()
+        f.debug_struct("Reverb")
+            .field("convolution", &self.ir.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -304,7 +340,10 @@ impl Processor for Reverb {
                     .iter()
                     .map(|c| super::resample::resample_signal(c, ir.rate, cfg.sample_rate))
                     .collect::<Result<_, _>>()
-                    .map_err(|e| EngineError::Prepare { node: "reverb".into(), detail: e.to_string() })?
+                    .map_err(|e| EngineError::Prepare {
+                        node: "reverb".into(),
+                        detail: e.to_string(),
+                    })?
             };
             for c in 0..cfg.channels {
                 let src = &chans[c.min(chans.len() - 1)];

@@ -87,7 +87,8 @@ pub struct NodeStat {
     pub name: &'static str,
     /// Mean time of one `process` call, in nanoseconds (0 before the first measured block).
     pub ns_per_block: f64,
-    /// Number of blocks the mean is taken over (one block in every profiling period is measured).
+    /// Number of blocks the mean is taken over (one block in every profiling period is measured, see
+    /// [`Graph::set_profile_every`]).
     pub blocks_measured: u64,
 }
 
@@ -277,7 +278,7 @@ impl Graph {
         node_stats(&self.topo, &self.schedule.order)
     }
 
-    /// Measures node cost on one block in every `every` (0 switches measuring off; default 8).
+    /// Measures node cost on one block in every `every` (0 switches measuring off; default 32).
     pub fn set_profile_every(&mut self, every: u32) {
         self.schedule.profile_every = every;
     }

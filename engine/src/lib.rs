@@ -31,6 +31,7 @@ pub use error::EngineError;
 pub use graph::{Graph, GraphBuilder, NodeId, NodeStat};
 pub use histogram::HistogramSummary;
 pub use live::{GraphController, GraphEdit, GraphRunner, LiveOptions};
+pub use os::thread_cpu_time;
 pub use param::{ParamInfo, Smoothed};
 pub use processor::{render_offline, AudioMut, AudioRef, Inputs, Meters, Outputs, Processor};
 pub use registry::{NodeArgs, NodeType};

@@ -220,6 +220,12 @@ impl GraphRunner {
         self.blocks
     }
 
+    /// Measures node cost on one block in every `every` (0 switches measuring off; default 32); kept
+    /// across swaps.
+    pub fn set_profile_every(&mut self, every: u32) {
+        self.current.profile_every = every;
+    }
+
     /// Schedules swapped in so far.
     pub fn swaps(&self) -> u64 {
         self.swaps

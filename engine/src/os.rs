@@ -66,6 +66,27 @@ pub(crate) fn set_realtime_priority(priority: i32) -> Result<(), String> {
     }
 }
 
+/// CPU time consumed by the calling thread, when the platform reports it.
+///
+/// Useful to measure processing cost on a loaded machine, where wall-clock time also counts the time
+/// other processes ran.
+#[cfg(target_os = "linux")]
+pub fn thread_cpu_time() -> Option<std::time::Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (r == 0).then(|| std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+/// CPU time consumed by the calling thread (not available on this platform).
+#[cfg(not(target_os = "linux"))]
+pub fn thread_cpu_time() -> Option<std::time::Duration> {
+    None
+}
+
 #[cfg(not(target_os = "linux"))]
 fn base() -> std::time::Instant {
     static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();

@@ -8,7 +8,7 @@
 //! p50/p99/p99.9/max histogram, lateness of wake-ups, deadline misses, load per task) are readable at any
 //! time without locks. In freewheel mode ([`SchedulerConfig::freewheel`]) no threads are started:
 //! [`Scheduler::run_freewheel`] renders ticks as fast as possible on the calling thread through the same
-//! worker code, on a virtual clock that skips the sleeps.
+//! worker code, on a virtual clock that skips the sleeps and advances with the CPU time spent ticking.
 //!
 //! # How
 //! Following the "one pinned worker per core running tasks with deadlines, batched per tick" design of
@@ -239,8 +239,9 @@ impl Clock for RealClock {
     }
 }
 
-/// Virtual time: advances with real time while working, jumps to the target instead of sleeping, and
-/// stands still between [`Scheduler::run_freewheel`] calls.
+/// Virtual time: advances with the thread's CPU time while working (so preemption by other processes
+/// does not count as work), jumps to the target instead of sleeping, and stands still between
+/// [`Scheduler::run_freewheel`] calls.
 struct VirtualClock {
     virt: u64,
     real: u64,
@@ -248,7 +249,7 @@ struct VirtualClock {
 
 impl Clock for VirtualClock {
     fn now(&self) -> u64 {
-        self.virt + (os::now_ns() - self.real)
+        self.virt + (work_clock_ns() - self.real)
     }
     fn woke_at(&self) -> u64 {
         self.virt
@@ -256,8 +257,13 @@ impl Clock for VirtualClock {
     fn sleep_until(&mut self, t: u64) {
         let now = self.now();
         self.virt = t.max(now);
-        self.real = os::now_ns();
+        self.real = work_clock_ns();
     }
+}
+
+/// The clock that measures work in freewheel mode: thread CPU time where available, else wall time.
+fn work_clock_ns() -> u64 {
+    os::thread_cpu_time().map_or_else(os::now_ns, |d| d.as_nanos() as u64)
 }
 
 /// The part of a worker that runs on its thread.
@@ -451,7 +457,7 @@ impl Scheduler {
                     core,
                     VirtualClock {
                         virt: 0,
-                        real: os::now_ns(),
+                        real: work_clock_ns(),
                     },
                 ));
             } else {
@@ -567,7 +573,7 @@ impl Scheduler {
         for w in &mut self.workers {
             let (core, clock) = w.core.as_mut().expect("freewheel workers keep their core");
             // Virtual time stands still between runs.
-            clock.real = os::now_ns();
+            clock.real = work_clock_ns();
             let end = clock.virt + span;
             loop {
                 let next = core.wake(&*clock);

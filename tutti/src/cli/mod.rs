@@ -7,6 +7,7 @@ use std::fmt;
 
 use clap::{Parser, Subcommand};
 
+mod codec;
 mod nodes;
 
 /// A command-line failure: one line for stderr.
@@ -46,6 +47,8 @@ struct Cli {
 enum Command {
     /// List every node type with its ports, parameters and latency.
     Nodes(nodes::Args),
+    /// Encode a WAV file with a codec, or decode a codec stream to WAV.
+    Codec(codec::Args),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -60,6 +63,7 @@ pub fn main() -> i32 {
     };
     let result = match &cli.command {
         Command::Nodes(a) => nodes::run(a),
+        Command::Codec(a) => codec::run(a),
     };
     match result {
         Ok(()) => 0,

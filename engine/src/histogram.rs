@@ -31,7 +31,8 @@ pub(crate) struct Histogram {
     max: AtomicU64,
 }
 
-/// Percentiles of a [`Histogram`], in nanoseconds.
+/// Percentiles of a fixed-bucket latency histogram (8 log-linear buckets per octave, ≤ 12.5 % wide; each
+/// percentile is the upper edge of its bucket, capped at the exact maximum), in nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct HistogramSummary {
     /// Number of recorded values.

@@ -58,7 +58,9 @@ enum Command {
     Swap(Box<Schedule>),
 }
 
-/// The real-time half of a live graph; see the [module documentation](self).
+/// The real-time half of a live graph: processes blocks, applies parameter commands at block start, swaps
+/// in new schedules between blocks (fading out and in over `fade_ms`) and sends retired ones back.
+/// Real-time safe: no allocation, free, lock or system call.
 pub struct GraphRunner {
     current: Box<Schedule>,
     commands: Consumer<Command>,
@@ -88,7 +90,8 @@ enum Fade {
     },
 }
 
-/// The control half of a live graph; see the [module documentation](self).
+/// The control half of a live graph: range-checked parameter changes, hot edits compiled into new
+/// schedules ([`GraphController::edit`]), statistics, and dropping what the runner sends back.
 pub struct GraphController {
     topo: Topology,
     order: Vec<usize>,

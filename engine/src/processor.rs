@@ -235,7 +235,9 @@ impl Meters {
 
 /// One node's audio processing.
 ///
-/// See the [module documentation](self) for the contract.
+/// `prepare` is the only method that may allocate; `process` is infallible and real-time safe (no
+/// allocation, lock, log or system call); `reset` clears state without allocating; `latency` is in frames;
+/// parameters are described by `params` and set (already range-checked) by `set_param`, smoothed.
 pub trait Processor: Send {
     /// The node type's name (as in chain specs), for errors and statistics.
     fn name(&self) -> &'static str;

@@ -387,7 +387,8 @@ struct Worker {
     core: Option<(WorkerCore, VirtualClock)>,
 }
 
-/// Runs many tasks on worker threads; see the [module documentation](self).
+/// Runs many tasks on worker threads (one per core by default), each on its own period with a deadline,
+/// batching tasks due together into one wake-up; see the crate documentation for the design.
 pub struct Scheduler {
     workers: Vec<Worker>,
     tasks: HashMap<u64, (usize, Arc<TaskShared>)>,

@@ -55,11 +55,17 @@ struct Rig {
     counts: AllocCounts,
     edits: usize,
     params: usize,
+    frames: usize,
 }
 
 impl Rig {
     fn new(fade_ms: f32) -> Self {
-        let mut b = GraphBuilder::new(cfg());
+        Self::with_frames(fade_ms, 480)
+    }
+
+    fn with_frames(fade_ms: f32, frames: usize) -> Self {
+        let c = StreamConfig::with_frames(RATE, 1, frames).expect("valid block length");
+        let mut b = GraphBuilder::new(c);
         let src = b.add_node("sine", Box::new(Sine::new(SINE_HZ)));
         let o = b.add_output("out", 1);
         b.connect(src, 0, o, 0).unwrap();
@@ -76,11 +82,12 @@ impl Rig {
             counts: AllocCounts::default(),
             edits: 0,
             params: 0,
+            frames,
         }
     }
 
     fn block(&mut self) {
-        let mut y = vec![0.0f32; 480];
+        let mut y = vec![0.0f32; self.frames];
         let run = &mut self.run;
         let ((), c) = count_allocations(|| run.process(&[], &mut [&mut y]));
         self.counts.allocs += c.allocs;
@@ -264,6 +271,33 @@ fn thousand_random_edits_are_click_free_and_allocation_free() {
         .iter()
         .fold(0.0f32, |m, v| m.max(v.abs()));
     assert!(peak > 0.05, "output peak {peak}");
+}
+
+#[test]
+fn fades_longer_than_a_block_are_click_free() {
+    // 1 ms blocks (48 frames) with 5 ms fades: each fade spans five blocks.
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut rig = Rig::with_frames(5.0, 48);
+    for _ in 0..20 {
+        rig.block();
+    }
+    for _ in 0..200 {
+        rig.random_edit(&mut rng);
+        rig.settle(&mut rng);
+    }
+    assert_eq!(rig.run.swaps(), 200);
+    assert!(
+        rig.counts.is_zero(),
+        "the real-time side allocated or freed: {:?}",
+        rig.counts
+    );
+    let c = clicks(&rig.out, CLICK_FACTOR);
+    assert!(
+        c.is_empty(),
+        "{} clicks, first at samples {:?}",
+        c.len(),
+        &c[..c.len().min(10)]
+    );
 }
 
 #[test]

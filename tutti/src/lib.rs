@@ -9,9 +9,12 @@ pub use tutti_effects as effects;
 pub use tutti_engine as engine;
 pub use tutti_rtp as rtp;
 
+pub mod anonymise;
 pub mod chain;
 pub mod cli;
 pub mod graphfile;
+pub mod offline;
 mod progress;
+pub mod record;
 pub mod registry;
 pub mod wav;

@@ -9,6 +9,10 @@ use clap::{Parser, Subcommand};
 
 mod codec;
 mod nodes;
+mod pcap;
+mod process;
+mod record;
+mod rtp;
 
 /// A command-line failure: one line for stderr.
 #[derive(Debug)]
@@ -47,8 +51,16 @@ struct Cli {
 enum Command {
     /// List every node type with its ports, parameters and latency.
     Nodes(nodes::Args),
+    /// Render a chain or graph offline through the real-time graph code.
+    Process(process::Args),
     /// Encode a WAV file with a codec, or decode a codec stream to WAV.
     Codec(codec::Args),
+    /// Capture tools: anonymise an RTP capture consistently under a key.
+    Pcap(pcap::Args),
+    /// Encrypted-at-rest recordings: decrypt (or encrypt) a recording file.
+    Record(record::Args),
+    /// RTP: decode the streams of a capture, or send a file as paced RTP.
+    Rtp(rtp::Args),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -63,7 +75,11 @@ pub fn main() -> i32 {
     };
     let result = match &cli.command {
         Command::Nodes(a) => nodes::run(a),
+        Command::Process(a) => process::run(a),
         Command::Codec(a) => codec::run(a),
+        Command::Pcap(a) => pcap::run(a),
+        Command::Record(a) => record::run(a),
+        Command::Rtp(a) => rtp::run(a),
     };
     match result {
         Ok(()) => 0,

@@ -126,6 +126,14 @@ impl CryptoAttribute {
         })
     }
 
+    /// An attribute (tag 1) from the base64 master key‖salt alone, as a `--srtp-key` option gives it.
+    ///
+    /// # Errors
+    /// As for [`CryptoAttribute::parse`].
+    pub fn from_base64_key(profile: SrtpProfile, key_b64: &str) -> Result<Self, RtpError> {
+        Self::parse(&format!("1 {} inline:{}", profile.sdes_name(), key_b64.trim()))
+    }
+
     /// A new attribute with the given key material.
     ///
     /// # Errors
@@ -200,6 +208,21 @@ mod tests {
         assert_eq!(a.lifetime.as_deref(), Some("2^20"));
         let again = CryptoAttribute::parse(&a.to_value()).unwrap();
         assert_eq!(again, a);
+    }
+
+    #[test]
+    fn from_bare_key() {
+        let a = CryptoAttribute::from_base64_key(
+            SrtpProfile::Aes128CmHmacSha1_80,
+            "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR",
+        )
+        .unwrap();
+        assert_eq!(a.master_key.len() + a.master_salt.len(), 30);
+        assert!(CryptoAttribute::from_base64_key(
+            SrtpProfile::AeadAes128Gcm,
+            "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
+        )
+        .is_err());
     }
 
     #[test]

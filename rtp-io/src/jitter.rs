@@ -304,6 +304,17 @@ impl JitterBuffer {
         self.unplayed()
     }
 
+    /// Copies the decoded samples not yet played into `out` (interleaved) without producing anything new, and
+    /// returns the samples per channel copied: for draining the buffer at the end of a stream.
+    pub fn drain(&mut self, out: &mut [i16]) -> usize {
+        let n = self.unplayed().min(out.len() / self.ch);
+        let a = self.sync_pos * self.ch;
+        out[..n * self.ch].copy_from_slice(&self.sync[a..a + n * self.ch]);
+        self.sync_pos += n;
+        self.stats.total_samples_received += n as u64;
+        n
+    }
+
     /// Whether a talkspurt is being played (false before the first packet and in pauses).
     pub fn is_playing(&self) -> bool {
         self.playing

@@ -178,6 +178,11 @@ impl Receiver {
         self.decoder.delay_samples()
     }
 
+    /// Takes the decoded samples not yet played (end of stream): see [`JitterBuffer::drain`].
+    pub fn drain(&mut self, out: &mut [i16]) -> usize {
+        self.jb.drain(out)
+    }
+
     /// Whether anything is left to play (buffered packets or decoded samples).
     pub fn has_pending_audio(&self) -> bool {
         self.jb.buffered_packets() > 0 || self.jb.buffered_samples() >= self.jb.frame_samples()

@@ -19,6 +19,10 @@
 
 use crate::CodecError;
 
+/// Power of a 0 dBm0 sine below a full-scale square wave (G.711 digital milliwatt), in dB.
+#[allow(clippy::approx_constant)] // 3.14 dB, not π
+const MILLIWATT_DB_BELOW_SQUARE: f32 = 3.14;
+
 /// One RFC 4733 telephone-event payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TelephoneEvent {
@@ -145,7 +149,7 @@ impl DtmfTone {
             (2.0 * w.cos(), 0.0f32, -w.sin())
         };
         // 0 dBm0 sine peak: full-scale square RMS 32767 → −3.14 dB RMS → peak √2 higher.
-        let peak0 = 32767.0 * 10f32.powf(-3.14 / 20.0) * std::f32::consts::SQRT_2;
+        let peak0 = 32767.0 * 10f32.powf(-MILLIWATT_DB_BELOW_SQUARE / 20.0) * std::f32::consts::SQRT_2;
         let amp = peak0 * 10f32.powf(-f32::from(volume.min(63)) / 20.0);
         Ok(Self {
             osc: [osc(fl), osc(fh)],

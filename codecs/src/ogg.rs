@@ -89,8 +89,8 @@ impl OggPageWriter {
         if self.lacing.len() + segs > 255 {
             self.flush_page(false);
         }
-        self.lacing
-            .extend(std::iter::repeat(255u8).take(packet.len() / 255));
+        let full = self.lacing.len() + packet.len() / 255;
+        self.lacing.resize(full, 255);
         self.lacing.push((packet.len() % 255) as u8);
         self.body.extend_from_slice(packet);
         self.granule = granule;

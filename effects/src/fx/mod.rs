@@ -1,5 +1,10 @@
 //! Effects nodes (delay/echo, modulation, dynamics, reverb, panning, pitch and time).
 
+mod compressor;
+mod limiter;
+mod overdrive;
+mod resonator;
+
 mod chorus;
 mod common;
 mod echo;
@@ -41,4 +46,8 @@ pub(crate) const TYPES: &[NodeType] = &[
     phaser::TYPE,
     tremolo::TYPE,
     ringmod::TYPE,
+    overdrive::TYPE,
+    resonator::TYPE,
+    compressor::TYPE,
+    limiter::TYPE,
 ];

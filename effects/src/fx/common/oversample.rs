@@ -75,7 +75,6 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// A polyphase up/down-sampler pair for one channel.
 #[derive(Debug, Clone)]
 pub(crate) struct Oversampler {
-    factor: usize,
     k: usize,
     /// Phase `p`'s taps, reversed to line up with the history window (oldest first), times `factor`.
     up_taps: Vec<Vec<f64>>,
@@ -107,12 +106,7 @@ impl Oversampler {
             })
             .collect();
         let down_taps = h.iter().rev().copied().collect();
-        Self { factor, k, up_taps, down_taps, up_hist: History::new(k + 1), down_hist: History::new(n) }
-    }
-
-    /// The oversampling factor.
-    pub(crate) fn factor(&self) -> usize {
-        self.factor
+        Self { k, up_taps, down_taps, up_hist: History::new(k + 1), down_hist: History::new(n) }
     }
 
     /// Delay of an upsample → downsample round trip, in input samples.

@@ -7,7 +7,7 @@
 //! - `fx`: effects (delay/echo, modulation, dynamics, reverb, binaural panning, pitch and time).
 //!
 //! [`node_types`] lists them all.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod basic;
@@ -16,7 +16,8 @@ mod voice;
 
 pub use basic::{Biquad, BiquadCoeffs, Delay, Gain, HighPass, Remix};
 pub use fx::{
-    resample_signal, reverb_rt60, ImpulseResponse, PartitionedConvolver, PitchShifter, Reverb, StreamResampler, StretchMode, TimeStretcher,
+    resample_signal, reverb_rt60, woodworth_itd, ImpulseResponse, Pan3d, PartitionedConvolver,
+    PitchShifter, Reverb, SofaHrtf, StreamResampler, StretchMode, TimeStretcher,
 };
 
 use tutti_engine::NodeType;

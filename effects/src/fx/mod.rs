@@ -23,12 +23,17 @@ mod reverb;
 mod stretcher;
 mod pitch_shift;
 mod time_stretch;
+mod pan3d;
+mod sofa;
 
 pub use convolver::PartitionedConvolver;
 pub use resample::{resample_signal, StreamResampler};
 pub use reverb::{reverb_rt60, ImpulseResponse, Reverb};
 pub use stretcher::{StretchMode, TimeStretcher};
 pub use pitch_shift::PitchShifter;
+pub use pan3d::{woodworth_itd, Pan3d};
+pub use sofa::SofaHrtf;
+
 
 
 /// The effect node types.
@@ -36,6 +41,7 @@ pub(crate) const TYPES: &[NodeType] = &[
     // fx-b
     reverb::TYPE,
     resample::TYPE,
+    pan3d::TYPE,
     pitch_shift::TYPE,
     time_stretch::TYPE,
     // fx-a

@@ -211,7 +211,7 @@ impl<W: Write> PcapWriter<W> {
         h[4..6].copy_from_slice(&2u16.to_le_bytes());
         h[6..8].copy_from_slice(&4u16.to_le_bytes());
         h[16..20].copy_from_slice(&(MAX_FRAME_LEN as u32).to_le_bytes());
-        h[20..24].copy_from_slice(&LINKTYPE_RAW.to_le_bytes());
+        h[20..24].copy_from_slice(&linktype.to_le_bytes());
         inner
             .write_all(&h)
             .map_err(|e| RtpError::io("writing a pcap header", &e))?;
@@ -283,5 +283,25 @@ impl<W: Write> PcapWriter<W> {
     /// Returns the underlying writer.
     pub fn into_inner(self) -> W {
         self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LINKTYPE_ETHERNET;
+
+    /// The file header carries the link type the writer was created with, and a reader sees it again.
+    #[test]
+    fn header_records_the_link_type() {
+        for lt in [LINKTYPE_RAW, LINKTYPE_ETHERNET] {
+            let mut w = PcapWriter::with_linktype(Vec::new(), lt).unwrap();
+            w.write_frame(1_000, &[0u8; 14]).unwrap();
+            w.flush().unwrap();
+            let bytes = w.into_inner();
+            assert_eq!(u32::from_le_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]), lt);
+            let r = PcapReader::new(&bytes[..]).unwrap();
+            assert_eq!(r.linktype(), lt);
+        }
     }
 }

@@ -10,7 +10,8 @@
 //! ITU-T G.722 (09/2012) §3–§4 blocks SUBTRA, QUANTL/QUANTH, INVQAL/INVQBL/INVQAH, LOGSCL/LOGSCH,
 //! SCALEL/SCALEH, UPZERO, UPPOL1/UPPOL2, FILTEZ, FILTEP, PREDIC, LIMIT, in the order and with the 16-bit
 //! saturating arithmetic of the G.191 STL reference (`funcg722.c`), so results are bit-exact. The
-//! quantiser decision is a binary search over the monotonic thresholds `q6[i]·DET >> 12`; the inverse
+//! quantiser decision counts, in one SSE2 pass, the monotonic thresholds `q6[i]·DET >> 12` above |e|; the
+//! QMF keeps its delay line as a doubled ring and evaluates both tap sums with `pmaddwd`; the inverse
 //! quantisers and the ILA scale-factor table are precomputed at compile time.
 //!
 //! # Real-time safety
@@ -268,16 +269,7 @@ impl Band {
         let wd = if el >= 0 { el } else { 32767 - (el & 0x7FFF) };
         // Smallest interval m in 1..30 whose upper threshold exceeds |el| (30 if none).
         let det = self.det;
-        let (mut lo, mut hi) = (1usize, 30usize);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if mult(Q6[mid] << 3, det) > wd {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        let il = MISIL[usize::from(el >= 0)][lo];
+        let il = MISIL[usize::from(el >= 0)][simd::quant_interval(det, wd) & 31];
         let dlt = mult(det, QM4[(il >> 2) as usize]);
         self.scale_low(il);
         self.adapt(dlt);
@@ -373,36 +365,187 @@ impl G722Adpcm {
 }
 
 /// QMF coefficients ×2 as in the STL (`coef_qmf`).
-const COEF_QMF: [i32; 24] = [
+const COEF_QMF: [i16; 24] = [
     6, -22, -22, 106, 24, -312, 64, 724, -420, -1610, 1902, 7752, 7752, 1902, -1610, -420, 724, 64, -312, 24,
     106, -22, -22, 6,
 ];
 
+/// `COEF_QMF` with the odd taps zeroed (the `A` sum of the STL) and with the even taps zeroed (`B`).
+const COEF_EVEN: [i16; 24] = {
+    let mut t = [0i16; 24];
+    let mut i = 0;
+    while i < 24 {
+        t[i] = COEF_QMF[i];
+        i += 2;
+    }
+    t
+};
+const COEF_ODD: [i16; 24] = {
+    let mut t = [0i16; 24];
+    let mut i = 1;
+    while i < 24 {
+        t[i] = COEF_QMF[i];
+        i += 2;
+    }
+    t
+};
+
+/// The 24-sample QMF delay line as a doubled ring: every sample is stored at `j` and `j + 24`, so the
+/// window `buf[pos..pos + 24]` (newest first) is always contiguous and nothing is shifted per sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DelayLine {
+    buf: [i16; 48],
+    pos: usize,
+}
+
+impl DelayLine {
+    const fn new() -> Self {
+        Self { buf: [0; 48], pos: 0 }
+    }
+
+    /// Pushes `older` then `newer`; returns the sums `(A, B)` of the even and odd taps over the window
+    /// (`x[0]` = `newer`). The products and sums are exact in `i32` (|sum| ≤ 32 768 · 25 928 < 2³¹),
+    /// so the order of accumulation does not matter.
+    #[inline(always)]
+    fn push_and_filter(&mut self, older: i16, newer: i16) -> (i32, i32) {
+        let p = if self.pos == 0 { 22 } else { self.pos - 2 };
+        self.pos = p;
+        self.buf[p] = newer;
+        self.buf[p + 24] = newer;
+        self.buf[p + 1] = older;
+        self.buf[p + 25] = older;
+        let w: &[i16; 24] = self.buf[p..p + 24]
+            .try_into()
+            .expect("p <= 22, so p + 24 <= 46 < 48");
+        simd::dot2(w)
+    }
+}
+
+/// Fixed-size kernels of the QMF and the lower-band quantiser: SSE2 on x86-64 (part of the baseline ABI),
+/// portable scalar code elsewhere. Both compute exactly the same integers.
+#[allow(unsafe_code)]
+mod simd {
+    use super::{COEF_EVEN, COEF_ODD, Q6};
+
+    /// `16 · q6[i]` for i in 1..=29, padded with zeros to 32 lanes (a zero threshold never exceeds |e|).
+    const Q16: [u16; 32] = {
+        let mut t = [0u16; 32];
+        let mut i = 1;
+        while i < 30 {
+            t[i - 1] = (Q6[i] as u16) * 16;
+            i += 1;
+        }
+        t
+    };
+
+    /// `(Σ COEF_EVEN[i]·w[i], Σ COEF_ODD[i]·w[i])`.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(super) fn dot2(w: &[i16; 24]) -> (i32, i32) {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86-64 baseline; every load reads 8 i16 inside a 24-element array
+        // (offsets 0, 8, 16) and the unaligned load intrinsics have no alignment requirement.
+        unsafe {
+            let p = w.as_ptr() as *const __m128i;
+            let e = COEF_EVEN.as_ptr() as *const __m128i;
+            let o = COEF_ODD.as_ptr() as *const __m128i;
+            let x0 = _mm_loadu_si128(p);
+            let x1 = _mm_loadu_si128(p.add(1));
+            let x2 = _mm_loadu_si128(p.add(2));
+            let a = _mm_add_epi32(
+                _mm_add_epi32(
+                    _mm_madd_epi16(x0, _mm_loadu_si128(e)),
+                    _mm_madd_epi16(x1, _mm_loadu_si128(e.add(1))),
+                ),
+                _mm_madd_epi16(x2, _mm_loadu_si128(e.add(2))),
+            );
+            let b = _mm_add_epi32(
+                _mm_add_epi32(
+                    _mm_madd_epi16(x0, _mm_loadu_si128(o)),
+                    _mm_madd_epi16(x1, _mm_loadu_si128(o.add(1))),
+                ),
+                _mm_madd_epi16(x2, _mm_loadu_si128(o.add(2))),
+            );
+            // Horizontal sums: interleave so that one pass of adds reduces both vectors.
+            let lo = _mm_unpacklo_epi32(a, b); // a0 b0 a1 b1
+            let hi = _mm_unpackhi_epi32(a, b); // a2 b2 a3 b3
+            let s = _mm_add_epi32(lo, hi); // a0+a2 b0+b2 a1+a3 b1+b3
+            let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+            (_mm_cvtsi128_si32(s), _mm_cvtsi128_si32(_mm_srli_si128(s, 4)))
+        }
+    }
+
+    /// Portable version of the dot products.
+    #[cfg(not(target_arch = "x86_64"))]
+    #[inline(always)]
+    pub(super) fn dot2(w: &[i16; 24]) -> (i32, i32) {
+        let mut a = 0i32;
+        let mut b = 0i32;
+        for i in 0..24 {
+            a += i32::from(COEF_EVEN[i]) * i32::from(w[i]);
+            b += i32::from(COEF_ODD[i]) * i32::from(w[i]);
+        }
+        (a, b)
+    }
+
+    /// The lower-band quantiser interval: the smallest `m` in 1..=30 with `mult(q6[m] << 3, det) > wd`
+    /// (30 if none), for `det` in 0..=16 384 and `wd` in 0..=32 767. The thresholds are monotonic in
+    /// `m`, so `m = 30 − #{i in 1..=29 : threshold_i > wd}`; `(16·q6·det) >> 16` equals the STL's
+    /// `(8·q6·det) >> 15` (never saturates: at most 12 800).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(super) fn quant_interval(det: i16, wd: i16) -> usize {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86-64 baseline; the four loads read 8 u16 each inside the
+        // 32-element `Q16` with no alignment requirement.
+        unsafe {
+            let q = Q16.as_ptr() as *const __m128i;
+            let d = _mm_set1_epi16(det);
+            let e = _mm_set1_epi16(wd);
+            let g0 = _mm_cmpgt_epi16(_mm_mulhi_epu16(_mm_loadu_si128(q), d), e);
+            let g1 = _mm_cmpgt_epi16(_mm_mulhi_epu16(_mm_loadu_si128(q.add(1)), d), e);
+            let g2 = _mm_cmpgt_epi16(_mm_mulhi_epu16(_mm_loadu_si128(q.add(2)), d), e);
+            let g3 = _mm_cmpgt_epi16(_mm_mulhi_epu16(_mm_loadu_si128(q.add(3)), d), e);
+            let m = (_mm_movemask_epi8(_mm_packs_epi16(g0, g1)) as u32)
+                | ((_mm_movemask_epi8(_mm_packs_epi16(g2, g3)) as u32) << 16);
+            30 - m.count_ones() as usize
+        }
+    }
+
+    /// Portable version of the quantiser decision.
+    #[cfg(not(target_arch = "x86_64"))]
+    #[inline(always)]
+    pub(super) fn quant_interval(det: i16, wd: i16) -> usize {
+        let mut gt = 0usize;
+        for &q in &Q16 {
+            gt += usize::from(((u32::from(q) * det as u32) >> 16) as i16 > wd);
+        }
+        30 - gt
+    }
+}
+
 /// The transmit QMF: two 16 kHz samples in, one lower- and one higher-band sample out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QmfAnalysis {
-    x: [i32; 24],
+    x: DelayLine,
+}
+
+impl Default for QmfAnalysis {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl QmfAnalysis {
     /// Zero state.
     pub const fn new() -> Self {
-        Self { x: [0; 24] }
+        Self { x: DelayLine::new() }
     }
 
     /// Filters the pair (`first`, `second`) in time order; returns `(xl, xh)`.
     #[inline]
     pub fn process(&mut self, first: i16, second: i16) -> (i16, i16) {
-        let x = &mut self.x;
-        x[1] = i32::from(first);
-        x[0] = i32::from(second);
-        let mut a = 0i32;
-        let mut b = 0i32;
-        for i in 0..12 {
-            a += COEF_QMF[2 * i] * x[2 * i];
-            b += COEF_QMF[2 * i + 1] * x[2 * i + 1];
-        }
-        x.copy_within(0..22, 2);
+        let (a, b) = self.x.push_and_filter(first, second);
         let xl = limit((((a + b) * 2) >> 16) as i16);
         let xh = limit((((a - b) * 2) >> 16) as i16);
         (xl, xh)
@@ -410,30 +553,27 @@ impl QmfAnalysis {
 }
 
 /// The receive QMF: one lower- and one higher-band sample in, two 16 kHz samples out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QmfSynthesis {
-    x: [i32; 24],
+    x: DelayLine,
+}
+
+impl Default for QmfSynthesis {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl QmfSynthesis {
     /// Zero state.
     pub const fn new() -> Self {
-        Self { x: [0; 24] }
+        Self { x: DelayLine::new() }
     }
 
     /// Joins `rl`, `rh`; returns the two output samples in time order.
     #[inline]
     pub fn process(&mut self, rl: i16, rh: i16) -> (i16, i16) {
-        let x = &mut self.x;
-        x[1] = i32::from(add(rl, rh));
-        x[0] = i32::from(rl.saturating_sub(rh));
-        let mut a = 0i32;
-        let mut b = 0i32;
-        for i in 0..12 {
-            a += COEF_QMF[2 * i] * x[2 * i];
-            b += COEF_QMF[2 * i + 1] * x[2 * i + 1];
-        }
-        x.copy_within(0..22, 2);
+        let (a, b) = self.x.push_and_filter(add(rl, rh), rl.saturating_sub(rh));
         let out =
             |acc: i32| ((i64::from(acc) << 4).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) >> 16) as i16;
         (out(a), out(b))
@@ -443,6 +583,24 @@ impl QmfSynthesis {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantiser_interval_equals_the_binary_search_of_the_stl() {
+        for &det in &DET[64..] {
+            for wd in (0..=32767i16).step_by(3).chain([32767]) {
+                let (mut lo, mut hi) = (1usize, 30usize);
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if mult(Q6[mid] << 3, det) > wd {
+                        hi = mid;
+                    } else {
+                        lo = mid + 1;
+                    }
+                }
+                assert_eq!(simd::quant_interval(det, wd), lo, "det {det} wd {wd}");
+            }
+        }
+    }
 
     #[test]
     fn inverse_quantiser_tables_match_the_standard() {

@@ -36,6 +36,7 @@ pub use sofa::SofaHrtf;
 
 
 
+
 /// The effect node types.
 pub(crate) const TYPES: &[NodeType] = &[
     // fx-b

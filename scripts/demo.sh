@@ -3,7 +3,7 @@
 # then cleans it with Tutti's voice chain: hpf -> aec -> ns -> agc. Output: out/demo-clean.wav.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+bash scripts/setup.sh
 cargo build --release -q -p tutti
 TUTTI=./target/release/tutti
 mkdir -p out testdata/demo

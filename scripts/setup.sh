@@ -3,7 +3,8 @@
 set -euo pipefail
 need=()
 for pkg in pkg-config libopus-dev libasound2-dev libsrtp2-dev ffmpeg sox libspandsp-dev libspeexdsp-dev \
-           asterisk-core-sounds-en-g722 hdf5-tools soundstretch rubberband-cli libmysofa-dev espeak-ng tshark; do
+           asterisk-core-sounds-en-g722 asterisk-core-sounds-en-wav hdf5-tools soundstretch rubberband-cli \
+           libmysofa-dev espeak-ng tshark jackd2 libjack-jackd2-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

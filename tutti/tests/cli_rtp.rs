@@ -300,6 +300,7 @@ fn free_port_pair() -> u16 {
 }
 
 #[test]
+#[ignore = "loopback UDP/dumpcap timing; run alone: cargo test --release -p tutti --test cli_rtp -- --ignored --test-threads=1"]
 fn ffmpeg_rtp_over_loopback_decodes_bit_exact() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port_pair();
@@ -314,7 +315,7 @@ fn ffmpeg_rtp_over_loopback_decodes_bit_exact() {
             "-w",
         ])
         .arg(&cap)
-        .args(["-a", "duration:6", "-q"])
+        .args(["-a", "duration:6"])
         .stderr(Stdio::piped())
         .spawn()
         .expect("dumpcap starts");
@@ -350,6 +351,8 @@ fn ffmpeg_rtp_over_loopback_decodes_bit_exact() {
         .args([
             "-c:a",
             "pcm_mulaw",
+            "-max_packet_size",
+            "172",
             "-f",
             "rtp",
             &format!("rtp://127.0.0.1:{port}"),
@@ -415,6 +418,7 @@ fn ntp_now_secs() -> u64 {
 }
 
 #[test]
+#[ignore = "loopback UDP/dumpcap timing; run alone: cargo test --release -p tutti --test cli_rtp -- --ignored --test-threads=1"]
 fn send_paces_rtp_with_rtcp_and_decodes_back() {
     use tutti::rtp::{rtcp_packets, PcapWriter, RtcpPacket, RtpPacket};
     let dir = tempfile::tempdir().unwrap();
@@ -530,4 +534,77 @@ fn send_paces_rtp_with_rtcp_and_decodes_back() {
     {
         assert!(ours == reference[..ours.len()]);
     }
+}
+
+/// Captures on loopback (dumpcap) while ffmpeg sends 1 s of a 440 Hz tone with `args` to `url`.
+fn capture_ffmpeg(dir: &Path, port: u16, args: &[&str], url: &str) -> (PathBuf, PathBuf) {
+    let cap = dir.join("cap.pcapng");
+    let mut dumpcap = tool("dumpcap")
+        .args(["-i", "lo", "-f", &format!("udp portrange {port}-{}", port + 1), "-w"])
+        .arg(&cap)
+        .args(["-a", "duration:6"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dumpcap starts");
+    {
+        let mut line = String::new();
+        let _ = BufReader::new(dumpcap.stderr.take().unwrap()).read_line(&mut line);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let src = dir.join("tone8k.wav");
+    let o = tool("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1:sample_rate=8000"])
+        .args(["-ac", "1"])
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let o = tool("ffmpeg").args(["-loglevel", "error", "-re", "-i"]).arg(&src).args(args).arg(url).output().unwrap();
+    assert!(o.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(dumpcap.wait().unwrap().success(), "dumpcap failed");
+    (cap, src)
+}
+
+#[test]
+#[ignore = "loopback UDP/dumpcap timing; run alone: cargo test --release -p tutti --test cli_rtp -- --ignored --test-threads=1"]
+fn ffmpeg_srtp_is_decrypted_and_wrong_keys_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port_pair();
+    let key = "WbTBosdVUZqEb6Htqhn+m3z7wUh4RJVR8nE15GbN";
+    let (cap, src) = capture_ffmpeg(
+        dir.path(),
+        port,
+        &["-c:a", "pcm_mulaw", "-max_packet_size", "182", "-f", "rtp", "-srtp_out_suite", "AES_CM_128_HMAC_SHA1_80", "-srtp_out_params", key],
+        &format!("srtp://127.0.0.1:{port}"),
+    );
+    let out = dir.path().join("out");
+    let args = ["rtp", "decode", "--pcap", cap.to_str().unwrap(), "--out-dir", out.to_str().unwrap(), "--json"];
+    let mut with_key = args.to_vec();
+    with_key.extend(["--srtp-key", key]);
+    let j = decode_json(&with_key);
+    let s = &j["streams"][0];
+    assert_eq!(s["srtp_auth_failures"], 0);
+    assert_eq!(s["codec"], "pcmu");
+    assert_eq!(s["lost"], 0);
+    let packets = s["packets"].as_u64().unwrap();
+    assert!(packets >= 50, "{packets} packets");
+    assert!(j["rtcp"].as_array().unwrap().iter().any(|r| r["type"] == "SR"), "SRTCP decrypted");
+    // The decrypted audio is ffmpeg's own µ-law coding of the tone.
+    let raw = dir.path().join("tone.ul");
+    let o = tool("ffmpeg").args(["-y", "-loglevel", "error", "-i"]).arg(&src).args(["-f", "mulaw"]).arg(&raw).output().unwrap();
+    assert!(o.status.success());
+    let reference = ffmpeg_g711(&std::fs::read(&raw).unwrap(), "mulaw", dir.path());
+    let (_, ours) = wav_samples(s["wav"].as_str().unwrap());
+    let n = ours.len().min(reference.len() - 30);
+    assert!(n > 7000);
+    if s["concealed_ms"] == 0.0 && s["removed_samples_for_acceleration"] == 0 && s["inserted_samples_for_deceleration"] == 0 {
+        assert!(ours[..n] == reference[..n], "decrypted audio differs from ffmpeg's µ-law coding");
+    }
+    // A wrong key: every packet fails authentication, nothing is decoded, nothing panics.
+    let mut wrong = args.to_vec();
+    wrong.extend(["--srtp-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]);
+    let j = decode_json(&wrong);
+    let s = &j["streams"][0];
+    assert_eq!(s["srtp_auth_failures"].as_u64(), Some(packets));
+    assert_eq!(s["packets"], 0);
 }

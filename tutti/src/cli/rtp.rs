@@ -279,6 +279,41 @@ fn telephone_events(pkts: &[(u32, u8, &[u8])], clock: u32) -> Vec<Value> {
         .collect()
 }
 
+/// The SRTP context of `--srtp-key` (suite from `--srtp-suite`, default AES_CM_128_HMAC_SHA1_80), or of the
+/// first `a=crypto` line of the SDP.
+fn srtp_context(
+    key: Option<&str>,
+    suite: Option<&str>,
+    sdp: Option<&Path>,
+) -> Result<Option<tutti_rtp::SrtpContext>, CliError> {
+    use tutti_rtp::{CryptoAttribute, SrtpConfig, SrtpProfile};
+    let attr = if let Some(k) = key {
+        let name = suite.unwrap_or("AES_CM_128_HMAC_SHA1_80");
+        let profile = SrtpProfile::from_sdes_name(name)
+            .ok_or_else(|| CliError::new(format!("--srtp-suite {name}: unknown SRTP suite")))?;
+        Some(CryptoAttribute::from_base64_key(profile, k).map_err(|e| CliError::new(format!("--srtp-key: {e}")))?)
+    } else if let Some(path) = sdp {
+        let text = std::fs::read_to_string(path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+        let mut found = None;
+        for (i, line) in text.lines().enumerate() {
+            if let Some(v) = line.trim().strip_prefix("a=crypto:") {
+                let c = CryptoAttribute::parse(v)
+                    .map_err(|e| CliError::new(format!("{}:{}: a=crypto: {e}", path.display(), i + 1)))?;
+                found = Some(c);
+                break;
+            }
+        }
+        found
+    } else {
+        if let Some(s) = suite {
+            return Err(CliError::new(format!("--srtp-suite {s}: needs --srtp-key")));
+        }
+        None
+    };
+    attr.map(|c| c.context(SrtpConfig::default()).map_err(|e| CliError::new(format!("--srtp-key: {e}"))))
+        .transpose()
+}
+
 fn decode(a: &DecodeArgs) -> Result<(), CliError> {
     if !(a.frame_ms == 10 || a.frame_ms == 20) {
         return Err(CliError::new(format!(
@@ -286,11 +321,8 @@ fn decode(a: &DecodeArgs) -> Result<(), CliError> {
             a.frame_ms
         )));
     }
-    if a.srtp_key.is_some() || a.srtp_suite.is_some() {
-        return Err(CliError::new(
-            "--srtp-key: SRTP decryption is not available in this build",
-        ));
-    }
+    let mut srtp = srtp_context(a.srtp_key.as_deref(), a.srtp_suite.as_deref(), a.sdp.as_deref())?;
+    let mut srtp_fail: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
     let mut pts: BTreeMap<u8, PtFormat> = BTreeMap::new();
     for pt in 0..=127u8 {
         if let Some(f) = static_payload_type(pt) {
@@ -330,7 +362,18 @@ fn decode(a: &DecodeArgs) -> Result<(), CliError> {
             },
             PacketKind::Rtcp => {
                 let mut any = false;
-                for p in rtcp_packets(d.payload) {
+                let mut bytes = d.payload.to_vec();
+                if let Some(ctx) = srtp.as_mut() {
+                    let len = bytes.len();
+                    match ctx.unprotect_rtcp(&mut bytes, len) {
+                        Ok(n) => bytes.truncate(n),
+                        Err(_) => {
+                            ignored += 1;
+                            continue;
+                        }
+                    }
+                }
+                for p in rtcp_packets(&bytes) {
                     match p {
                         Ok(p) => {
                             any = true;
@@ -351,9 +394,18 @@ fn decode(a: &DecodeArgs) -> Result<(), CliError> {
     std::fs::create_dir_all(&a.out_dir)
         .map_err(|e| CliError::new(format!("{}: {e}", a.out_dir.display())))?;
     let mut out_streams = Vec::new();
+    for (&ssrc, _) in &srtp_fail {
+        if !streams.contains_key(&ssrc) {
+            order.push(ssrc);
+        }
+    }
+    let empty = Vec::new();
     for ssrc in order {
-        let pkts = &streams[&ssrc];
-        let (report, ign) = decode_stream(a, ssrc, pkts, &pts, rtt.get(&ssrc).copied())?;
+        let pkts = streams.get(&ssrc).unwrap_or(&empty);
+        let (mut report, ign) = decode_stream(a, ssrc, pkts, &pts, rtt.get(&ssrc).copied())?;
+        let (fails, replays) = srtp_fail.get(&ssrc).copied().unwrap_or((0, 0));
+        report["srtp_auth_failures"] = json!(fails);
+        report["srtp_replays"] = json!(replays);
         ignored += ign;
         out_streams.push(report);
     }
@@ -585,11 +637,7 @@ fn ntp_now() -> u64 {
 }
 
 fn send(a: &SendArgs) -> Result<(), CliError> {
-    if a.srtp_key.is_some() {
-        return Err(CliError::new(
-            "--srtp-key: SRTP protection is not available in this build",
-        ));
-    }
+    let srtp = std::cell::RefCell::new(srtp_context(a.srtp_key.as_deref(), None, None)?);
     let spec = CodecSpec::parse(&a.codec).map_err(|e| CliError::new(format!("--codec {}: {e}", a.codec)))?;
     let info = spec.info();
     let mut enc = spec
@@ -672,7 +720,10 @@ fn send(a: &SendArgs) -> Result<(), CliError> {
             .and_then(|()| w.sdes(&[SdesChunkSpec { ssrc, items: &items }]))
             .and_then(|()| if bye { w.bye(&[ssrc], None) } else { Ok(()) });
         r.map_err(|e| CliError::new(format!("RTCP: {e}")))?;
-        let len = w.finish();
+        let mut len = w.finish();
+        if let Some(ctx) = srtp.borrow_mut().as_mut() {
+            len = ctx.protect_rtcp(&mut buf, len).map_err(|e| CliError::new(format!("SRTCP: {e}")))?;
+        }
         let s = rtcp_sock.as_ref().unwrap_or(&sock);
         s.send_to(&buf[..len], rtcp_dest)
             .map_err(|e| CliError::new(format!("--to {}: RTCP send: {e}", a.to)))?;
@@ -701,9 +752,12 @@ fn send(a: &SendArgs) -> Result<(), CliError> {
             ssrc,
             ..Default::default()
         };
-        let n = b
+        let mut n = b
             .write(&payload[..len], &mut packet)
             .map_err(|e| CliError::new(format!("RTP: {e}")))?;
+        if let Some(ctx) = srtp.borrow_mut().as_mut() {
+            n = ctx.protect_rtp(&mut packet, n).map_err(|e| CliError::new(format!("SRTP: {e}")))?;
+        }
         sock.send_to(&packet[..n], dest)
             .map_err(|e| CliError::new(format!("--to {}: send: {e}", a.to)))?;
         seq = seq.wrapping_add(1);

@@ -12,7 +12,7 @@
 
 mod basic;
 mod fx;
-mod voice;
+pub mod voice;
 
 pub use basic::{Biquad, BiquadCoeffs, Delay, Gain, HighPass, Remix};
 pub use fx::{

@@ -1,0 +1,446 @@
+//! The frame-level echo canceller: delay alignment, the two adaptive filters and their copy rules,
+//! divergence handling, residual suppression and statistics.
+//!
+//! # What
+//! [`Canceller::process_frame`] turns one frame (10 ms) of microphone and far-end samples into one frame of
+//! echo-cancelled output (one frame late, see [`super::res`]).
+//!
+//! # How
+//! 1. The far-end frame's spectrum (overlap-save, FFT of `2N`) enters a history long enough for the largest
+//!    bulk delay plus the filter; [`super::delay::DelayEstimator`] picks the bulk delay `d` (whole frames,
+//!    one frame of margin before the direct path) and the filters read the history from `d` on. When `d`
+//!    moves, the coefficients are shifted by whole partitions, so a converged filter survives.
+//! 2. A *main* filter adapted by the frequency-domain Kalman rule (its gain falls by itself in double talk
+//!    because the innovation power rises) and a *shadow* filter adapted by NLMS with a fixed large step run
+//!    side by side, as with the two-path structure of K. Ochiai et al. (IEEE Trans. Commun. 25(6), 1977)
+//!    used by SpeexDSP and WebRTC AEC3. Copy rules, evaluated on recursively smoothed error energies:
+//!    the shadow replaces the main filter when its error is 3 dB lower (echo-path change: it re-converges
+//!    first); the main filter replaces the shadow when the shadow's error is 6 dB higher (the shadow
+//!    went astray in double talk).
+//! 3. Divergence: when the main error exceeds the microphone energy by 3 dB for 5 frames of far-end
+//!    activity, the main filter is replaced by the shadow (if the shadow cancels anything) or reset, and
+//!    the reset is counted. In a frame where the main filter adds energy, the microphone signal is passed
+//!    on instead of the error.
+//! 4. The output goes through [`super::res::Suppressor`].
+//!
+//! # Real-time safety
+//! Allocates only in `new`.
+
+use realfft::num_complex::Complex;
+
+use super::delay::DelayEstimator;
+use super::filter::{FarHistory, Fft, PartitionedFilter};
+use super::res::{Suppressor, SuppressorSettings};
+
+/// Largest bulk delay searched, ms.
+pub(super) const MAX_DELAY_MS: f32 = 500.0;
+/// Kalman state transition factor A² per frame.
+const KALMAN_A2: f32 = 0.998;
+/// Kalman step factor (a safety margin for the unconstrained update).
+const KALMAN_MU: f32 = 0.5;
+/// Smoothing of the Kalman near-end PSD estimate.
+const NOISE_SMOOTH: f32 = 0.5;
+/// Initial Kalman state-error variance (first partition).
+const VAR0: f32 = 0.5;
+/// Decay of the prior variance along the filter: 60 dB over 400 ms.
+const PRIOR_DB_PER_S: f32 = 150.0;
+/// Smallest near-end PSD the Kalman filter assumes (−90 dBFS), as a variance per sample.
+const NOISE_FLOOR: f32 = 1e-9;
+/// NLMS step of the shadow filter.
+const SHADOW_MU: f32 = 0.5;
+
+/// User settings applied per frame.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Settings {
+    /// Residual suppression over-subtraction (0 = off).
+    pub beta: f32,
+    /// Lowest suppression gain.
+    pub min_gain: f32,
+    /// Comfort noise on.
+    pub cng: bool,
+}
+
+/// Statistics of the canceller (read by the node's meters).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Stats {
+    pub delay_ms: f32,
+    pub erl_db: f32,
+    pub erle_db: f32,
+    pub erle_total_db: f32,
+    pub resets: u32,
+    pub shadow_copies: u32,
+    pub realigns: u32,
+    pub single_talk: bool,
+    pub mean_gain: f32,
+}
+
+/// The echo canceller for one mono stream (see the module docs).
+pub(super) struct Canceller {
+    n: usize,
+    m: usize,
+    rate: u32,
+    parts: usize,
+    fft: Fft,
+    tbuf: Vec<f32>,
+    spec: Vec<Complex<f32>>,
+    e_spec: Vec<Complex<f32>>,
+    far_prev: Vec<f32>,
+    hist: FarHistory,
+    weights: Vec<f32>,
+    main: PartitionedFilter,
+    shadow: PartitionedFilter,
+    delay: DelayEstimator,
+    bulk: usize,
+    yhat_m: Vec<f32>,
+    e_m: Vec<f32>,
+    e_s: Vec<f32>,
+    e_out: Vec<f32>,
+    xsum: Vec<f32>,
+    kal_noise: Vec<f32>,
+    kal_scratch: Vec<f32>,
+    es_spec: Vec<Complex<f32>>,
+    grad: Vec<Complex<f32>>,
+    res: Suppressor,
+    // Smoothed energies for copy rules.
+    sm_y: f32,
+    sm_m: f32,
+    sm_s: f32,
+    diverge_frames: u32,
+    // Statistics smoothing.
+    st_x: f32,
+    st_y: f32,
+    st_e: f32,
+    st_o: f32,
+    ncc_num: f32,
+    ncc_y: f32,
+    ncc_h: f32,
+    stats: Stats,
+}
+
+impl Canceller {
+    /// A canceller for `rate` Hz, frames of `n` samples and a filter covering `tail_ms` after the bulk
+    /// delay.
+    pub fn new(rate: u32, n: usize, tail_ms: f32) -> Self {
+        let m = 2 * n;
+        let bins = n + 1;
+        let frame_ms = 1000.0 * n as f32 / rate as f32;
+        // One extra partition for the margin before the direct path.
+        let parts = (tail_ms / frame_ms).ceil() as usize + 1;
+        let max_bulk = (MAX_DELAY_MS / frame_ms).ceil() as usize + 1;
+        Self {
+            n,
+            m,
+            rate,
+            parts,
+            fft: Fft::new(m),
+            tbuf: vec![0.0; m],
+            spec: vec![Complex::default(); bins],
+            e_spec: vec![Complex::default(); bins],
+            far_prev: vec![0.0; n],
+            hist: FarHistory::new(max_bulk + parts + 1, bins),
+            main: PartitionedFilter::new(parts, bins, VAR0, PRIOR_DB_PER_S * frame_ms / 1000.0),
+            shadow: PartitionedFilter::new(parts, bins, VAR0, PRIOR_DB_PER_S * frame_ms / 1000.0),
+            weights: (0..parts)
+                .map(|p| 10f32.powf(-PRIOR_DB_PER_S * frame_ms / 1000.0 * p as f32 / 10.0))
+                .collect(),
+            delay: DelayEstimator::new(rate, MAX_DELAY_MS),
+            bulk: 0,
+            yhat_m: vec![0.0; n],
+            e_m: vec![0.0; n],
+            e_s: vec![0.0; n],
+            e_out: vec![0.0; n],
+            xsum: vec![0.0; bins],
+            kal_noise: vec![0.0; bins],
+            kal_scratch: vec![0.0; bins],
+            es_spec: vec![Complex::default(); bins],
+            grad: vec![Complex::default(); bins],
+            res: Suppressor::new(n, rate),
+            sm_y: 0.0,
+            sm_m: 0.0,
+            sm_s: 0.0,
+            diverge_frames: 0,
+            st_x: 0.0,
+            st_y: 0.0,
+            st_e: 0.0,
+            st_o: 0.0,
+            ncc_num: 0.0,
+            ncc_y: 0.0,
+            ncc_h: 0.0,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Current statistics.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Clears all signal state.
+    pub fn reset(&mut self) {
+        self.far_prev.fill(0.0);
+        self.hist.clear();
+        self.main.clear();
+        self.shadow.clear();
+        self.delay.reset();
+        self.bulk = 0;
+        self.kal_noise.fill(0.0);
+        self.res.reset();
+        self.sm_y = 0.0;
+        self.sm_m = 0.0;
+        self.sm_s = 0.0;
+        self.diverge_frames = 0;
+        self.st_x = 0.0;
+        self.st_y = 0.0;
+        self.st_e = 0.0;
+        self.st_o = 0.0;
+        self.ncc_num = 0.0;
+        self.ncc_y = 0.0;
+        self.ncc_h = 0.0;
+        self.stats = Stats::default();
+    }
+
+    /// Filter output for `filter` into `yhat` (time domain, `N` samples).
+    fn filter_output(&mut self, which_main: bool, yhat: &mut [f32]) {
+        let f = if which_main { &self.main } else { &self.shadow };
+        f.output(&self.hist, self.bulk, &mut self.spec);
+        self.fft.inverse(&mut self.spec, &mut self.tbuf);
+        let scale = 1.0 / self.m as f32;
+        for (o, t) in yhat.iter_mut().zip(&self.tbuf[self.n..]) {
+            *o = t * scale;
+        }
+    }
+
+    /// FFT of `[0, e]` into `self.e_spec`.
+    fn error_spectrum(&mut self, e_is_main: bool) {
+        let n = self.n;
+        self.tbuf[..n].fill(0.0);
+        let e = if e_is_main { &self.e_m } else { &self.e_s };
+        self.tbuf[n..].copy_from_slice(e);
+        self.fft.forward(&self.tbuf, &mut self.e_spec);
+    }
+
+    /// Moves the bulk delay to follow the delay estimator.
+    fn follow_delay(&mut self) {
+        let Some(d) = self.delay.delay_samples() else {
+            return;
+        };
+        let n = self.n as f32;
+        let max_bulk = self.hist.slots() - self.parts - 1;
+        // Direct path one frame (plus a half) into the filter.
+        let want = (((d - 0.5 * n) / n).floor().max(0.0) as usize)
+            .saturating_sub(1)
+            .min(max_bulk);
+        if want == self.bulk {
+            return;
+        }
+        // Keep the alignment while the direct path stays between 0.25 and 2.5 frames into the filter.
+        let offset = d / n - self.bulk as f32;
+        if (0.25..=2.5).contains(&offset) {
+            return;
+        }
+        let k = want as isize - self.bulk as isize;
+        self.main.shift(k);
+        self.shadow.shift(k);
+        self.bulk = want;
+        self.stats.realigns += 1;
+    }
+
+    /// Processes one frame: `mic` and `far` in, `out` (one frame late) out.
+    pub fn process_frame(&mut self, mic: &[f32], far: &[f32], set: &Settings, out: &mut [f32]) {
+        let n = self.n;
+        if self.delay.push(far, mic) {
+            self.follow_delay();
+        }
+        // Far-end spectrum.
+        self.tbuf[..n].copy_from_slice(&self.far_prev);
+        self.tbuf[n..].copy_from_slice(far);
+        self.fft.forward(&self.tbuf, &mut self.spec);
+        self.hist.push(&self.spec);
+        self.far_prev.copy_from_slice(far);
+
+        // Both filters.
+        let mut yhat = std::mem::take(&mut self.yhat_m);
+        self.filter_output(true, &mut yhat);
+        self.yhat_m = yhat;
+        let mut ys = std::mem::take(&mut self.e_s);
+        self.filter_output(false, &mut ys);
+        let (mut ey, mut em, mut es, mut eh, mut cyh) = (0f32, 0f32, 0f32, 0f32, 0f32);
+        for i in 0..n {
+            let y = mic[i];
+            self.e_m[i] = y - self.yhat_m[i];
+            ys[i] = y - ys[i];
+            ey += y * y;
+            em += self.e_m[i] * self.e_m[i];
+            es += ys[i] * ys[i];
+            eh += self.yhat_m[i] * self.yhat_m[i];
+            cyh += y * self.yhat_m[i];
+        }
+        self.e_s = ys;
+
+        // Far-end activity over the span the filter covers.
+        self.hist.power_sum(self.bulk, &self.weights, &mut self.xsum);
+        let xs: f32 = self.xsum.iter().sum();
+        let wsum: f32 = self.weights.iter().sum();
+        let x_level = xs / (self.m as f32 * self.m as f32 * wsum / 2.0);
+        let far_active = x_level > 1e-7;
+
+        // Output of the linear stage.
+        let use_mic = em > ey * 1.0 && ey > 0.0;
+        if use_mic {
+            self.e_out.copy_from_slice(mic);
+        } else {
+            self.e_out.copy_from_slice(&self.e_m);
+        }
+        self.res.analyse(&self.e_out, &self.yhat_m);
+
+        // Far-end single-talk detector: normalised correlation of microphone and echo estimate.
+        const A_NCC: f32 = 0.7;
+        self.ncc_num = A_NCC * self.ncc_num + (1.0 - A_NCC) * cyh;
+        self.ncc_y = A_NCC * self.ncc_y + (1.0 - A_NCC) * ey;
+        self.ncc_h = A_NCC * self.ncc_h + (1.0 - A_NCC) * eh;
+        let ncc = self.ncc_num / (self.ncc_y * self.ncc_h).sqrt().max(1e-20);
+        let single_talk = far_active && ncc > 0.9 && !use_mic;
+
+        if far_active {
+            self.adapt();
+        }
+        self.copy_rules(ey, em, es, far_active);
+
+        let rs = SuppressorSettings {
+            beta: set.beta,
+            min_gain: set.min_gain,
+            cng: set.cng,
+            single_talk,
+        };
+        self.res.synthesize(&rs, out);
+        self.update_stats(ey, em, out, far_active, single_talk);
+        self.flush_smoothers();
+    }
+
+    fn adapt(&mut self) {
+        // Shadow error spectrum first: it is also the Kalman filter's near-end PSD estimate (the part of
+        // the microphone signal that a fast-tracking filter cannot explain), as WebRTC AEC3 uses its
+        // coarse filter's error for the refined filter's gain.
+        self.error_spectrum(false);
+        std::mem::swap(&mut self.e_spec, &mut self.es_spec);
+        self.error_spectrum(true);
+        for k in 0..self.kal_noise.len() {
+            let inst = self.es_spec[k].norm_sqr().min(self.e_spec[k].norm_sqr());
+            let prev = self.kal_noise[k];
+            self.kal_noise[k] = if inst > prev {
+                inst
+            } else {
+                NOISE_SMOOTH * prev + (1.0 - NOISE_SMOOTH) * inst
+            };
+        }
+        self.main.adapt_kalman(
+            &self.hist,
+            self.bulk,
+            &self.e_spec,
+            &self.kal_noise,
+            KALMAN_A2,
+            KALMAN_MU,
+            NOISE_FLOOR * self.n as f32,
+            &mut self.kal_scratch,
+        );
+        self.main
+            .constrain_next(&mut self.fft, &mut self.spec, &mut self.tbuf);
+        // Shadow filter: exponentially weighted NLMS with a fixed step.
+        let delta = self.m as f32 * self.m as f32 * 1e-8;
+        for k in 0..self.grad.len() {
+            self.grad[k] = self.es_spec[k] * (SHADOW_MU / (self.xsum[k] + delta));
+        }
+        self.shadow.adapt_nlms(&self.hist, self.bulk, &self.grad);
+        self.shadow
+            .constrain_next(&mut self.fft, &mut self.spec, &mut self.tbuf);
+    }
+
+    fn copy_rules(&mut self, ey: f32, em: f32, es: f32, far_active: bool) {
+        const A: f32 = 0.6;
+        self.sm_y = A * self.sm_y + (1.0 - A) * ey;
+        self.sm_m = A * self.sm_m + (1.0 - A) * em;
+        self.sm_s = A * self.sm_s + (1.0 - A) * es;
+        if !far_active || self.sm_y <= 1e-12 {
+            self.diverge_frames = 0;
+            return;
+        }
+        if self.sm_m > 2.0 * self.sm_y {
+            self.diverge_frames += 1;
+        } else {
+            self.diverge_frames = 0;
+        }
+        if self.diverge_frames >= 5 {
+            if self.sm_s < 0.5 * self.sm_y {
+                self.main.copy_coeffs_from(&self.shadow);
+                self.sm_m = self.sm_s;
+            } else {
+                self.main.clear();
+                self.shadow.clear();
+                self.sm_m = self.sm_y;
+                self.sm_s = self.sm_y;
+            }
+            self.main.set_variance(1.0);
+            self.kal_noise.fill(0.0);
+            self.res.forget_erle();
+            self.stats.resets += 1;
+            self.diverge_frames = 0;
+            return;
+        }
+        if self.sm_s < 0.5 * self.sm_m {
+            self.main.copy_coeffs_from(&self.shadow);
+            self.main.set_variance(1.0);
+            self.sm_m = self.sm_s;
+            self.res.cap_erle(self.sm_y / self.sm_s.max(1e-20));
+            self.stats.shadow_copies += 1;
+        } else if self.sm_s > 4.0 * self.sm_m {
+            self.shadow.copy_coeffs_from(&self.main);
+            self.sm_s = self.sm_m;
+        }
+    }
+
+    fn update_stats(&mut self, ey: f32, em: f32, out: &[f32], far_active: bool, single_talk: bool) {
+        let eo: f32 = out.iter().map(|v| v * v).sum();
+        let x_level: f32 = self.far_prev.iter().map(|v| v * v).sum();
+        const A: f32 = 0.98;
+        if far_active {
+            self.st_x = A * self.st_x + (1.0 - A) * x_level;
+            self.st_y = A * self.st_y + (1.0 - A) * ey;
+            self.st_e = A * self.st_e + (1.0 - A) * em.min(ey);
+            self.st_o = A * self.st_o + (1.0 - A) * eo;
+        }
+        let db = |a: f32, b: f32| 10.0 * ((a + 1e-20) / (b + 1e-20)).log10();
+        self.stats.erl_db = db(self.st_x, self.st_y);
+        self.stats.erle_db = db(self.st_y, self.st_e);
+        self.stats.erle_total_db = db(self.st_y, self.st_o);
+        self.stats.delay_ms = self
+            .delay
+            .delay_samples()
+            .map_or(0.0, |d| 1000.0 * d / self.rate as f32);
+        self.stats.single_talk = single_talk;
+        self.stats.mean_gain = self.res.mean_gain();
+    }
+
+    fn flush_smoothers(&mut self) {
+        for v in [
+            &mut self.sm_y,
+            &mut self.sm_m,
+            &mut self.sm_s,
+            &mut self.st_x,
+            &mut self.st_y,
+            &mut self.st_e,
+            &mut self.st_o,
+            &mut self.ncc_num,
+            &mut self.ncc_y,
+            &mut self.ncc_h,
+        ] {
+            if v.abs() < 1e-25 {
+                *v = 0.0;
+            }
+        }
+        for v in self.kal_noise.iter_mut() {
+            if *v < 1e-25 {
+                *v = 0.0;
+            }
+        }
+    }
+}

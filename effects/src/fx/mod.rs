@@ -25,6 +25,7 @@ mod pitch_shift;
 mod time_stretch;
 mod pan3d;
 mod sofa;
+mod bench;
 
 pub use convolver::PartitionedConvolver;
 pub use resample::{resample_signal, StreamResampler};
@@ -33,9 +34,6 @@ pub use stretcher::{StretchMode, TimeStretcher};
 pub use pitch_shift::PitchShifter;
 pub use pan3d::{woodworth_itd, Pan3d};
 pub use sofa::SofaHrtf;
-
-
-
 
 /// The effect node types.
 pub(crate) const TYPES: &[NodeType] = &[

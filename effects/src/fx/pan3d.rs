@@ -105,7 +105,7 @@ fn shadow_alpha(phi: f64) -> f64 {
 
 struct Grid {
     len: usize,
-    /// `[row][col]` → left then right filter (`2·len`).
+    /// `[row][col]` → left then right filter (`2·len`), each stored time-reversed.
     filters: Vec<f32>,
 }
 
@@ -227,16 +227,12 @@ impl Pan3d {
         }
     }
 
-    fn fir_block(hist: &[f32], h: &[f32], out: &mut [f32]) {
-        let len = h.len();
+    /// `out[i] = Σ_k h[k]·x[i − k]` with `h` stored time-reversed (`hr[j] = h[len − 1 − j]`), so each
+    /// output is a forward dot product with the history window.
+    fn fir_block(hist: &[f32], hr: &[f32], out: &mut [f32]) {
+        let len = hr.len();
         for (i, o) in out.iter_mut().enumerate() {
-            // y[i] = Σ_k h[k]·x[i − k]; x[i] is hist[len − 1 + i].
-            let x = &hist[i..i + len];
-            let mut acc = 0.0f32;
-            for (hk, xk) in h.iter().rev().zip(x) {
-                acc += hk * xk;
-            }
-            *o = acc;
+            *o = dot(&hist[i..i + len], hr);
         }
     }
 
@@ -254,6 +250,24 @@ impl Pan3d {
         let dr = MODEL_DELAY + itd.max(0.0) - Shelf::dc_group_delay(ar, rate);
         (dl, dr, al, ar)
     }
+}
+
+/// Dot product with eight independent accumulators (lets the compiler vectorise the f32 sum).
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for j in 0..8 {
+            acc[j] += x[j] * y[j];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
 }
 
 #[inline]
@@ -305,8 +319,13 @@ impl Processor for Pan3d {
             let mut filters = vec![0.0f32; EL_ROWS * AZ_COLS * 2 * len];
             for (i, (l, r)) in raw.iter().enumerate() {
                 let base = i * 2 * len;
-                filters[base..base + l.len()].copy_from_slice(l);
-                filters[base + len..base + len + r.len()].copy_from_slice(r);
+                // Time-reversed and zero-padded at the front, for forward dot products.
+                for (k, v) in l.iter().enumerate() {
+                    filters[base + len - 1 - k] = *v;
+                }
+                for (k, v) in r.iter().enumerate() {
+                    filters[base + 2 * len - 1 - k] = *v;
+                }
             }
             let grid = Grid { len, filters };
             self.cur = vec![0.0; 2 * len];
@@ -362,21 +381,13 @@ impl Processor for Pan3d {
             Self::fir_block(&self.hist, &self.cur[len..], r);
             if moving {
                 grid.lookup(az, el, &mut self.next);
-                let (mut tl, mut tr) = (0.0f32, 0.0f32);
                 for i in 0..n {
                     let g = (i + 1) as f32 / n as f32;
                     let x = &self.hist[i..i + len];
-                    let (mut al, mut ar) = (0.0f32, 0.0f32);
-                    for (k, xk) in x.iter().enumerate() {
-                        al += self.next[len - 1 - k] * xk;
-                        ar += self.next[2 * len - 1 - k] * xk;
-                    }
-                    tl = al;
-                    tr = ar;
+                    let (tl, tr) = (dot(x, &self.next[..len]), dot(x, &self.next[len..]));
                     l[i] += g * (tl - l[i]);
                     r[i] += g * (tr - r[i]);
                 }
-                let _ = (tl, tr);
                 std::mem::swap(&mut self.cur, &mut self.next);
                 self.cur_dir = (az, el);
             }

@@ -131,6 +131,10 @@ pub struct Limiter {
     ring_pos: usize,
     sum: f64,
     since_resum: usize,
+    /// Sample clamp: after a ceiling change, the larger of the old and new ceiling until the samples
+    /// limited for the old one have left the look-ahead (so lowering the ceiling does not clip them).
+    clamp_db: f32,
+    clamp_countdown: usize,
     meters: Arc<Meters>,
 }
 
@@ -152,6 +156,8 @@ impl Limiter {
             ring_pos: 0,
             sum: 1.0,
             since_resum: 0,
+            clamp_db: ceiling,
+            clamp_countdown: 0,
             meters: Meters::new(&["gain_reduction_db"]),
         }
     }
@@ -182,9 +188,10 @@ impl Processor for Limiter {
         let mut out = outputs.port(0);
         let io = split_io(inputs.port(0), &mut out);
         let ch = io.channels.min(self.hist.len());
-        let cf = db_to_lin(f64::from(self.ceiling_db)) as f32;
+        let cf_now = db_to_lin(f64::from(self.ceiling_db)) as f32;
         // Aim a hair (−0.0001 dB) under the ceiling so that rounding the output to f32 cannot cross it.
-        let c = f64::from(cf) * TARGET;
+        let c = f64::from(cf_now) * TARGET;
+        let mut cf = db_to_lin(f64::from(self.clamp_db)) as f32;
         let delay = self.w + 10;
         let wn = self.w as f64;
         let mut min_gain = 1.0f64;
@@ -216,6 +223,13 @@ impl Processor for Limiter {
                 self.since_resum = 0;
             }
             let s = (self.sum / wn).min(1.0);
+            if self.clamp_countdown > 0 {
+                self.clamp_countdown -= 1;
+                if self.clamp_countdown == 0 {
+                    self.clamp_db = self.ceiling_db;
+                    cf = cf_now;
+                }
+            }
             min_gain = min_gain.min(s);
             for k in 0..ch {
                 let x = self.hist[k].at(delay);
@@ -236,6 +250,8 @@ impl Processor for Limiter {
         self.ring_pos = 0;
         self.sum = self.ring.len() as f64;
         self.since_resum = 0;
+        self.clamp_db = self.ceiling_db;
+        self.clamp_countdown = 0;
     }
 
     fn latency(&self) -> usize {
@@ -248,7 +264,11 @@ impl Processor for Limiter {
 
     fn set_param(&mut self, index: usize, value: f32) {
         match index {
-            0 => self.ceiling_db = value,
+            0 => {
+                self.clamp_db = self.clamp_db.max(value);
+                self.ceiling_db = value;
+                self.clamp_countdown = self.w + 11;
+            }
             1 => {
                 self.release_ms = value;
                 self.set_release();

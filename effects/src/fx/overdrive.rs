@@ -6,11 +6,11 @@
 //!
 //! # How
 //! The input is interpolated by the oversampling factor with a 100 dB Kaiser low-pass (pass band to
-//! 0.4167 fs, stop band from 0.5833 fs; see [`super::common`]), shaped at the high rate, and decimated by
-//! the same filter. Harmonics between 0.5833 fs and `(factor − 0.5833)·fs` are removed before decimation
+//! 0.40 fs, stop band from 0.5 fs; see [`super::common`]), shaped at the high rate, and decimated by
+//! the same filter. Harmonics between 0.5 fs and `(factor − 0.5)·fs` are removed before decimation
 //! instead of folding back into the audio band; the remaining aliases come only from harmonics above
-//! `(factor − 0.5833)·fs`, which `tanh` makes small. The latency is the filters' delay (41 samples at 4×,
-//! 81 at 8×). `oversample=1` turns oversampling off (for comparisons). Parameters follow 20 ms ramps.
+//! `(factor − 0.5)·fs`, which `tanh` makes small. The latency is the filters' delay, the same number of
+//! input samples at 4× and 8× ([`Processor::latency`], 65 samples). `oversample=1` turns oversampling off (for comparisons). Parameters follow 20 ms ramps.
 //!
 //! # Real-time safety
 //! `prepare` builds the filters; `process` is arithmetic on preallocated histories.

@@ -4,8 +4,8 @@
 //! [`Oversampler`] turns each input sample into `factor` samples at `factor × fs`
 //! ([`Oversampler::upsample`]) and turns `factor` processed samples back into one output sample
 //! ([`Oversampler::downsample`]). Both filters are the same linear-phase low-pass: pass band to
-//! `0.4167 fs` (20 kHz at 48 kHz), stop band from `0.5833 fs` (28 kHz at 48 kHz) with 100 dB attenuation,
-//! so that harmonics a waveshaper creates between `0.5833 fs` and `(factor − 0.5833) fs` are removed
+//! `0.40 fs` (19.2 kHz at 48 kHz), stop band from `0.5 fs` (24 kHz at 48 kHz) with 100 dB attenuation,
+//! so that harmonics a waveshaper creates between `0.5 fs` and `(factor − 0.5) fs` are removed
 //! before decimation instead of folding into the audio band.
 //!
 //! # How
@@ -89,8 +89,8 @@ impl Oversampler {
     pub(crate) fn new(factor: usize) -> Self {
         let factor = factor.max(2);
         let fs_os = factor as f64;
-        // Transition 0.4167..0.5833 of the base rate, in units of the fast rate.
-        let (pass, stop) = (0.4167 / fs_os, 0.5833 / fs_os);
+        // Transition 0.40..0.50 of the base rate, in units of the fast rate.
+        let (pass, stop) = (0.40 / fs_os, 0.50 / fs_os);
         let atten = 100.0;
         let beta = 0.1102 * (atten - 8.7);
         let n_min = ((atten - 7.95) / (14.36 * (stop - pass))).ceil() as usize + 1;

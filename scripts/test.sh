@@ -2,6 +2,6 @@
 # The test command of README.md: installs what is missing, then runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+bash scripts/setup.sh
 export TUTTI_TESTVECTORS="${TUTTI_TESTVECTORS:-$(cd .. && pwd)/shared/testvectors}"
-cargo test --workspace --release "$@"
+cargo test --workspace --release --features tutti/jack "$@"

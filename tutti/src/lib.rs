@@ -13,6 +13,7 @@ pub mod anonymise;
 pub mod chain;
 pub mod cli;
 pub mod graphfile;
+pub mod live;
 pub mod offline;
 mod progress;
 pub mod record;

@@ -146,6 +146,31 @@ fn chain_steps(
     Ok((steps, far_used))
 }
 
+/// Builds a chain as one graph at a single rate (for live use): inputs `in` and, when a node of the chain
+/// has a `far` input port, `far` (fed to that node); one output `out`. Nodes that change the rate or the
+/// duration (`resample`, `time_stretch`) are refused. Returns the graph and whether it has a `far` input.
+pub(crate) fn chain_graph(
+    nodes: &[NodeSpec],
+    types: &[NodeType],
+    rate: u32,
+    channels: usize,
+    block_ms: f64,
+) -> Result<(Graph, bool), String> {
+    let mut has_far = false;
+    for n in nodes {
+        let ty = find_type(types, &n.name, &n.text)?;
+        if ty.stage.is_some() {
+            return Err(format!("chain spec: '{}': changes the rate or duration; not available live", n.text));
+        }
+        has_far |= ty.inputs.contains(&"far");
+    }
+    let (mut steps, _) = chain_steps(nodes, types, rate, channels, block_ms, has_far)?;
+    match steps.pop() {
+        Some(Step::Graph { graph, far_input, .. }) if steps.is_empty() => Ok((graph, far_input)),
+        _ => Err("chain spec: the chain must contain at least one node".into()),
+    }
+}
+
 fn port_index(names: &[&str], port: &Option<String>, what: &str) -> Result<usize, String> {
     match port {
         None => Ok(0),

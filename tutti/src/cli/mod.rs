@@ -8,6 +8,8 @@ use std::fmt;
 use clap::{Parser, Subcommand};
 
 mod codec;
+mod devices;
+mod live;
 mod nodes;
 mod pcap;
 mod process;
@@ -61,6 +63,10 @@ enum Command {
     Record(record::Args),
     /// RTP: decode the streams of a capture, or send a file as paced RTP.
     Rtp(rtp::Args),
+    /// List the audio hosts (ALSA, JACK) and their devices.
+    Devices(devices::Args),
+    /// Run a chain on a live input to a live output (cpal).
+    Live(live::Args),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -80,6 +86,8 @@ pub fn main() -> i32 {
         Command::Pcap(a) => pcap::run(a),
         Command::Record(a) => record::run(a),
         Command::Rtp(a) => rtp::run(a),
+        Command::Devices(a) => devices::run(a),
+        Command::Live(a) => live::run(a),
     };
     match result {
         Ok(()) => 0,

@@ -175,3 +175,62 @@ pub fn write_atomically(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_int(path: &Path, bits: u16, channels: u16, rate: u32, samples: &[i32]) {
+        let spec = hound::WavSpec { channels, sample_rate: rate, bits_per_sample: bits, sample_format: hound::SampleFormat::Int };
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        for s in samples {
+            w.write_sample(*s).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+
+    /// Every accepted integer width maps full scale to ±1.0 and keeps channel order.
+    #[test]
+    fn reads_16_24_32_bit_pcm() {
+        let dir = tempfile::tempdir().unwrap();
+        for bits in [16u16, 24, 32] {
+            let fs = 1i64 << (bits - 1);
+            let vals = [(-fs) as i32, (fs / 2) as i32, 0, (fs - 1) as i32];
+            let p = dir.path().join(format!("x{bits}.wav"));
+            write_int(&p, bits, 2, 8000, &vals);
+            let a = read_wav(&p).unwrap();
+            assert_eq!(a.sample_rate, 8000);
+            assert_eq!(a.channels, vec![vec![-1.0, 0.0], vec![0.5, ((fs - 1) as f64 / fs as f64) as f32]]);
+        }
+    }
+
+    #[test]
+    fn rejects_unsupported_files_naming_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("mono96k.wav");
+        write_int(&p, 16, 1, 96000, &[0, 1]);
+        let e = read_wav(&p).unwrap_err().to_string();
+        assert!(e.contains("mono96k.wav") && e.contains("96000"), "{e}");
+        let p = dir.path().join("quad.wav");
+        write_int(&p, 16, 4, 8000, &[0, 1, 2, 3]);
+        assert!(read_wav(&p).unwrap_err().to_string().contains("4 channels"));
+        let p = dir.path().join("8bit.wav");
+        write_int(&p, 8, 1, 8000, &[0, 1]);
+        assert!(read_wav(&p).unwrap_err().to_string().contains("8bit.wav"));
+    }
+
+    #[test]
+    fn atomic_write_leaves_nothing_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("o.wav");
+        let r = write_atomically(&p, |tmp| {
+            std::fs::write(tmp, b"partial").unwrap();
+            Err("disk full".into())
+        });
+        assert!(r.unwrap_err().to_string().contains("disk full"));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let a = Audio { sample_rate: 16000, channels: vec![vec![0.25, -0.5]] };
+        write_wav(&p, &a, WavFormat::F32).unwrap();
+        assert_eq!(read_wav(&p).unwrap(), a);
+    }
+}

@@ -114,7 +114,16 @@ impl EModel {
     pub fn for_leg(codec: &str, delay_ms: f64, loss_pct: f64, burst_r: f64) -> Self {
         let (ie, bpl) = codec_impairment(codec);
         let d = delay_ms.max(0.0);
-        Self { t: d, tr: 2.0 * d, ta: d, ie, bpl, ppl: loss_pct.clamp(0.0, 100.0), burst_r: burst_r.max(1.0), ..Self::default() }
+        Self {
+            t: d,
+            tr: 2.0 * d,
+            ta: d,
+            ie,
+            bpl,
+            ppl: loss_pct.clamp(0.0, 100.0),
+            burst_r: burst_r.max(1.0),
+            ..Self::default()
+        }
     }
 
     fn no(&self) -> f64 {
@@ -123,8 +132,11 @@ impl EModel {
         let pre = self.pr + 10.0 * (1.0 + 10f64.powf((10.0 - self.lstr) / 10.0)).log10();
         let nor = self.rlr - 121.0 + pre + 0.008 * (pre - 35.0).powi(2);
         let nos = self.ps - self.slr - self.ds - 100.0 + 0.004 * (self.ps - olr - self.ds - 14.0).powi(2);
-        10.0 * (10f64.powf(self.nc / 10.0) + 10f64.powf(nos / 10.0) + 10f64.powf(nor / 10.0) + 10f64.powf(nfo / 10.0))
-            .log10()
+        10.0 * (10f64.powf(self.nc / 10.0)
+            + 10f64.powf(nos / 10.0)
+            + 10f64.powf(nor / 10.0)
+            + 10f64.powf(nfo / 10.0))
+        .log10()
     }
 
     /// Basic signal-to-noise ratio `Ro` (G.107 7.2).
@@ -133,7 +145,8 @@ impl EModel {
     }
 
     fn ist(&self) -> f64 {
-        let stmro = -10.0 * (10f64.powf(-self.stmr / 10.0) + (-self.t / 4.0).exp() * 10f64.powf(-self.telr / 10.0)).log10();
+        let stmro = -10.0
+            * (10f64.powf(-self.stmr / 10.0) + (-self.t / 4.0).exp() * 10f64.powf(-self.telr / 10.0)).log10();
         12.0 * (1.0 + ((stmro - 13.0) / 6.0).powi(8)).powf(1.0 / 8.0)
             - 28.0 * (1.0 + ((stmro + 1.0) / 19.4).powi(35)).powf(1.0 / 35.0)
             - 13.0 * (1.0 + ((stmro - 3.0) / 33.0).powi(13)).powf(1.0 / 13.0)
@@ -158,14 +171,16 @@ impl EModel {
     pub fn id(&self) -> f64 {
         let t = self.t;
         let no = self.no();
-        let mut terv = self.telr - 40.0 * ((1.0 + t / 10.0) / (1.0 + t / 150.0)).log10() + 6.0 * (-0.3 * t * t).exp();
+        let mut terv =
+            self.telr - 40.0 * ((1.0 + t / 10.0) / (1.0 + t / 150.0)).log10() + 6.0 * (-0.3 * t * t).exp();
         let ist = self.ist();
         if self.stmr < 9.0 {
             terv += ist / 2.0;
         }
         let re = 80.0 + 2.5 * (terv - 14.0);
         let roe = -1.5 * (no - self.rlr);
-        let mut idte = ((roe - re) / 2.0 + ((roe - re).powi(2) / 4.0 + 100.0).sqrt() - 1.0) * (1.0 - (-t).exp());
+        let mut idte =
+            ((roe - re) / 2.0 + ((roe - re).powi(2) / 4.0 + 100.0).sqrt() - 1.0) * (1.0 - (-t).exp());
         if self.stmr > 20.0 {
             idte = (idte * idte + ist * ist).sqrt();
         }
@@ -235,9 +250,13 @@ mod tests {
     /// Idd of G.107 7.4 at Ta = 200 ms (X = 1): 25·((2)^(1/6) − 3·(1+(1/3)^6)^(1/6) + 2) ≈ 3.06.
     #[test]
     fn absolute_delay_impairment() {
-        let m = EModel { ta: 200.0, ..EModel::default() };
+        let m = EModel {
+            ta: 200.0,
+            ..EModel::default()
+        };
         let x: f64 = 1.0;
-        let want = 25.0 * ((1.0 + x.powi(6)).powf(1.0 / 6.0) - 3.0 * (1.0 + (x / 3.0).powi(6)).powf(1.0 / 6.0) + 2.0);
+        let want = 25.0
+            * ((1.0 + x.powi(6)).powf(1.0 / 6.0) - 3.0 * (1.0 + (x / 3.0).powi(6)).powf(1.0 / 6.0) + 2.0);
         assert!((m.id() - EModel::default().id() - want).abs() < 1e-9);
         // R falls monotonically with delay and loss.
         let mut last = f64::INFINITY;

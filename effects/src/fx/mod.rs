@@ -25,7 +25,6 @@ mod pitch_shift;
 mod time_stretch;
 mod pan3d;
 mod sofa;
-mod bench;
 
 pub use convolver::PartitionedConvolver;
 pub use resample::{resample_signal, StreamResampler};

@@ -16,8 +16,14 @@ pub mod voice;
 
 pub use basic::{Biquad, BiquadCoeffs, Delay, Gain, HighPass, Remix};
 pub use fx::{
-    resample_signal, reverb_rt60, woodworth_itd, ImpulseResponse, Pan3d, PartitionedConvolver,
-    PitchShifter, Reverb, SofaHrtf, StreamResampler, StretchMode, TimeStretcher,
+    resample_signal, reverb_rt60, woodworth_itd, ImpulseResponse, Pan3d, PartitionedConvolver, PitchShifter,
+    Reverb, SofaHrtf, StreamResampler, StretchMode, TimeStretcher,
+};
+
+pub use voice::{
+    eq_response_db, expint_e1, k_weighting, levinson_reflection, Agc, BandSpec, CngAnalyzer, CngNode, CngParams,
+    CngSynth, Eq, NoiseSuppressor, Svf, SvfCoeffs, SvfShape, Vad, VadFeatures, VadNode, CNG_DBOV_REF,
+    CNG_MAX_ORDER, EQ_BAND_TYPES, EQ_MAX_BANDS, NS_LEVEL_DB,
 };
 
 use tutti_engine::NodeType;

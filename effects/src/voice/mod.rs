@@ -3,9 +3,24 @@
 use tutti_engine::NodeType;
 
 mod aec;
+mod agc;
+mod cng;
+mod eq;
+mod ns;
 pub mod scene;
+mod stft;
+mod svf;
+mod vad;
 
 pub use aec::{Aec, AEC_METERS};
+pub use agc::{k_weighting, Agc};
+pub use cng::{
+    levinson_reflection, CngAnalyzer, CngNode, CngParams, CngSynth, CNG_DBOV_REF, CNG_MAX_ORDER,
+};
+pub use eq::{eq_response_db, BandSpec, Eq, EQ_BAND_TYPES, EQ_MAX_BANDS};
+pub use ns::{expint_e1, NoiseSuppressor, NS_LEVEL_DB};
+pub use svf::{Svf, SvfCoeffs, SvfShape};
+pub use vad::{Vad, VadFeatures, VadNode};
 
 /// The voice-processing node types.
-pub(crate) const TYPES: &[NodeType] = &[aec::AEC];
+pub(crate) const TYPES: &[NodeType] = &[aec::AEC, ns::TYPE, agc::TYPE, eq::TYPE, vad::TYPE, cng::TYPE];

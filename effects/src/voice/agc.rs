@@ -1,0 +1,443 @@
+//! `agc`: voice-activity-gated automatic gain control with a look-ahead peak limiter.
+//!
+//! # What
+//! Brings the active-speech level to `target_dbfs` (dBFS RMS, or LUFS with `mode=lufs`) by an adaptive
+//! digital gain between −30 dB and `max_gain_db`, moving at most `attack_db_s` dB/s down and `release_db_s`
+//! dB/s up, adapting only while the [`Vad`] hears speech. A look-ahead limiter then guarantees that no
+//! output sample exceeds `ceiling_dbfs` (|y| ≤ ceiling, always). Meters: `gain_db`, `speech_level_db`,
+//! `limiter_db`, `speech`.
+//!
+//! # How
+//! - Level: the mean square of each 10 ms frame (K-weighted per ITU-R BS.1770-4 in `lufs` mode, with the
+//!   −0.691 dB offset), averaged in the power domain over speech frames whose SNR exceeds 6 dB (time
+//!   constant 0.5 s; a cumulative mean for the first half second of speech).
+//! - Gain: every frame the gain steps towards `target − level` within the slew limits and is ramped
+//!   linearly over the next frame, so it never jumps.
+//! - Limiter: with a look-ahead of L = 5 ms the required gain `g[n] = min(1, c/|x[n]|)` goes through a
+//!   sliding minimum over L+1 samples and a moving average over L+1 samples; every term of that average is
+//!   ≤ the required gain of the sample leaving the delay line, so the peak never passes the ceiling (a
+//!   final clamp only absorbs floating-point rounding). Release: the gain recovers with a 60 ms time
+//!   constant, never above the smoothed requirement. Channels are linked.
+//!
+//! # Real-time safety
+//! All buffers are sized in `prepare`; `process` is arithmetic on them.
+
+use std::sync::Arc;
+
+use tutti_engine::{
+    EngineError, Inputs, Meters, NodeArgs, NodeType, Outputs, ParamInfo, Processor, Smoothed, StreamConfig,
+};
+
+use super::vad::Vad;
+use crate::basic::{Biquad, BiquadCoeffs};
+
+const PARAMS: &[ParamInfo] = &[
+    ParamInfo::new(
+        "target_dbfs",
+        "dBFS",
+        -60.0,
+        -3.0,
+        -23.0,
+        "target active-speech level (LUFS in lufs mode)",
+    ),
+    ParamInfo::new("max_gain_db", "dB", 0.0, 50.0, 30.0, "largest gain applied"),
+    ParamInfo::new("attack_db_s", "dB/s", 1.0, 200.0, 20.0, "fastest gain decrease"),
+    ParamInfo::new("release_db_s", "dB/s", 0.5, 100.0, 10.0, "fastest gain increase"),
+    ParamInfo::new(
+        "ceiling_dbfs",
+        "dBFS",
+        -20.0,
+        0.0,
+        -1.0,
+        "limiter ceiling: no sample exceeds it",
+    ),
+    ParamInfo::choice(
+        "mode",
+        &["rms", "lufs"],
+        0,
+        "level measure: RMS dBFS or BS.1770 loudness",
+    ),
+];
+
+const METERS: &[&str] = &["gain_db", "speech_level_db", "limiter_db", "speech"];
+
+/// Lowest gain the AGC applies, dB.
+const MIN_GAIN_DB: f32 = -30.0;
+
+/// The `agc` node type.
+pub(crate) const TYPE: NodeType = NodeType {
+    name: "agc",
+    description: "automatic gain control (VAD-gated, RMS or LUFS) with a look-ahead limiter",
+    inputs: &["in"],
+    outputs: &["out"],
+    params: PARAMS,
+    options: &[],
+    create: |a: &NodeArgs| {
+        let mut agc = Agc::new();
+        for (i, v) in a.values().iter().enumerate() {
+            agc.set_param(i, *v);
+        }
+        Ok(Box::new(agc))
+    },
+    stage: None,
+};
+
+/// The two K-weighting stages of ITU-R BS.1770-4 at `fs`: the high-shelf "pre-filter" and the RLB
+/// high-pass. At 48 kHz they reproduce the coefficients tabulated in the Recommendation; at other rates
+/// they come from the same analogue prototypes through the bilinear transform (RBJ form).
+pub fn k_weighting(fs: f64) -> [BiquadCoeffs; 2] {
+    // Analogue prototype parameters that reproduce the Recommendation's 48 kHz table (as derived by
+    // B. De Man and used by libebur128): shelf f0, gain, Q and the Vb exponent; RLB high-pass f0 and Q.
+    let (f0, g, q) = (
+        1_681.974_450_955_533,
+        3.999_843_853_973_347,
+        0.707_175_236_955_419_6,
+    );
+    let k = (std::f64::consts::PI * f0 / fs).tan();
+    let vh = 10f64.powf(g / 20.0);
+    let vb = vh.powf(0.499_666_774_154_541_6);
+    let a0 = 1.0 + k / q + k * k;
+    let shelf = BiquadCoeffs {
+        b0: (vh + vb * k / q + k * k) / a0,
+        b1: 2.0 * (k * k - vh) / a0,
+        b2: (vh - vb * k / q + k * k) / a0,
+        a1: 2.0 * (k * k - 1.0) / a0,
+        a2: (1.0 - k / q + k * k) / a0,
+    };
+    let (f0, q) = (38.135_470_876_024_44, 0.500_327_037_323_877_3);
+    let k = (std::f64::consts::PI * f0 / fs).tan();
+    let a0 = 1.0 + k / q + k * k;
+    // The Recommendation's RLB stage has numerator exactly 1, −2, 1 (no gain normalisation).
+    let rlb = BiquadCoeffs {
+        b0: 1.0,
+        b1: -2.0,
+        b2: 1.0,
+        a1: 2.0 * (k * k - 1.0) / a0,
+        a2: (1.0 - k / q + k * k) / a0,
+    };
+    [shelf, rlb]
+}
+
+/// Sliding minimum over the last `w` values (monotonic deque in a ring).
+#[derive(Debug, Clone)]
+struct SlidingMin {
+    idx: Vec<u64>,
+    val: Vec<f32>,
+    head: usize,
+    len: usize,
+    w: u64,
+}
+
+impl SlidingMin {
+    fn new(w: usize) -> Self {
+        Self {
+            idx: vec![0; w + 1],
+            val: vec![0.0; w + 1],
+            head: 0,
+            len: 0,
+            w: w as u64,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.head = 0;
+        self.len = 0;
+    }
+
+    fn push(&mut self, t: u64, v: f32) -> f32 {
+        let cap = self.idx.len();
+        while self.len > 0 {
+            let back = (self.head + self.len - 1) % cap;
+            if self.val[back] >= v {
+                self.len -= 1;
+            } else {
+                break;
+            }
+        }
+        let pos = (self.head + self.len) % cap;
+        self.idx[pos] = t;
+        self.val[pos] = v;
+        self.len += 1;
+        while self.idx[self.head] + self.w <= t {
+            self.head = (self.head + 1) % cap;
+            self.len -= 1;
+        }
+        self.val[self.head]
+    }
+}
+
+/// The AGC (see the module docs).
+#[derive(Debug)]
+pub struct Agc {
+    target_db: f32,
+    max_gain_db: f32,
+    attack: f32,
+    release: f32,
+    ceiling: f32,
+    lufs: bool,
+    rate: u32,
+    vad: Option<Vad>,
+    kw: Vec<[Biquad; 2]>,
+    frame_len: usize,
+    acc_pow: f64,
+    acc_n: usize,
+    level_pow: f64,
+    speech_frames: u32,
+    gain_db: f32,
+    gain: Smoothed,
+    // Limiter.
+    look: usize,
+    delay: Vec<Vec<f32>>,
+    dpos: usize,
+    smin: SlidingMin,
+    box_ring: Vec<f32>,
+    box_sum: f64,
+    t: u64,
+    lim_gain: f32,
+    lim_release: f32,
+    lim_min: f32,
+    meters: Arc<Meters>,
+}
+
+impl Default for Agc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Agc {
+    /// An AGC with the default parameters; call [`Processor::prepare`] before use.
+    pub fn new() -> Self {
+        Self {
+            target_db: -23.0,
+            max_gain_db: 30.0,
+            attack: 20.0,
+            release: 10.0,
+            ceiling: 10f32.powf(-1.0 / 20.0),
+            lufs: false,
+            rate: 16_000,
+            vad: None,
+            kw: Vec::new(),
+            frame_len: 160,
+            acc_pow: 0.0,
+            acc_n: 0,
+            level_pow: 0.0,
+            speech_frames: 0,
+            gain_db: 0.0,
+            gain: Smoothed::new(1.0, 160),
+            look: 80,
+            delay: Vec::new(),
+            dpos: 0,
+            smin: SlidingMin::new(81),
+            box_ring: Vec::new(),
+            box_sum: 0.0,
+            t: 0,
+            lim_gain: 1.0,
+            lim_release: 0.0,
+            lim_min: 1.0,
+            meters: Meters::new(METERS),
+        }
+    }
+
+    fn end_frame(&mut self) {
+        let Some(vad) = self.vad.as_ref() else { return };
+        let p = self.acc_pow / self.acc_n.max(1) as f64;
+        self.acc_pow = 0.0;
+        self.acc_n = 0;
+        let speech = vad.is_speech() && vad.features().snr_db > 6.0;
+        if speech {
+            self.speech_frames = self.speech_frames.saturating_add(1);
+            let frame_s = self.frame_len as f64 / f64::from(self.rate);
+            let warm = (0.5 / frame_s) as u32;
+            let k = if self.speech_frames <= warm {
+                1.0 / f64::from(self.speech_frames)
+            } else {
+                1.0 - (-frame_s / 0.5).exp()
+            };
+            self.level_pow += k * (p - self.level_pow);
+            let offset = if self.lufs { -0.691 } else { 0.0 };
+            let level_db = offset + 10.0 * (self.level_pow.max(1e-12)).log10() as f32;
+            let want = (self.target_db - level_db).clamp(MIN_GAIN_DB, self.max_gain_db);
+            let dt = frame_s as f32;
+            let step = (want - self.gain_db).clamp(-self.attack * dt, self.release * dt);
+            self.gain_db += step;
+            self.meters.set(1, f64::from(level_db));
+        }
+        // Parameter changes of max_gain take effect even in silence.
+        self.gain_db = self.gain_db.clamp(MIN_GAIN_DB, self.max_gain_db);
+        self.gain.set_target(10f32.powf(self.gain_db / 20.0));
+        self.meters.set(0, f64::from(self.gain_db));
+        self.meters
+            .set(2, f64::from(20.0 * self.lim_min.max(1e-6).log10()));
+        self.meters.set(3, if speech { 1.0 } else { 0.0 });
+        self.lim_min = 1.0;
+    }
+}
+
+impl Processor for Agc {
+    fn name(&self) -> &'static str {
+        "agc"
+    }
+
+    fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
+        self.rate = cfg.sample_rate;
+        self.vad = Some(Vad::new(cfg.sample_rate));
+        let kc = k_weighting(f64::from(cfg.sample_rate));
+        self.kw = (0..cfg.channels)
+            .map(|_| [Biquad::new(kc[0]), Biquad::new(kc[1])])
+            .collect();
+        self.frame_len = (cfg.sample_rate / 100) as usize;
+        self.look = cfg.frames_for_ms(5.0).max(1);
+        self.delay = (0..cfg.channels).map(|_| vec![0.0; self.look + 1]).collect();
+        self.smin = SlidingMin::new(self.look + 1);
+        self.box_ring = vec![1.0; self.look + 1];
+        self.lim_release = 1.0 - (-1.0 / (0.06 * cfg.sample_rate as f32)).exp();
+        self.gain = Smoothed::new(10f32.powf(self.gain_db / 20.0), self.frame_len as u32);
+        self.reset();
+        Ok(())
+    }
+
+    fn process(&mut self, inputs: &Inputs<'_>, outputs: &mut Outputs<'_>) {
+        let input = inputs.port(0);
+        let mut out = outputs.port(0);
+        let frames = input.frames();
+        let chans = input.channels().min(self.delay.len());
+        if let Some(v) = self.vad.as_mut() {
+            v.process(input.channel(0));
+        }
+        let w = self.look + 1;
+        let box_norm = 1.0 / w as f64;
+        for i in 0..frames {
+            // Level measurement on the input.
+            let mut pow = 0.0f64;
+            for c in 0..chans {
+                let x = f64::from(input.channel(c)[i]);
+                let y = if self.lufs {
+                    let [s, h] = &mut self.kw[c];
+                    h.tick(s.tick(x))
+                } else {
+                    x
+                };
+                pow += y * y;
+            }
+            self.acc_pow += pow;
+            self.acc_n += 1;
+            let g = self.gain.next();
+            // Limiter: required gain of the newest sample.
+            let mut peak = 0.0f32;
+            for c in 0..chans {
+                peak = peak.max((input.channel(c)[i] * g).abs());
+            }
+            let req = if peak > self.ceiling {
+                self.ceiling / peak
+            } else {
+                1.0
+            };
+            let m = self.smin.push(self.t, req);
+            let slot = (self.t % w as u64) as usize;
+            self.box_sum += f64::from(m) - f64::from(self.box_ring[slot]);
+            self.box_ring[slot] = m;
+            self.t += 1;
+            let avg = (self.box_sum * box_norm) as f32;
+            let rel = self.lim_gain + (1.0 - self.lim_gain) * self.lim_release;
+            self.lim_gain = avg.min(rel);
+            self.lim_min = self.lim_min.min(self.lim_gain);
+            let rd = (self.dpos + 1) % w;
+            for c in 0..chans {
+                self.delay[c][self.dpos] = input.channel(c)[i] * g;
+                let y = self.delay[c][rd] * self.lim_gain;
+                out.channel_mut(c)[i] = y.clamp(-self.ceiling, self.ceiling);
+            }
+            self.dpos = rd;
+            if self.acc_n >= self.frame_len {
+                self.end_frame();
+            }
+        }
+        // Re-sum the moving average now and then so rounding cannot accumulate.
+        if self.t % (1 << 16) < frames as u64 {
+            self.box_sum = self.box_ring.iter().map(|&v| f64::from(v)).sum();
+        }
+    }
+
+    fn reset(&mut self) {
+        if let Some(v) = self.vad.as_mut() {
+            v.reset();
+        }
+        for k in &mut self.kw {
+            k[0].reset();
+            k[1].reset();
+        }
+        for d in &mut self.delay {
+            d.fill(0.0);
+        }
+        self.dpos = 0;
+        self.smin.clear();
+        self.box_ring.fill(1.0);
+        self.box_sum = self.box_ring.len() as f64;
+        self.t = 0;
+        self.lim_gain = 1.0;
+        self.lim_min = 1.0;
+        self.acc_pow = 0.0;
+        self.acc_n = 0;
+        self.level_pow = 0.0;
+        self.speech_frames = 0;
+        self.gain_db = 0.0;
+        self.gain.set_immediate(1.0);
+    }
+
+    fn latency(&self) -> usize {
+        self.look
+    }
+
+    fn params(&self) -> &'static [ParamInfo] {
+        PARAMS
+    }
+
+    fn set_param(&mut self, index: usize, value: f32) {
+        match index {
+            0 => self.target_db = value,
+            1 => self.max_gain_db = value,
+            2 => self.attack = value,
+            3 => self.release = value,
+            4 => self.ceiling = 10f32.powf(value / 20.0),
+            5 => self.lufs = value >= 0.5,
+            _ => {}
+        }
+    }
+
+    fn meters(&self) -> Option<Arc<Meters>> {
+        Some(self.meters.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ITU-R BS.1770-4, tables 1 and 2 (48 kHz coefficients).
+    #[test]
+    fn k_weighting_matches_bs1770_table_at_48k() {
+        let [s, h] = k_weighting(48_000.0);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-8;
+        assert!(close(s.b0, 1.535_124_859_586_97), "{s:?}");
+        assert!(close(s.b1, -2.691_696_189_406_38), "{s:?}");
+        assert!(close(s.b2, 1.198_392_810_852_85), "{s:?}");
+        assert!(close(s.a1, -1.690_659_293_182_41), "{s:?}");
+        assert!(close(s.a2, 0.732_480_774_215_85), "{s:?}");
+        assert_eq!((h.b0, h.b1, h.b2), (1.0, -2.0, 1.0));
+        assert!(close(h.a1, -1.990_047_454_833_98), "{h:?}");
+        assert!(close(h.a2, 0.990_072_250_366_21), "{h:?}");
+    }
+
+    #[test]
+    fn sliding_min_is_exact() {
+        let mut s = SlidingMin::new(4);
+        let v = [5.0, 3.0, 4.0, 6.0, 7.0, 8.0, 1.0, 9.0, 9.0, 9.0, 9.0];
+        for (t, &x) in v.iter().enumerate() {
+            let got = s.push(t as u64, x);
+            let lo = t.saturating_sub(3);
+            let want = v[lo..=t].iter().copied().fold(f32::MAX, f32::min);
+            assert_eq!(got, want, "t={t}");
+        }
+    }
+}

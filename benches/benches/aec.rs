@@ -35,7 +35,11 @@ fn signals() -> (Vec<f32>, Vec<f32>) {
     let d = 960;
     let mic = (0..far.len())
         .map(|i| {
-            let e = if i >= d + 40 { 0.5 * far[i - d] - 0.2 * far[i - d - 40] } else { 0.0 };
+            let e = if i >= d + 40 {
+                0.5 * far[i - d] - 0.2 * far[i - d - 40]
+            } else {
+                0.0
+            };
             e + 0.01 * rnd()
         })
         .collect();
@@ -46,9 +50,15 @@ fn bench_aec(c: &mut Criterion) {
     let (mic, far) = signals();
     let mut group = c.benchmark_group("aec_16k_10ms");
     for tail in [250, 500] {
-        let ty = tutti_effects::node_types().into_iter().find(|t| t.name == "aec").expect("aec is registered");
-        let mut p = ty.build(&[("tail_ms".into(), tail.to_string())]).expect("valid tail");
-        p.prepare(&StreamConfig::new(RATE, 1, 10.0).expect("16 kHz, 10 ms")).expect("prepare");
+        let ty = tutti_effects::node_types()
+            .into_iter()
+            .find(|t| t.name == "aec")
+            .expect("aec is registered");
+        let mut p = ty
+            .build(&[("tail_ms".into(), tail.to_string())])
+            .expect("valid tail");
+        p.prepare(&StreamConfig::new(RATE, 1, 10.0).expect("16 kHz, 10 ms"))
+            .expect("prepare");
         let mut pool = vec![vec![0.0f32; N], vec![0.0f32; N]];
         let index = [0usize, 1];
         let mut outs = vec![vec![0.0f32; N]];

@@ -21,9 +21,9 @@ pub use fx::{
 };
 
 pub use voice::{
-    eq_response_db, expint_e1, k_weighting, levinson_reflection, Agc, BandSpec, CngAnalyzer, CngNode, CngParams,
-    CngSynth, Eq, NoiseSuppressor, Svf, SvfCoeffs, SvfShape, Vad, VadFeatures, VadNode, CNG_DBOV_REF,
-    CNG_MAX_ORDER, EQ_BAND_TYPES, EQ_MAX_BANDS, NS_LEVEL_DB,
+    eq_response_db, expint_e1, k_weighting, levinson_reflection, Agc, BandSpec, CngAnalyzer, CngNode,
+    CngParams, CngSynth, Eq, NoiseSuppressor, Svf, SvfCoeffs, SvfShape, Vad, VadFeatures, VadNode,
+    CNG_DBOV_REF, CNG_MAX_ORDER, EQ_BAND_TYPES, EQ_MAX_BANDS, NS_LEVEL_DB,
 };
 
 use tutti_engine::NodeType;

@@ -26,16 +26,29 @@ fn compressor_static_curve_matches_gmr() {
     let mut lvl = -40.0;
     while lvl <= 0.0 {
         let a = 10f64.powf(lvl / 20.0) as f32;
-        let x: Vec<f32> = (0..24_000).map(|i| if (i / 37) % 2 == 0 { a } else { -a }).collect();
+        let x: Vec<f32> = (0..24_000)
+            .map(|i| if (i / 37) % 2 == 0 { a } else { -a })
+            .collect();
         let mut p = build(
             "compressor",
-            &[("threshold", "-18"), ("ratio", "4"), ("knee", "9"), ("attack", "1"), ("release", "20"), ("makeup", "3")],
+            &[
+                ("threshold", "-18"),
+                ("ratio", "4"),
+                ("knee", "9"),
+                ("attack", "1"),
+                ("release", "20"),
+                ("makeup", "3"),
+            ],
         );
         let y = render(p.as_mut(), FS, 480, &[x.clone()]);
         let out_db = db(f64::from(y[0][23_999].abs()));
         let err = (out_db - (gmr(lvl, t, r, w) + m)).abs();
         worst = worst.max(err);
-        assert!(err <= 0.1, "input {lvl} dB: output {out_db:.3} dB, curve {:.3} dB", gmr(lvl, t, r, w) + m);
+        assert!(
+            err <= 0.1,
+            "input {lvl} dB: output {out_db:.3} dB, curve {:.3} dB",
+            gmr(lvl, t, r, w) + m
+        );
         lvl += 0.5;
     }
     println!("compressor static curve: worst deviation {worst:.2e} dB");
@@ -60,10 +73,20 @@ fn compressor_time_constants_match_definition() {
     let (attack_ms, release_ms) = (5.0, 80.0);
     let mut p = build(
         "compressor",
-        &[("threshold", "-20"), ("ratio", "8"), ("knee", "0"), ("attack", "5"), ("release", "80")],
+        &[
+            ("threshold", "-20"),
+            ("ratio", "8"),
+            ("knee", "0"),
+            ("attack", "5"),
+            ("release", "80"),
+        ],
     );
     let y = render(p.as_mut(), FS, 480, &[x.clone()]);
-    let gr: Vec<f64> = y[0].iter().zip(&x).map(|(o, i)| db(f64::from(i.abs())) - db(f64::from(o.abs()))).collect();
+    let gr: Vec<f64> = y[0]
+        .iter()
+        .zip(&x)
+        .map(|(o, i)| db(f64::from(i.abs())) - db(f64::from(o.abs())))
+        .collect();
     let final_gr = 14.0 * (1.0 - 1.0 / 8.0); // −6 dB is 14 dB over −20 dB
     let t63 = |from: usize, target: f64, rising: bool| {
         (from..gr.len())
@@ -85,13 +108,24 @@ fn compressor_side_chain_drives_gain() {
     let n = 24_000;
     let main = sine(1000.0, FS, n, 0.05, 0.0);
     let key: Vec<f32> = (0..n).map(|i| if i % 2 == 0 { 0.5 } else { -0.5 }).collect();
-    let mut p = build("compressor", &[("threshold", "-20"), ("ratio", "4"), ("knee", "0"), ("detector", "sidechain")]);
+    let mut p = build(
+        "compressor",
+        &[
+            ("threshold", "-20"),
+            ("ratio", "4"),
+            ("knee", "0"),
+            ("detector", "sidechain"),
+        ],
+    );
     let y = render2(p.as_mut(), FS, 480, &[main.clone()], &[key]);
     // Key at −6 dB → y_G = −20 + 14/4 = −16.5 dB → 10.5 dB of gain reduction on the quiet main signal.
     let g = db(f64::from(y[0][n - 12].abs()) / f64::from(main[n - 12].abs()));
     assert!((g + 10.5).abs() < 0.05, "side-chained gain {g} dB");
     // Without the side chain the quiet signal is untouched.
-    let mut q = build("compressor", &[("threshold", "-20"), ("ratio", "4"), ("knee", "0")]);
+    let mut q = build(
+        "compressor",
+        &[("threshold", "-20"), ("ratio", "4"), ("knee", "0")],
+    );
     let z = render2(q.as_mut(), FS, 480, &[main.clone()], &[vec![0.9; n]]);
     assert!((z[0][n - 12] - main[n - 12]).abs() < 1e-6);
 }
@@ -108,10 +142,17 @@ fn limiter_ok(name: &str, mut x: Vec<Vec<f32>>, ceiling_db: f64) -> f64 {
     let mut worst = f64::NEG_INFINITY;
     for ch in &y {
         let sample_peak = ch.iter().fold(0.0f64, |m, v| m.max(f64::from(v.abs())));
-        assert!(sample_peak <= c, "{name}: sample peak {sample_peak} > ceiling {c}");
+        assert!(
+            sample_peak <= c,
+            "{name}: sample peak {sample_peak} > ceiling {c}"
+        );
         let tp = true_peak(ch);
         worst = worst.max(db(tp));
-        assert!(tp <= c, "{name}: true peak {:.6} dBTP > ceiling {ceiling_db} dBTP", db(tp));
+        assert!(
+            tp <= c,
+            "{name}: true peak {:.6} dBTP > ceiling {ceiling_db} dBTP",
+            db(tp)
+        );
     }
     println!("{name}: output true peak {worst:.3} dBTP (ceiling {ceiling_db})");
     worst
@@ -122,7 +163,11 @@ fn limiter_true_peak_on_ebu_style_signals() {
     let n = FS as usize * 2;
     // fs/4 sine at 45° phase: samples at ±0.707 A, true peak A (EBU Tech 3341 style inter-sample test).
     let isp = sine(12_000.0, FS, n, 1.0, std::f64::consts::FRAC_PI_4);
-    assert!((db(true_peak(&isp))).abs() < 0.1, "test signal true peak {:.2}", db(true_peak(&isp)));
+    assert!(
+        (db(true_peak(&isp))).abs() < 0.1,
+        "test signal true peak {:.2}",
+        db(true_peak(&isp))
+    );
     limiter_ok("fs/4 sine 45°, 0 dBTP", vec![isp.clone()], -1.0);
     // Boosted so that its samples are near full scale and its true peak +3 dB over.
     let hot: Vec<f32> = isp.iter().map(|v| v * 1.41).collect();
@@ -138,7 +183,17 @@ fn limiter_true_peak_on_ebu_style_signals() {
     limiter_ok("sweep +6 dBFS", vec![sweep.clone(), sweep], -1.0);
     // Square bursts (1 kHz, 100 ms on / 100 ms off) at +10 dB.
     let sq: Vec<f32> = (0..n)
-        .map(|i| if (i / 4800) % 2 == 0 { if (i / 24) % 2 == 0 { 3.0 } else { -3.0 } } else { 0.0 })
+        .map(|i| {
+            if (i / 4800) % 2 == 0 {
+                if (i / 24) % 2 == 0 {
+                    3.0
+                } else {
+                    -3.0
+                }
+            } else {
+                0.0
+            }
+        })
         .collect();
     limiter_ok("square bursts +10 dB", vec![sq], -2.0);
     // Alternating fs/2 pattern and a near-Nyquist sine with inter-sample peaks.
@@ -173,4 +228,3 @@ fn limiter_is_transparent_below_ceiling() {
         assert!((y[0][i] - x[i - lat]).abs() < 1e-6, "sample {i}");
     }
 }
-

@@ -186,7 +186,10 @@ fn ringmod_matches_model() {
 fn reverse_echo_matches_model() {
     let n = FS as usize * 3;
     let input = stereo_input(n);
-    let mut p = build("reverse_echo", &[("segment", "250"), ("wet", "90"), ("dry", "40")]);
+    let mut p = build(
+        "reverse_echo",
+        &[("segment", "250"), ("wet", "90"), ("dry", "40")],
+    );
     let out = render(p.as_mut(), FS, 480, &input);
     let l = 2 * (250.0 * f64::from(FS) / 2000.0_f64).round() as usize;
     let h = l / 2;
@@ -223,7 +226,10 @@ fn reverse_echo_matches_model() {
 fn reverse_echo_reverses_time() {
     let n = 48_000;
     let ramp: Vec<f32> = (0..n).map(|i| (i % 4800) as f32 / 4800.0).collect();
-    let mut p = build("reverse_echo", &[("segment", "100"), ("wet", "100"), ("dry", "0")]);
+    let mut p = build(
+        "reverse_echo",
+        &[("segment", "100"), ("wet", "100"), ("dry", "0")],
+    );
     let out = render(p.as_mut(), FS, 480, &[ramp.clone()]);
     // Grain starting at t0 = 9600 (a multiple of H = 2400) plays x[9599 − k], falling from the top of a
     // ramp cycle; its centre sample k = 2400 carries weight 1 from this grain alone... check slope sign.

@@ -27,9 +27,16 @@ fn worst_alias(oversample: &str, drive: &str) -> f64 {
     let x = sine(5000.0, FS, FS as usize * 2, 0.5, 0.0);
     let mut p = build("overdrive", &[("drive", drive), ("level", "0")]);
     if oversample != "4" {
-        let ty = tutti_effects::node_types().into_iter().find(|t| t.name == "overdrive").expect("overdrive");
+        let ty = tutti_effects::node_types()
+            .into_iter()
+            .find(|t| t.name == "overdrive")
+            .expect("overdrive");
         p = ty
-            .build(&[("drive".into(), drive.into()), ("level".into(), "0".into()), ("oversample".into(), oversample.into())])
+            .build(&[
+                ("drive".into(), drive.into()),
+                ("level".into(), "0".into()),
+                ("oversample".into(), oversample.into()),
+            ])
             .expect("build");
     }
     let y = render(p.as_mut(), FS, 480, &[x]);
@@ -54,7 +61,10 @@ fn overdrive_aliasing_is_suppressed_by_oversampling() {
     let off = worst_alias("1", "18");
     assert!(os4 < -100.0, "4x: alias {os4:.1} dB");
     assert!(os8 < -100.0, "8x: alias {os8:.1} dB");
-    assert!(off > os4 + 20.0, "oversampling should gain > 20 dB: off {off:.1}, 4x {os4:.1}");
+    assert!(
+        off > os4 + 20.0,
+        "oversampling should gain > 20 dB: off {off:.1}, 4x {os4:.1}"
+    );
     // Heavy drive (30 dB): still bounded.
     let hard = worst_alias("8", "30");
     assert!(hard < -70.0, "8x at 30 dB drive: alias {hard:.1} dB");
@@ -93,9 +103,16 @@ fn env_db(h: &[f32], t: f64) -> f64 {
 fn resonator_bandpass_decays_by_60_db_in_decay_time() {
     let mut imp = vec![0.0f32; FS as usize];
     imp[0] = 1.0;
-    let ty = tutti_effects::node_types().into_iter().find(|t| t.name == "resonator").expect("resonator");
+    let ty = tutti_effects::node_types()
+        .into_iter()
+        .find(|t| t.name == "resonator")
+        .expect("resonator");
     let mut p = ty
-        .build(&[("mode".into(), "bandpass".into()), ("decay".into(), "200".into()), ("freqs".into(), "1000".into())])
+        .build(&[
+            ("mode".into(), "bandpass".into()),
+            ("decay".into(), "200".into()),
+            ("freqs".into(), "1000".into()),
+        ])
         .expect("build");
     let h = render(p.as_mut(), FS, 480, &[imp.clone()]);
     let drop = env_db(&h[0], 0.05) - env_db(&h[0], 0.15);
@@ -105,7 +122,11 @@ fn resonator_bandpass_decays_by_60_db_in_decay_time() {
     let g = |f: f64| {
         let x = sine(f, FS, FS as usize, 0.5, 0.0);
         let mut q = ty
-            .build(&[("mode".into(), "bandpass".into()), ("decay".into(), "200".into()), ("freqs".into(), "1000".into())])
+            .build(&[
+                ("mode".into(), "bandpass".into()),
+                ("decay".into(), "200".into()),
+                ("freqs".into(), "1000".into()),
+            ])
             .expect("build");
         let y = render(q.as_mut(), FS, 480, &[x.clone()]);
         let rms = |s: &[f32]| (s.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / s.len() as f64).sqrt();

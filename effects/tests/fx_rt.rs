@@ -3,7 +3,9 @@
 
 mod fxa_util;
 
-use tutti_engine::{count_allocations, counting_is_active, CountingAllocator, Inputs, Outputs, Processor, StreamConfig};
+use tutti_engine::{
+    count_allocations, counting_is_active, CountingAllocator, Inputs, Outputs, Processor, StreamConfig,
+};
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator;
@@ -12,7 +14,15 @@ const FS: u32 = 48_000;
 const BLOCK: usize = 480;
 
 const NODES: &[(&str, &[(&str, &str)])] = &[
-    ("echo", &[("feedback", "60"), ("damping", "4000"), ("tap2", "90"), ("tap3", "310")]),
+    (
+        "echo",
+        &[
+            ("feedback", "60"),
+            ("damping", "4000"),
+            ("tap2", "90"),
+            ("tap3", "310"),
+        ],
+    ),
     ("reverse_echo", &[]),
     ("flanger", &[("regen", "70")]),
     ("chorus", &[]),
@@ -43,9 +53,20 @@ impl Runner {
         let cfg = StreamConfig::with_frames(FS, channels, BLOCK).expect("config");
         p.prepare(&cfg).expect("prepare");
         let n = p.num_inputs();
-        let pool = (0..n).map(|i| vec![0.0; p.input_channels(i, &cfg) * BLOCK]).collect();
-        let outs = (0..p.num_outputs()).map(|i| vec![0.0; p.output_channels(i, &cfg) * BLOCK]).collect();
-        Self { p, pool, index: (0..n).collect(), outs, channels, allocs: 0 }
+        let pool = (0..n)
+            .map(|i| vec![0.0; p.input_channels(i, &cfg) * BLOCK])
+            .collect();
+        let outs = (0..p.num_outputs())
+            .map(|i| vec![0.0; p.output_channels(i, &cfg) * BLOCK])
+            .collect();
+        Self {
+            p,
+            pool,
+            index: (0..n).collect(),
+            outs,
+            channels,
+            allocs: 0,
+        }
     }
 
     /// Processes one block of `x` (same signal on every channel and on the side chain) and returns
@@ -95,13 +116,22 @@ fn process_never_allocates_and_tails_decay() {
             let mut last_max = 0.0f32;
             for b in 0..2000 {
                 let y = r.block(&silence);
-                assert!(y.iter().all(|v| v.is_finite()), "{name}: non-finite output in the tail");
+                assert!(
+                    y.iter().all(|v| v.is_finite()),
+                    "{name}: non-finite output in the tail"
+                );
                 if b >= 1990 {
-                    assert!(!y.iter().any(|v| v.is_subnormal()), "{name}: subnormal output in the tail");
+                    assert!(
+                        !y.iter().any(|v| v.is_subnormal()),
+                        "{name}: subnormal output in the tail"
+                    );
                     last_max = y.iter().fold(last_max, |m, v| m.max(v.abs()));
                 }
             }
-            println!("{name} ({channels} ch): tail after 20 s {last_max:.2e}, allocations {}", r.allocs);
+            println!(
+                "{name} ({channels} ch): tail after 20 s {last_max:.2e}, allocations {}",
+                r.allocs
+            );
             assert!(last_max < 1e-7, "{name}: tail {last_max} after 20 s of silence");
             assert_eq!(r.allocs, 0, "{name} ({channels} ch): process allocated");
             r.p.reset();
@@ -120,13 +150,23 @@ fn max_jump(y: &[f32]) -> f32 {
 #[test]
 fn parameter_changes_are_click_free() {
     for &(name, args) in NODES {
-        let ty = tutti_effects::node_types().into_iter().find(|t| t.name == name).expect("registered");
+        let ty = tutti_effects::node_types()
+            .into_iter()
+            .find(|t| t.name == name)
+            .expect("registered");
         for (pi, info) in ty.params.iter().enumerate() {
             if !info.choices.is_empty() || (name == "phaser" && info.name == "stages") {
                 continue; // discrete parameters switch at once (documented)
             }
-            let cur = args.iter().find(|(k, _)| *k == info.name).map_or(info.default, |(_, v)| v.parse().expect("num"));
-            let target = if (info.max - cur).abs() >= (cur - info.min).abs() { info.max } else { info.min };
+            let cur = args
+                .iter()
+                .find(|(k, _)| *k == info.name)
+                .map_or(info.default, |(_, v)| v.parse().expect("num"));
+            let target = if (info.max - cur).abs() >= (cur - info.min).abs() {
+                info.max
+            } else {
+                info.min
+            };
             let mut r = Runner::new(name, args, 1);
             let mut before = Vec::new();
             let mut during = Vec::new();

@@ -16,7 +16,10 @@ fn compare(name: &str, ours: &[Vec<f32>], theirs: &[Vec<f32>], limit_db: f64) {
         let model: Vec<f64> = s[..n].iter().map(|&v| f64::from(v)).collect();
         let r = residual_db(y, &model);
         println!("{name} vs sox, channel {c}: residual {r:.1} dB");
-        assert!(r <= limit_db, "{name} channel {c}: residual {r:.1} dB > {limit_db} dB");
+        assert!(
+            r <= limit_db,
+            "{name} channel {c}: residual {r:.1} dB > {limit_db} dB"
+        );
     }
 }
 
@@ -28,7 +31,14 @@ fn echo_matches_sox_echo() {
     let theirs = sox("echo", FS, &x, &["echo", "0.8", "0.9", "125", "0.6", "40", "0.3"]);
     let mut p = build(
         "echo",
-        &[("delay", "125"), ("gain", "54"), ("feedback", "0"), ("dry", "72"), ("tap2", "40"), ("gain2", "27")],
+        &[
+            ("delay", "125"),
+            ("gain", "54"),
+            ("feedback", "0"),
+            ("dry", "72"),
+            ("tap2", "40"),
+            ("gain2", "27"),
+        ],
     );
     let ours = render(p.as_mut(), FS, 480, &x);
     compare("echo", &ours, &theirs, -110.0);
@@ -44,10 +54,26 @@ fn flanger_matches_sox_flanger() {
     for (args, ours_args) in [
         (
             vec!["flanger", "0", "2", "0", "71", "0.5", "sine", "25", "linear"],
-            vec![("delay", "0"), ("depth", "2"), ("regen", "0"), ("width", "71"), ("speed", "0.5")],
+            vec![
+                ("delay", "0"),
+                ("depth", "2"),
+                ("regen", "0"),
+                ("width", "71"),
+                ("speed", "0.5"),
+            ],
         ),
         (
-            vec!["flanger", "1", "3", "50", "60", "2", "triangle", "50", "quadratic"],
+            vec![
+                "flanger",
+                "1",
+                "3",
+                "50",
+                "60",
+                "2",
+                "triangle",
+                "50",
+                "quadratic",
+            ],
             vec![
                 ("delay", "1"),
                 ("depth", "3"),

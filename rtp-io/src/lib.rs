@@ -45,16 +45,16 @@ pub use pcapng_file::PcapngReader;
 pub use rtcp_build::{RtcpWriter, SdesChunkSpec};
 pub use rtcp_interval::{deterministic_interval, rtcp_interval, IntervalInput, SeededRng, COMPENSATION};
 pub use rtcp_packet::{
-    rtcp_packets, validate_compound, App, Bye, ReceiverReport, ReportBlock, ReportBlocks, RtcpIter, RtcpPacket,
-    Sdes, SdesChunk, SdesItem, SdesType, SenderInfo, SenderReport, REPORT_BLOCK_LEN, RTCP_APP, RTCP_BYE, RTCP_RR,
-    RTCP_SDES, RTCP_SR,
+    rtcp_packets, validate_compound, App, Bye, ReceiverReport, ReportBlock, ReportBlocks, RtcpIter,
+    RtcpPacket, Sdes, SdesChunk, SdesItem, SdesType, SenderInfo, SenderReport, REPORT_BLOCK_LEN, RTCP_APP,
+    RTCP_BYE, RTCP_RR, RTCP_SDES, RTCP_SR,
 };
 pub use rtcp_session::{RtcpSession, RtcpSessionConfig, RtcpSessionStats};
 pub use rtp_packet::{rtp_header_len, RtpBuilder, RtpHeader, RtpPacket, RTP_FIXED_HEADER_LEN, RTP_MAX_CSRCS};
 pub use sdes_crypto::CryptoAttribute;
 pub use sdp::{
-    static_payload_type, AnswerOptions, Attribute, Connection, Direction, ExtMap, MediaDescription, OfferOptions,
-    Origin, RtpMap, SessionDescription,
+    static_payload_type, AnswerOptions, Attribute, Connection, Direction, ExtMap, MediaDescription,
+    OfferOptions, Origin, RtpMap, SessionDescription,
 };
 pub use source_stats::{SeqOutcome, SourceConfig, SourceEvent, SourceStats, SourceTable};
 pub use srtp::{SrtpConfig, SrtpContext, SrtpStats};
@@ -75,7 +75,7 @@ mod jitter_stats;
 mod receiver;
 mod tsm;
 
-pub use jitter::{PlayoutKind, JitterBuffer, JitterConfig, JitterPacket, PushOutcome};
+pub use jitter::{JitterBuffer, JitterConfig, JitterPacket, PlayoutKind, PushOutcome};
 pub use jitter_delay::DelayEstimator;
 pub use jitter_stats::JitterStats;
 pub use receiver::{ReceiveOutcome, Receiver, ReceiverStats};

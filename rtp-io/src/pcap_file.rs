@@ -299,7 +299,10 @@ mod tests {
             w.write_frame(1_000, &[0u8; 14]).unwrap();
             w.flush().unwrap();
             let bytes = w.into_inner();
-            assert_eq!(u32::from_le_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]), lt);
+            assert_eq!(
+                u32::from_le_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]),
+                lt
+            );
             let r = PcapReader::new(&bytes[..]).unwrap();
             assert_eq!(r.linktype(), lt);
         }

@@ -62,7 +62,9 @@ pub struct Anonymiser {
 
 impl std::fmt::Debug for Anonymiser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Anonymiser").field("drop_payload", &self.drop_payload).finish_non_exhaustive()
+        f.debug_struct("Anonymiser")
+            .field("drop_payload", &self.drop_payload)
+            .finish_non_exhaustive()
     }
 }
 
@@ -74,7 +76,10 @@ const D_TEXT: u8 = 4;
 impl Anonymiser {
     /// An anonymiser under `key`; `drop_payload` zeroes media payloads.
     pub fn new(key: &[u8; 32], drop_payload: bool) -> Self {
-        Self { mac: HmacSha256::new_from_slice(key).expect("HMAC accepts any key length"), drop_payload }
+        Self {
+            mac: HmacSha256::new_from_slice(key).expect("HMAC accepts any key length"),
+            drop_payload,
+        }
     }
 
     fn prf(&self, domain: u8, data: &[u8]) -> [u8; 32] {
@@ -159,7 +164,11 @@ impl Anonymiser {
             self.swap_ssrc(buf, 12 + 4 * i)?;
         }
         if self.drop_payload {
-            let pad = if buf[0] & 0x20 != 0 { usize::from(*buf.last()?) } else { 0 };
+            let pad = if buf[0] & 0x20 != 0 {
+                usize::from(*buf.last()?)
+            } else {
+                0
+            };
             let end = buf.len().checked_sub(pad)?;
             buf.get_mut(header..end)?.fill(0);
         }
@@ -175,7 +184,11 @@ impl Anonymiser {
                 return None;
             }
             let count = usize::from(pkt[0] & 0x1f);
-            let body_end = if pkt[0] & 0x20 != 0 { len.checked_sub(usize::from(pkt[len - 1]))? } else { len };
+            let body_end = if pkt[0] & 0x20 != 0 {
+                len.checked_sub(usize::from(pkt[len - 1]))?
+            } else {
+                len
+            };
             match pkt[1] {
                 200 | 201 => {
                     self.swap_ssrc(pkt, 4)?;
@@ -270,7 +283,9 @@ mod tests {
     fn rtp_and_rtcp_fields_are_rewritten() {
         let a = Anonymiser::new(&[7; 32], true);
         // RTP with one CSRC, payload "abcd".
-        let mut rtp = vec![0x81, 0, 0, 1, 0, 0, 0, 160, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 9, b'a', b'b', b'c', b'd'];
+        let mut rtp = vec![
+            0x81, 0, 0, 1, 0, 0, 0, 160, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 9, b'a', b'b', b'c', b'd',
+        ];
         assert_eq!(a.datagram(&mut rtp), Verdict::Rtp);
         assert_eq!(&rtp[8..12], &a.ssrc(0xdead_beef).to_be_bytes());
         assert_eq!(&rtp[12..16], &a.ssrc(9).to_be_bytes());

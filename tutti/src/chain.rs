@@ -37,7 +37,11 @@ pub struct ChainError {
 
 impl fmt::Display for ChainError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "chain spec: '{}' (at byte {}): {}", self.token, self.offset, self.detail)
+        write!(
+            f,
+            "chain spec: '{}' (at byte {}): {}",
+            self.token, self.offset, self.detail
+        )
     }
 }
 
@@ -89,14 +93,21 @@ pub fn parse(spec: &str) -> Result<Vec<NodeSpec>, ChainError> {
         let text = raw.trim();
         let off = off + lead;
         if text.is_empty() {
-            return Err(err(raw, off, "empty node (two commas in a row, or a trailing comma)"));
+            return Err(err(
+                raw,
+                off,
+                "empty node (two commas in a row, or a trailing comma)",
+            ));
         }
         let (name, args_text) = match text.find('(') {
             Some(p) => {
                 if !text.ends_with(')') {
                     return Err(err(text, off, "text after ')'"));
                 }
-                (text[..p].trim(), Some((off + p + 1, &text[p + 1..text.len() - 1])))
+                (
+                    text[..p].trim(),
+                    Some((off + p + 1, &text[p + 1..text.len() - 1])),
+                )
             }
             None => (text, None),
         };
@@ -140,7 +151,11 @@ pub fn parse(spec: &str) -> Result<Vec<NodeSpec>, ChainError> {
                 args.push((k.to_string(), v.to_string()));
             }
         }
-        nodes.push(NodeSpec { name: name.to_string(), args, text: text.to_string() });
+        nodes.push(NodeSpec {
+            name: name.to_string(),
+            args,
+            text: text.to_string(),
+        });
     }
     Ok(nodes)
 }
@@ -151,7 +166,10 @@ pub fn resolve(chain: &[NodeSpec], types: &[NodeType]) -> Result<Vec<NodeType>, 
         .iter()
         .map(|n| {
             types.iter().find(|t| t.name == n.name).copied().ok_or_else(|| {
-                format!("chain spec: '{}': unknown node type '{}' (see `tutti nodes`)", n.text, n.name)
+                format!(
+                    "chain spec: '{}': unknown node type '{}' (see `tutti nodes`)",
+                    n.text, n.name
+                )
             })
         })
         .collect()

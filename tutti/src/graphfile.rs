@@ -75,30 +75,41 @@ fn endpoint(s: &str) -> Option<Endpoint> {
         return None;
     }
     Some(match s.split_once(':') {
-        Some((n, p)) if !n.trim().is_empty() && !p.trim().is_empty() => {
-            Endpoint { node: n.trim().to_string(), port: Some(p.trim().to_string()) }
-        }
+        Some((n, p)) if !n.trim().is_empty() && !p.trim().is_empty() => Endpoint {
+            node: n.trim().to_string(),
+            port: Some(p.trim().to_string()),
+        },
         Some(_) => return None,
-        None => Endpoint { node: s.to_string(), port: None },
+        None => Endpoint {
+            node: s.to_string(),
+            port: None,
+        },
     })
 }
 
 impl GraphFile {
     /// Reads and parses `path`; errors start with the file name.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
         Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// Parses graph-file text.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| format!("invalid TOML: {}", e.message()))?;
+        let doc: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| format!("invalid TOML: {}", e.message()))?;
         let names = |key: &str, default: &str| -> Result<Vec<String>, String> {
             match doc.get(key) {
                 None => Ok(vec![default.to_string()]),
                 Some(toml::Value::Array(a)) => a
                     .iter()
-                    .map(|v| v.as_str().map(str::to_string).ok_or_else(|| format!("'{key}': expected strings")))
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| format!("'{key}': expected strings"))
+                    })
                     .collect(),
                 Some(_) => Err(format!("'{key}': expected an array of names")),
             }
@@ -107,7 +118,9 @@ impl GraphFile {
         let outputs = names("outputs", "out")?;
         for key in doc.keys() {
             if !["inputs", "outputs", "edges", "nodes"].contains(&key.as_str()) {
-                return Err(format!("unknown key '{key}' (expected inputs, outputs, edges, [nodes.ID])"));
+                return Err(format!(
+                    "unknown key '{key}' (expected inputs, outputs, edges, [nodes.ID])"
+                ));
             }
         }
         let mut nodes = Vec::new();
@@ -133,24 +146,34 @@ impl GraphFile {
                 if k == "type" {
                     continue;
                 }
-                let text = value_text(v).ok_or_else(|| format!("nodes.{id}.{k}: expected a number, string or bool"))?;
+                let text = value_text(v)
+                    .ok_or_else(|| format!("nodes.{id}.{k}: expected a number, string or bool"))?;
                 args.push((k.clone(), text));
             }
             nodes.push(GraphNode { id, type_name, args });
         }
         let mut edges = Vec::new();
         if let Some(e) = doc.get("edges") {
-            let arr = e.as_array().ok_or("'edges': expected an array of \"A -> B\" strings")?;
+            let arr = e
+                .as_array()
+                .ok_or("'edges': expected an array of \"A -> B\" strings")?;
             for item in arr {
                 let s = item.as_str().ok_or("'edges': expected strings")?;
-                let (a, b) = s.split_once("->").ok_or_else(|| format!("edge '{s}': expected 'FROM -> TO'"))?;
+                let (a, b) = s
+                    .split_once("->")
+                    .ok_or_else(|| format!("edge '{s}': expected 'FROM -> TO'"))?;
                 let (Some(from), Some(to)) = (endpoint(a), endpoint(b)) else {
                     return Err(format!("edge '{s}': expected 'node[:port] -> node[:port]'"));
                 };
                 edges.push((from, to));
             }
         }
-        Ok(Self { inputs, outputs, nodes, edges })
+        Ok(Self {
+            inputs,
+            outputs,
+            nodes,
+            edges,
+        })
     }
 }
 
@@ -177,14 +200,24 @@ tail_ms = 300
         assert_eq!(g.outputs, vec!["out"]);
         assert_eq!(g.nodes.len(), 2);
         assert_eq!(g.nodes[1].args, vec![("hz".to_string(), "100".to_string())]);
-        assert_eq!(g.edges[2].1, Endpoint { node: "a".into(), port: Some("far".into()) });
+        assert_eq!(
+            g.edges[2].1,
+            Endpoint {
+                node: "a".into(),
+                port: Some("far".into())
+            }
+        );
     }
 
     #[test]
     fn errors_name_the_key() {
-        assert!(GraphFile::parse("[nodes.x]\nhz=1").unwrap_err().contains("nodes.x"));
+        assert!(GraphFile::parse("[nodes.x]\nhz=1")
+            .unwrap_err()
+            .contains("nodes.x"));
         assert!(GraphFile::parse("edges=[\"a b\"]").unwrap_err().contains("a b"));
         assert!(GraphFile::parse("foo=1").unwrap_err().contains("foo"));
-        assert!(GraphFile::parse("edges=[\"a: -> b\"]").unwrap_err().contains("a: -> b"));
+        assert!(GraphFile::parse("edges=[\"a: -> b\"]")
+            .unwrap_err()
+            .contains("a: -> b"));
     }
 }

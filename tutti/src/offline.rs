@@ -63,7 +63,11 @@ pub fn parse_chain(spec: &str) -> Result<Pipeline, String> {
 }
 
 enum Step {
-    Graph { graph: Graph, far_input: bool, out_channels: usize },
+    Graph {
+        graph: Graph,
+        far_input: bool,
+        out_channels: usize,
+    },
     Stage(Box<dyn StreamStage>, &'static str),
 }
 
@@ -108,16 +112,24 @@ fn chain_steps(
             if ty.stage.is_some() {
                 break;
             }
-            let p = ty.build(&nodes[i].args).map_err(|e| format!("chain spec: '{}': {e}", nodes[i].text))?;
+            let p = ty
+                .build(&nodes[i].args)
+                .map_err(|e| format!("chain spec: '{}': {e}", nodes[i].text))?;
             let node_cfg = cfg.with_channels(ch);
-            let out_ch = if p.num_outputs() > 0 { p.output_channels(0, &node_cfg) } else { ch };
+            let out_ch = if p.num_outputs() > 0 {
+                p.output_channels(0, &node_cfg)
+            } else {
+                ch
+            };
             let far_port = ty.inputs.iter().position(|n| *n == "far");
             let id = b.add_node(ty.name, p);
-            b.connect(prev, 0, id, 0).map_err(|e| format!("chain spec: '{}': {e}", nodes[i].text))?;
+            b.connect(prev, 0, id, 0)
+                .map_err(|e| format!("chain spec: '{}': {e}", nodes[i].text))?;
             if let Some(port) = far_port {
                 match far {
                     Some(f) if steps.is_empty() => {
-                        b.connect(f, 0, id, port).map_err(|e| format!("chain spec: '{}': {e}", nodes[i].text))?;
+                        b.connect(f, 0, id, port)
+                            .map_err(|e| format!("chain spec: '{}': {e}", nodes[i].text))?;
                         far_used = true;
                     }
                     Some(_) => {
@@ -127,7 +139,10 @@ fn chain_steps(
                         ))
                     }
                     None => {
-                        return Err(format!("chain spec: '{}': this node needs --far (the far-end signal)", nodes[i].text))
+                        return Err(format!(
+                            "chain spec: '{}': this node needs --far (the far-end signal)",
+                            nodes[i].text
+                        ))
                     }
                 }
             }
@@ -140,7 +155,11 @@ fn chain_steps(
         let mut graph = b.build().map_err(|e| format!("chain: {e}"))?;
         // Offline runs are short: measure every block so `ns_per_block` averages them all.
         graph.set_profile_every(1);
-        steps.push(Step::Graph { graph, far_input: far.is_some(), out_channels: ch });
+        steps.push(Step::Graph {
+            graph,
+            far_input: far.is_some(),
+            out_channels: ch,
+        });
         channels = ch;
     }
     Ok((steps, far_used))
@@ -160,7 +179,10 @@ pub(crate) fn chain_graph(
     for n in nodes {
         let ty = find_type(types, &n.name, &n.text)?;
         if ty.stage.is_some() {
-            return Err(format!("chain spec: '{}': changes the rate or duration; not available live", n.text));
+            return Err(format!(
+                "chain spec: '{}': changes the rate or duration; not available live",
+                n.text
+            ));
         }
         has_far |= ty.inputs.contains(&"far");
     }
@@ -202,26 +224,41 @@ fn graph_step(g: &GraphFile, types: &[NodeType], cfg: StreamConfig) -> Result<St
             .copied()
             .ok_or_else(|| format!("nodes.{}: unknown node type '{}'", n.id, n.type_name))?;
         if ty.stage.is_some() {
-            return Err(format!("nodes.{}: '{}' changes the rate or duration; use it in a --chain", n.id, ty.name));
+            return Err(format!(
+                "nodes.{}: '{}' changes the rate or duration; use it in a --chain",
+                n.id, ty.name
+            ));
         }
         let p = ty.build(&n.args).map_err(|e| format!("nodes.{}: {e}", n.id))?;
         ids.push((n.id.clone(), b.add_node(&n.id, p), Some(ty)));
     }
     for (from, to) in &g.edges {
-        let edge = format!("edge '{}{} -> {}{}'", from.node, from.port.as_deref().map(|p| format!(":{p}")).unwrap_or_default(),
-            to.node, to.port.as_deref().map(|p| format!(":{p}")).unwrap_or_default());
+        let edge = format!(
+            "edge '{}{} -> {}{}'",
+            from.node,
+            from.port.as_deref().map(|p| format!(":{p}")).unwrap_or_default(),
+            to.node,
+            to.port.as_deref().map(|p| format!(":{p}")).unwrap_or_default()
+        );
         let find = |name: &str| {
-            ids.iter().find(|(n, _, _)| n == name).ok_or_else(|| format!("{edge}: unknown node or port '{name}'"))
+            ids.iter()
+                .find(|(n, _, _)| n == name)
+                .ok_or_else(|| format!("{edge}: unknown node or port '{name}'"))
         };
         let (_, fid, fty) = find(&from.node)?;
         let (_, tid, tty) = find(&to.node)?;
         let fp = port_index(fty.map_or(&["out"][..], |t| t.outputs), &from.port, &edge)?;
         let tp = port_index(tty.map_or(&["in"][..], |t| t.inputs), &to.port, &edge)?;
-        b.connect(*fid, fp, *tid, tp).map_err(|e| format!("{edge}: {e}"))?;
+        b.connect(*fid, fp, *tid, tp)
+            .map_err(|e| format!("{edge}: {e}"))?;
     }
     let mut graph = b.build().map_err(|e| format!("graph: {e}"))?;
     graph.set_profile_every(1);
-    Ok(Step::Graph { graph, far_input: g.inputs.len() > 1, out_channels: cfg.channels })
+    Ok(Step::Graph {
+        graph,
+        far_input: g.inputs.len() > 1,
+        out_channels: cfg.channels,
+    })
 }
 
 fn run_graph(graph: &mut Graph, input: &Audio, far: Option<&Audio>, out_channels: usize) -> Audio {
@@ -254,7 +291,10 @@ fn run_graph(graph: &mut Graph, input: &Audio, far: Option<&Audio>, out_channels
         pos += take;
         crate::progress::tick(pos, total);
     }
-    Audio { sample_rate: cfg.sample_rate, channels: out }
+    Audio {
+        sample_rate: cfg.sample_rate,
+        channels: out,
+    }
 }
 
 fn fill_block(buf: &mut [f32], chans: &[Vec<f32>], pos: usize, take: usize, frames: usize) {
@@ -280,10 +320,17 @@ pub fn render(
     let channels = input.channels.len();
     let far = match far {
         Some(f) if f.sample_rate != rate => {
-            return Err(format!("--far: sample rate {} Hz differs from --in's {} Hz", f.sample_rate, rate))
+            return Err(format!(
+                "--far: sample rate {} Hz differs from --in's {} Hz",
+                f.sample_rate, rate
+            ))
         }
         Some(f) if f.channels.len() != channels => {
-            return Err(format!("--far: {} channels, but --in has {}", f.channels.len(), channels))
+            return Err(format!(
+                "--far: {} channels, but --in has {}",
+                f.channels.len(),
+                channels
+            ))
         }
         other => other,
     };
@@ -298,13 +345,19 @@ pub fn render(
         Pipeline::Graph(g) => {
             let cfg = StreamConfig::new(rate, channels, block_ms).map_err(|e| format!("--block-ms: {e}"))?;
             if g.inputs.len() > 2 {
-                return Err(format!("--graph: {} inputs; tutti process feeds at most two (--in, --far)", g.inputs.len()));
+                return Err(format!(
+                    "--graph: {} inputs; tutti process feeds at most two (--in, --far)",
+                    g.inputs.len()
+                ));
             }
             if g.inputs.len() == 2 && far.is_none() {
                 return Err(format!("--graph: input '{}' needs --far", g.inputs[1]));
             }
             if g.outputs.len() != 1 {
-                return Err(format!("--graph: {} outputs; tutti process writes exactly one (--out)", g.outputs.len()));
+                return Err(format!(
+                    "--graph: {} outputs; tutti process writes exactly one (--out)",
+                    g.outputs.len()
+                ));
             }
             vec![graph_step(g, types, cfg)?]
         }
@@ -316,13 +369,20 @@ pub fn render(
     let mut first = true;
     for step in &mut steps {
         match step {
-            Step::Graph { graph, far_input, out_channels } => {
+            Step::Graph {
+                graph,
+                far_input,
+                out_channels,
+            } => {
                 let use_far = if *far_input && first { far } else { None };
                 let silent;
                 let use_far = match (use_far, *far_input) {
                     (Some(f), _) => Some(f),
                     (None, true) => {
-                        silent = Audio { sample_rate: audio.sample_rate, channels: vec![vec![0.0; audio.frames()]; audio.channels.len()] };
+                        silent = Audio {
+                            sample_rate: audio.sample_rate,
+                            channels: vec![vec![0.0; audio.frames()]; audio.channels.len()],
+                        };
                         Some(&silent)
                     }
                     (None, false) => None,
@@ -330,7 +390,10 @@ pub fn render(
                 let out = run_graph(graph, &audio, use_far, *out_channels);
                 latency_frames_in += graph.latency() as f64 * f64::from(rate) / f64::from(audio.sample_rate);
                 for s in graph.node_stats() {
-                    nodes.push(NodeCost { name: s.label.clone(), ns_per_block: s.ns_per_block });
+                    nodes.push(NodeCost {
+                        name: s.label.clone(),
+                        ns_per_block: s.ns_per_block,
+                    });
                 }
                 audio = out;
             }
@@ -340,9 +403,17 @@ pub fn render(
                 let t0 = Instant::now();
                 stage.push(&ins, &mut out);
                 stage.finish(&mut out);
-                let blocks = (audio.frames() as f64 / (f64::from(audio.sample_rate) * block_ms / 1000.0)).ceil().max(1.0);
-                nodes.push(NodeCost { name: name.to_string(), ns_per_block: t0.elapsed().as_nanos() as f64 / blocks });
-                audio = Audio { sample_rate: stage.output_rate(), channels: out };
+                let blocks = (audio.frames() as f64 / (f64::from(audio.sample_rate) * block_ms / 1000.0))
+                    .ceil()
+                    .max(1.0);
+                nodes.push(NodeCost {
+                    name: name.to_string(),
+                    ns_per_block: t0.elapsed().as_nanos() as f64 / blocks,
+                });
+                audio = Audio {
+                    sample_rate: stage.output_rate(),
+                    channels: out,
+                };
             }
         }
         first = false;

@@ -19,7 +19,12 @@ pub fn tick(pos: usize, total: usize) {
     let pct = (pos as u64 * 100 / total as u64).min(100);
     if LAST.swap(pct, Ordering::Relaxed) != pct {
         let filled = (pct / 4) as usize;
-        let _ = write!(std::io::stderr(), "\r[{}{}] {pct:3}%", "#".repeat(filled), " ".repeat(25 - filled));
+        let _ = write!(
+            std::io::stderr(),
+            "\r[{}{}] {pct:3}%",
+            "#".repeat(filled),
+            " ".repeat(25 - filled)
+        );
     }
 }
 

@@ -64,7 +64,9 @@ impl RecordKey {
             k.copy_from_slice(data);
             return Ok(Self(k));
         }
-        let text = std::str::from_utf8(data).map_err(|_| "not 32 raw bytes, hex or base64".to_string())?.trim();
+        let text = std::str::from_utf8(data)
+            .map_err(|_| "not 32 raw bytes, hex or base64".to_string())?
+            .trim();
         if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
             let mut k = [0u8; 32];
             for (i, k) in k.iter_mut().enumerate() {
@@ -76,7 +78,9 @@ impl RecordKey {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(text)
             .map_err(|_| "expected 32 raw bytes, 64 hex digits or base64 of 32 bytes".to_string())?;
-        let arr: [u8; 32] = raw.try_into().map_err(|v: Vec<u8>| format!("key is {} bytes, expected 32", v.len()))?;
+        let arr: [u8; 32] = raw
+            .try_into()
+            .map_err(|v: Vec<u8>| format!("key is {} bytes, expected 32", v.len()))?;
         Ok(Self(arr))
     }
 }
@@ -90,7 +94,8 @@ pub fn load_key(key_file: Option<&Path>) -> Result<RecordKey, String> {
             RecordKey::parse(&data).map_err(|e| format!("{}: {e}", p.display()))
         }
         None => {
-            let v = std::env::var(KEY_ENV).map_err(|_| format!("no --key-file given and {KEY_ENV} is not set"))?;
+            let v = std::env::var(KEY_ENV)
+                .map_err(|_| format!("no --key-file given and {KEY_ENV} is not set"))?;
             RecordKey::parse(v.as_bytes()).map_err(|e| format!("{KEY_ENV}: {e}"))
         }
     }
@@ -118,7 +123,10 @@ pub struct EncryptedWriter<W: Write> {
 
 impl<W: Write> fmt::Debug for EncryptedWriter<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EncryptedWriter").field("chunk", &self.chunk).field("index", &self.index).finish()
+        f.debug_struct("EncryptedWriter")
+            .field("chunk", &self.chunk)
+            .field("index", &self.index)
+            .finish()
     }
 }
 
@@ -142,7 +150,15 @@ impl<W: Write> EncryptedWriter<W> {
         header[14..21].copy_from_slice(&prefix);
         inner.write_all(&header)?;
         let cipher = Aes256Gcm::new_from_slice(&key.0).expect("a 32-byte key is valid for AES-256-GCM");
-        Ok(Self { inner, cipher, header, prefix, chunk, buf: Vec::with_capacity(chunk + TAG), index: 0 })
+        Ok(Self {
+            inner,
+            cipher,
+            header,
+            prefix,
+            chunk,
+            buf: Vec::with_capacity(chunk + TAG),
+            index: 0,
+        })
     }
 
     fn seal(&mut self, last: bool) -> io::Result<()> {
@@ -152,7 +168,10 @@ impl<W: Write> EncryptedWriter<W> {
             .map_err(|_| io::Error::other("encryption failed"))?;
         self.inner.write_all(&self.buf)?;
         self.buf.clear();
-        self.index = self.index.checked_add(1).ok_or_else(|| io::Error::other("recording too long"))?;
+        self.index = self
+            .index
+            .checked_add(1)
+            .ok_or_else(|| io::Error::other("recording too long"))?;
         Ok(())
     }
 
@@ -189,12 +208,17 @@ impl<W: Write> Write for EncryptedWriter<W> {
 /// chunks) on a wrong key, tampering, reordering or truncation.
 pub fn decrypt(mut input: impl Read, mut output: impl Write, key: &RecordKey) -> Result<u64, String> {
     let mut header = [0u8; HEADER_LEN];
-    input.read_exact(&mut header).map_err(|_| "not a Tutti recording (too short)".to_string())?;
+    input
+        .read_exact(&mut header)
+        .map_err(|_| "not a Tutti recording (too short)".to_string())?;
     if &header[..8] != MAGIC {
         return Err("not a Tutti recording (bad magic)".into());
     }
     if header[8] != VERSION || header[9] != ALG_AES256GCM {
-        return Err(format!("unsupported recording version {} / algorithm {}", header[8], header[9]));
+        return Err(format!(
+            "unsupported recording version {} / algorithm {}",
+            header[8], header[9]
+        ));
     }
     let chunk = u32::from_be_bytes([header[10], header[11], header[12], header[13]]) as usize;
     if !(16..=1 << 24).contains(&chunk) {
@@ -257,7 +281,14 @@ pub fn decrypt(mut input: impl Read, mut output: impl Write, key: &RecordKey) ->
     }
 }
 
-fn open(cipher: &Aes256Gcm, prefix: &[u8; 7], index: u32, last: bool, header: &[u8], buf: &mut Vec<u8>) -> Result<(), String> {
+fn open(
+    cipher: &Aes256Gcm,
+    prefix: &[u8; 7],
+    index: u32,
+    last: bool,
+    header: &[u8],
+    buf: &mut Vec<u8>,
+) -> Result<(), String> {
     let n = nonce(prefix, index, last);
     cipher
         .decrypt_in_place(Nonce::from_slice(&n), header, buf)
@@ -285,7 +316,10 @@ mod tests {
         for len in [0usize, 1, 63, 64, 65, 128, 1000] {
             let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
             let enc = seal(&data, 64);
-            assert!(!enc.windows(8).any(|w| len >= 8 && w == &data[..8]), "plaintext leaked");
+            assert!(
+                !enc.windows(8).any(|w| len >= 8 && w == &data[..8]),
+                "plaintext leaked"
+            );
             let mut out = Vec::new();
             assert_eq!(decrypt(&enc[..], &mut out, &key(7)).unwrap(), len as u64);
             assert_eq!(out, data, "len {len}");
@@ -297,15 +331,22 @@ mod tests {
         let data: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
         let enc = seal(&data, 64);
         let mut sink = Vec::new();
-        assert!(decrypt(&enc[..], &mut sink, &key(8)).unwrap_err().contains("authentication"));
+        assert!(decrypt(&enc[..], &mut sink, &key(8))
+            .unwrap_err()
+            .contains("authentication"));
         for pos in [3usize, 12, HEADER_LEN + 5, enc.len() - 1] {
             let mut t = enc.clone();
             t[pos] ^= 0x40;
-            assert!(decrypt(&t[..], &mut Vec::new(), &key(7)).is_err(), "flip at {pos} not detected");
+            assert!(
+                decrypt(&t[..], &mut Vec::new(), &key(7)).is_err(),
+                "flip at {pos} not detected"
+            );
         }
         // Truncation at a chunk boundary (drop the final chunk) and mid-chunk.
         let cut = HEADER_LEN + 2 * (64 + TAG);
-        assert!(decrypt(&enc[..cut], &mut Vec::new(), &key(7)).unwrap_err().contains("truncated"));
+        assert!(decrypt(&enc[..cut], &mut Vec::new(), &key(7))
+            .unwrap_err()
+            .contains("truncated"));
         assert!(decrypt(&enc[..cut + 5], &mut Vec::new(), &key(7)).is_err());
         // Swap chunks 0 and 1.
         let mut r = enc.clone();

@@ -39,7 +39,10 @@ impl Audio {
 
     /// Mono audio from 16-bit samples.
     pub fn from_i16(sample_rate: u32, samples: &[i16]) -> Self {
-        Self { sample_rate, channels: vec![samples.iter().map(|&s| f32::from(s) / 32768.0).collect()] }
+        Self {
+            sample_rate,
+            channels: vec![samples.iter().map(|&s| f32::from(s) / 32768.0).collect()],
+        }
     }
 
     /// Channel `c` as 16-bit samples (rounded, saturated).
@@ -83,7 +86,10 @@ impl fmt::Display for WavError {
 impl std::error::Error for WavError {}
 
 fn err(path: &Path, detail: impl fmt::Display) -> WavError {
-    WavError { path: path.to_path_buf(), detail: detail.to_string() }
+    WavError {
+        path: path.to_path_buf(),
+        detail: detail.to_string(),
+    }
 }
 
 /// Reads a WAV file (PCM 16/24/32-bit int or 32-bit float, 1–2 channels, 8–48 kHz).
@@ -91,10 +97,16 @@ pub fn read_wav(path: &Path) -> Result<Audio, WavError> {
     let mut reader = hound::WavReader::open(path).map_err(|e| err(path, format!("cannot read WAV: {e}")))?;
     let spec = reader.spec();
     if !(1..=2).contains(&spec.channels) {
-        return Err(err(path, format!("{} channels (supported: 1 or 2)", spec.channels)));
+        return Err(err(
+            path,
+            format!("{} channels (supported: 1 or 2)", spec.channels),
+        ));
     }
     if !(8000..=48000).contains(&spec.sample_rate) {
-        return Err(err(path, format!("sample rate {} Hz (supported: 8000..48000)", spec.sample_rate)));
+        return Err(err(
+            path,
+            format!("sample rate {} Hz (supported: 8000..48000)", spec.sample_rate),
+        ));
     }
     let nch = spec.channels as usize;
     let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
@@ -121,7 +133,10 @@ pub fn read_wav(path: &Path) -> Result<Audio, WavError> {
             channels[c].push(*s);
         }
     }
-    Ok(Audio { sample_rate: spec.sample_rate, channels })
+    Ok(Audio {
+        sample_rate: spec.sample_rate,
+        channels,
+    })
 }
 
 /// Writes `audio` as a WAV file atomically (temporary file, then rename).
@@ -130,7 +145,11 @@ pub fn write_wav(path: &Path, audio: &Audio, format: WavFormat) -> Result<(), Wa
         channels: audio.channels.len() as u16,
         sample_rate: audio.sample_rate,
         bits_per_sample: if format == WavFormat::I16 { 16 } else { 32 },
-        sample_format: if format == WavFormat::I16 { hound::SampleFormat::Int } else { hound::SampleFormat::Float },
+        sample_format: if format == WavFormat::I16 {
+            hound::SampleFormat::Int
+        } else {
+            hound::SampleFormat::Float
+        },
     };
     write_atomically(path, |tmp| {
         let mut w = hound::WavWriter::create(tmp, spec).map_err(|e| e.to_string())?;
@@ -158,7 +177,10 @@ pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&Path) -> Result<(), String>,
 ) -> Result<(), WavError> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if !dir.is_dir() {
         return Err(err(path, "output directory does not exist"));
     }
@@ -181,7 +203,12 @@ mod tests {
     use super::*;
 
     fn write_int(path: &Path, bits: u16, channels: u16, rate: u32, samples: &[i32]) {
-        let spec = hound::WavSpec { channels, sample_rate: rate, bits_per_sample: bits, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: bits,
+            sample_format: hound::SampleFormat::Int,
+        };
         let mut w = hound::WavWriter::create(path, spec).unwrap();
         for s in samples {
             w.write_sample(*s).unwrap();
@@ -200,7 +227,10 @@ mod tests {
             write_int(&p, bits, 2, 8000, &vals);
             let a = read_wav(&p).unwrap();
             assert_eq!(a.sample_rate, 8000);
-            assert_eq!(a.channels, vec![vec![-1.0, 0.0], vec![0.5, ((fs - 1) as f64 / fs as f64) as f32]]);
+            assert_eq!(
+                a.channels,
+                vec![vec![-1.0, 0.0], vec![0.5, ((fs - 1) as f64 / fs as f64) as f32]]
+            );
         }
     }
 
@@ -229,7 +259,10 @@ mod tests {
         });
         assert!(r.unwrap_err().to_string().contains("disk full"));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-        let a = Audio { sample_rate: 16000, channels: vec![vec![0.25, -0.5]] };
+        let a = Audio {
+            sample_rate: 16000,
+            channels: vec![vec![0.25, -0.5]],
+        };
         write_wav(&p, &a, WavFormat::F32).unwrap();
         assert_eq!(read_wav(&p).unwrap(), a);
     }

@@ -14,12 +14,19 @@ fn vectors_dir() -> PathBuf {
 }
 
 fn tutti(args: &[&str]) -> Output {
-    Command::new(TUTTI).args(args).output().expect("run the tutti binary")
+    Command::new(TUTTI)
+        .args(args)
+        .output()
+        .expect("run the tutti binary")
 }
 
 fn ok(args: &[&str]) -> String {
     let o = tutti(args);
-    assert!(o.status.success(), "tutti {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "tutti {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout).expect("UTF-8 stdout")
 }
 
@@ -29,7 +36,11 @@ fn ffmpeg(args: &[&str]) -> Vec<u8> {
         .args(args)
         .output()
         .expect("ffmpeg must be installed (Debian ffmpeg; scripts/setup.sh)");
-    assert!(o.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     o.stdout
 }
 
@@ -40,7 +51,14 @@ fn wav_pcm(path: &Path) -> (u32, u16, Vec<i16>) {
     let channels = u16::from_le_bytes([b[22], b[23]]);
     let rate = u32::from_le_bytes([b[24], b[25], b[26], b[27]]);
     let data = b.windows(4).position(|w| w == b"data").expect("data chunk") + 8;
-    (rate, channels, b[data..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect())
+    (
+        rate,
+        channels,
+        b[data..]
+            .chunks_exact(2)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]))
+            .collect(),
+    )
 }
 
 fn write_wav(path: &Path, rate: u32, channels: u16, pcm: &[i16]) {
@@ -73,7 +91,10 @@ fn same<T: PartialEq + std::fmt::Debug>(got: &[T], want: &[T], what: &str) {
 }
 
 fn s16(bytes: &[u8]) -> Vec<i16> {
-    bytes.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()
+    bytes
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect()
 }
 
 fn s(p: &Path) -> &str {
@@ -83,10 +104,23 @@ fn s(p: &Path) -> &str {
 #[test]
 fn g722_decode_of_an_asterisk_prompt_equals_ffmpeg() {
     let prompt = "/usr/share/asterisk/sounds/en_US_f_Allison/tt-monkeys.g722";
-    assert!(Path::new(prompt).is_file(), "{prompt} missing: install asterisk-core-sounds-en-g722 (scripts/setup.sh)");
+    assert!(
+        Path::new(prompt).is_file(),
+        "{prompt} missing: install asterisk-core-sounds-en-g722 (scripts/setup.sh)"
+    );
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.wav");
-    let json = ok(&["codec", "decode", "--codec", "g722", "--in", prompt, "--out", s(&out), "--json"]);
+    let json = ok(&[
+        "codec",
+        "decode",
+        "--codec",
+        "g722",
+        "--in",
+        prompt,
+        "--out",
+        s(&out),
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&json).expect("one JSON document");
     let (rate, ch, pcm) = wav_pcm(&out);
     assert_eq!((rate, ch), (16000, 1));
@@ -101,15 +135,38 @@ fn g722_decode_of_an_asterisk_prompt_equals_ffmpeg() {
 fn g711_decode_equals_ffmpeg_and_encode_equals_g191() {
     let dir = tempfile::tempdir().unwrap();
     // Every code, several times: ffmpeg's G.711 decoders are exact (only its encoders round differently).
-    let codes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let codes: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     let raw = dir.path().join("x.ul");
     std::fs::write(&raw, &codes).unwrap();
     for (codec, fmt) in [("pcmu", "mulaw"), ("pcma", "alaw")] {
         let out = dir.path().join(format!("{codec}.wav"));
-        ok(&["codec", "decode", "--codec", codec, "--in", s(&raw), "--out", s(&out)]);
+        ok(&[
+            "codec",
+            "decode",
+            "--codec",
+            codec,
+            "--in",
+            s(&raw),
+            "--out",
+            s(&out),
+        ]);
         let (rate, _, pcm) = wav_pcm(&out);
         assert_eq!(rate, 8000);
-        let want = s16(&ffmpeg(&["-f", fmt, "-ar", "8000", "-ac", "1", "-i", s(&raw), "-f", "s16le", "-"]));
+        let want = s16(&ffmpeg(&[
+            "-f",
+            fmt,
+            "-ar",
+            "8000",
+            "-ac",
+            "1",
+            "-i",
+            s(&raw),
+            "-f",
+            "s16le",
+            "-",
+        ]));
         same(&pcm, &want, codec);
     }
     // Encode: the G.191 sweep (all 65 536 inputs) through the CLI equals sweep-r.u / sweep-r.a.
@@ -120,9 +177,22 @@ fn g711_decode_equals_ffmpeg_and_encode_equals_g191() {
     write_wav(&wav, 8000, 1, &s16(&src));
     for (codec, reference) in [("pcmu", "sweep-r.u"), ("pcma", "sweep-r.a")] {
         let out = dir.path().join(format!("sweep.{codec}"));
-        ok(&["codec", "encode", "--codec", codec, "--in", s(&wav), "--out", s(&out)]);
+        ok(&[
+            "codec",
+            "encode",
+            "--codec",
+            codec,
+            "--in",
+            s(&wav),
+            "--out",
+            s(&out),
+        ]);
         let got = std::fs::read(&out).unwrap();
-        let want: Vec<u8> = std::fs::read(vec.join(reference)).unwrap().chunks_exact(2).map(|c| c[0]).collect();
+        let want: Vec<u8> = std::fs::read(vec.join(reference))
+            .unwrap()
+            .chunks_exact(2)
+            .map(|c| c[0])
+            .collect();
         same(&got, &want, codec);
     }
 }
@@ -136,12 +206,30 @@ fn g722_encode_equals_ffmpeg_and_resamples_other_rates() {
     let wav = dir.path().join("in16k.wav");
     write_wav(&wav, 16000, 1, &pcm);
     let out = dir.path().join("x.g722");
-    ok(&["codec", "encode", "--codec", "g722", "--in", s(&wav), "--out", s(&out)]);
+    ok(&[
+        "codec",
+        "encode",
+        "--codec",
+        "g722",
+        "--in",
+        s(&wav),
+        "--out",
+        s(&out),
+    ]);
     let want = ffmpeg(&["-i", s(&wav), "-c:a", "g722", "-f", "g722", "-"]);
     same(&std::fs::read(&out).unwrap(), &want, "G.722 encode vs ffmpeg");
     // 56 kbit/s: same octets with the auxiliary LSB cleared.
     let out56 = dir.path().join("x56.g722");
-    ok(&["codec", "encode", "--codec", "g722-56", "--in", s(&wav), "--out", s(&out56)]);
+    ok(&[
+        "codec",
+        "encode",
+        "--codec",
+        "g722-56",
+        "--in",
+        s(&wav),
+        "--out",
+        s(&out56),
+    ]);
     let got56 = std::fs::read(&out56).unwrap();
     assert!(got56.iter().zip(&want).all(|(a, b)| *a == b & 0xFE));
     // A 48 kHz stereo input is downmixed and resampled to 16 kHz: about a third of the frames, and the
@@ -149,7 +237,17 @@ fn g722_encode_equals_ffmpeg_and_resamples_other_rates() {
     let stereo48: Vec<i16> = pcm.iter().flat_map(|&v| [v, v, v, v, v, v]).collect();
     let wav48 = dir.path().join("in48k.wav");
     write_wav(&wav48, 48000, 2, &stereo48);
-    let json = ok(&["codec", "encode", "--codec", "g722", "--in", s(&wav48), "--out", s(&out), "--json"]);
+    let json = ok(&[
+        "codec",
+        "encode",
+        "--codec",
+        "g722",
+        "--in",
+        s(&wav48),
+        "--out",
+        s(&out),
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["frames"], pcm.len());
     assert_eq!(v["sample_rate"], 16000);
@@ -164,15 +262,41 @@ fn opus_files_are_ogg_opus_that_ffmpeg_libopus_decodes_like_we_do() {
     let wav = dir.path().join("in.wav");
     write_wav(&wav, 16000, 1, &pcm);
     let opus = dir.path().join("x.opus");
-    let json = ok(&["codec", "encode", "--codec", "opus:24000", "--in", s(&wav), "--out", s(&opus), "--json"]);
+    let json = ok(&[
+        "codec",
+        "encode",
+        "--codec",
+        "opus:24000",
+        "--in",
+        s(&wav),
+        "--out",
+        s(&opus),
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let br = v["bitrate"].as_f64().unwrap();
-    assert!((15_000.0..40_000.0).contains(&br), "Ogg Opus file bitrate {br} for a 24 kbit/s target");
+    assert!(
+        (15_000.0..40_000.0).contains(&br),
+        "Ogg Opus file bitrate {br} for a 24 kbit/s target"
+    );
     let out = dir.path().join("y.wav");
-    ok(&["codec", "decode", "--codec", "opus", "--in", s(&opus), "--out", s(&out)]);
+    ok(&[
+        "codec",
+        "decode",
+        "--codec",
+        "opus",
+        "--in",
+        s(&opus),
+        "--out",
+        s(&out),
+    ]);
     let (rate, ch, ours) = wav_pcm(&out);
     assert_eq!((rate, ch), (48000, 1));
-    assert_eq!(ours.len(), pcm.len() * 3, "pre-skip and end trimming restore the input length");
+    assert_eq!(
+        ours.len(),
+        pcm.len() * 3,
+        "pre-skip and end trimming restore the input length"
+    );
     let theirs = s16(&ffmpeg(&["-c:a", "libopus", "-i", s(&opus), "-f", "s16le", "-"]));
     same(&ours, &theirs, "Opus decode vs ffmpeg's libopus");
 }
@@ -182,10 +306,58 @@ fn errors_are_one_line_naming_the_culprit_and_leave_no_output() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("never.wav");
     let cases: [(&[&str], &str); 4] = [
-        (&["codec", "decode", "--codec", "gsm", "--in", "/nonexistent", "--out", s(&out)], "--codec"),
-        (&["codec", "decode", "--codec", "opus:abc", "--in", "/nonexistent", "--out", s(&out)], "--codec"),
-        (&["codec", "decode", "--codec", "g722", "--in", "/nonexistent/x.g722", "--out", s(&out)], "/nonexistent/x.g722"),
-        (&["codec", "encode", "--codec", "pcmu", "--in", "/nonexistent/in.wav", "--out", s(&out)], "/nonexistent/in.wav"),
+        (
+            &[
+                "codec",
+                "decode",
+                "--codec",
+                "gsm",
+                "--in",
+                "/nonexistent",
+                "--out",
+                s(&out),
+            ],
+            "--codec",
+        ),
+        (
+            &[
+                "codec",
+                "decode",
+                "--codec",
+                "opus:abc",
+                "--in",
+                "/nonexistent",
+                "--out",
+                s(&out),
+            ],
+            "--codec",
+        ),
+        (
+            &[
+                "codec",
+                "decode",
+                "--codec",
+                "g722",
+                "--in",
+                "/nonexistent/x.g722",
+                "--out",
+                s(&out),
+            ],
+            "/nonexistent/x.g722",
+        ),
+        (
+            &[
+                "codec",
+                "encode",
+                "--codec",
+                "pcmu",
+                "--in",
+                "/nonexistent/in.wav",
+                "--out",
+                s(&out),
+            ],
+            "/nonexistent/in.wav",
+        ),
     ];
     for (args, needle) in cases {
         let o = tutti(args);
@@ -199,7 +371,16 @@ fn errors_are_one_line_naming_the_culprit_and_leave_no_output() {
     // A corrupt Ogg file: error names the input, no output written.
     let bad = dir.path().join("bad.opus");
     std::fs::write(&bad, b"OggS not really").unwrap();
-    let o = tutti(&["codec", "decode", "--codec", "opus", "--in", s(&bad), "--out", s(&out)]);
+    let o = tutti(&[
+        "codec",
+        "decode",
+        "--codec",
+        "opus",
+        "--in",
+        s(&bad),
+        "--out",
+        s(&out),
+    ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.opus"));
     assert!(!out.exists());

@@ -8,7 +8,11 @@ fn vectors() -> PathBuf {
     let dir = std::env::var_os("TUTTI_TESTVECTORS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testvectors")));
-    assert!(dir.is_dir(), "test vectors not found at {} (set TUTTI_TESTVECTORS)", dir.display());
+    assert!(
+        dir.is_dir(),
+        "test vectors not found at {} (set TUTTI_TESTVECTORS)",
+        dir.display()
+    );
     dir
 }
 
@@ -18,9 +22,18 @@ fn tshark_fields(pcap: &std::path::Path, decode_as: &str, fields: &[&str]) -> Ve
     for f in fields {
         c.args(["-e", f]);
     }
-    let o = c.output().expect("tshark is installed (scripts/setup.sh installs it)");
-    assert!(o.status.success(), "tshark failed: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()
+    let o = c
+        .output()
+        .expect("tshark is installed (scripts/setup.sh installs it)");
+    assert!(
+        o.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -48,11 +61,22 @@ fn anonymises_sipp_capture_consistently() {
     assert_eq!(doc["rtp"], 236);
     run("b.pcap", &[]);
     let a = std::fs::read(dir.path().join("a.pcap")).unwrap();
-    assert_eq!(a, std::fs::read(dir.path().join("b.pcap")).unwrap(), "same key, different output");
+    assert_eq!(
+        a,
+        std::fs::read(dir.path().join("b.pcap")).unwrap(),
+        "same key, different output"
+    );
 
     // Original stream as tshark sees it.
-    let orig = tshark_fields(&src, "udp.port==2006,rtp", &["ip.src", "ip.dst", "rtp.ssrc", "rtp.seq", "rtp.payload"]);
-    let orig: Vec<&String> = orig.iter().filter(|l| l.split('\t').nth(2).is_some_and(|s| !s.is_empty())).collect();
+    let orig = tshark_fields(
+        &src,
+        "udp.port==2006,rtp",
+        &["ip.src", "ip.dst", "rtp.ssrc", "rtp.seq", "rtp.payload"],
+    );
+    let orig: Vec<&String> = orig
+        .iter()
+        .filter(|l| l.split('\t').nth(2).is_some_and(|s| !s.is_empty()))
+        .collect();
     assert_eq!(orig.len(), 236);
     let ssrc = orig[0].split('\t').nth(2).unwrap().to_string();
     let ips: Vec<String> = orig[0].split('\t').take(2).map(str::to_string).collect();
@@ -71,16 +95,27 @@ fn anonymises_sipp_capture_consistently() {
         assert!(af[0].starts_with("10.") && af[1].starts_with("10."), "{a}");
         assert!(!ips.iter().any(|ip| ip == af[0] || ip == af[1]));
         assert_ne!(af[2], ssrc);
-        assert_eq!(af[2], anon[0].split('\t').nth(2).unwrap(), "SSRC pseudonym not consistent");
+        assert_eq!(
+            af[2],
+            anon[0].split('\t').nth(2).unwrap(),
+            "SSRC pseudonym not consistent"
+        );
         assert_eq!(of[3], af[3], "sequence numbers must be kept");
         assert_eq!(of[4], af[4], "payload must be kept without --drop-payload");
     }
 
     // --drop-payload zeroes the media.
     run("c.pcap", &["--drop-payload"]);
-    let dropped = tshark_fields(&dir.path().join("c.pcap"), &format!("udp.port=={port},rtp"), &["rtp.payload"]);
+    let dropped = tshark_fields(
+        &dir.path().join("c.pcap"),
+        &format!("udp.port=={port},rtp"),
+        &["rtp.payload"],
+    );
     assert_eq!(dropped.len(), 236);
-    assert!(dropped.iter().all(|p| p.split(':').all(|b| b == "00")), "payload not zeroed");
+    assert!(
+        dropped.iter().all(|p| p.split(':').all(|b| b == "00")),
+        "payload not zeroed"
+    );
 
     // A missing input: one line naming the file, no output.
     let o = Command::new(env!("CARGO_BIN_EXE_tutti"))

@@ -82,10 +82,18 @@ fn contract_example_matches_the_analytic_model() {
     let dir = tempfile::tempdir().unwrap();
     for rate in [8000u32, 16000, 48000] {
         let x = noise(rate as usize * 2, u64::from(rate));
-        let (inp, out) = (dir.path().join(format!("x{rate}.wav")), dir.path().join(format!("y{rate}.wav")));
+        let (inp, out) = (
+            dir.path().join(format!("x{rate}.wav")),
+            dir.path().join(format!("y{rate}.wav")),
+        );
         write_f32(&inp, rate, &[x.clone()]);
         let o = tutti()
-            .args(["process", "--chain", "hpf(hz=100),gain(db=-6),delay(ms=25)", "--in"])
+            .args([
+                "process",
+                "--chain",
+                "hpf(hz=100),gain(db=-6),delay(ms=25)",
+                "--in",
+            ])
             .arg(&inp)
             .arg("--out")
             .arg(&out)
@@ -107,7 +115,11 @@ fn contract_example_matches_the_analytic_model() {
         assert_eq!(r, rate);
         assert_eq!(y[0].len(), x.len());
         let want = model(&x, rate);
-        let err: f64 = y[0].iter().zip(&want).map(|(a, b)| (f64::from(*a) - b).powi(2)).sum();
+        let err: f64 = y[0]
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (f64::from(*a) - b).powi(2))
+            .sum();
         let sig: f64 = want.iter().map(|b| b * b).sum();
         let resid_db = 10.0 * (err / sig).log10();
         assert!(resid_db < -100.0, "rate {rate}: residual {resid_db:.1} dB");
@@ -134,15 +146,29 @@ ms = 10
     )
     .unwrap();
     let out = dir.path().join("y.wav");
-    let o = tutti().args(["process", "--graph"]).arg(&g).arg("--in").arg(&inp).arg("--out").arg(&out).output().unwrap();
+    let o = tutti()
+        .args(["process", "--graph"])
+        .arg(&g)
+        .arg("--in")
+        .arg(&inp)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let spec = hound::WavReader::open(&out).unwrap().spec();
-    assert_eq!((spec.bits_per_sample, spec.channels, spec.sample_format), (16, 2, hound::SampleFormat::Int));
+    assert_eq!(
+        (spec.bits_per_sample, spec.channels, spec.sample_format),
+        (16, 2, hound::SampleFormat::Int)
+    );
     let (_, y) = read_f32(&out);
     let g = 10f32.powf(-6.0 / 20.0);
     for c in 0..2 {
         for i in 160..16000 {
-            assert!((y[c][i] - x[i - 160] * g).abs() <= 1.0 / 32768.0 + 1e-6, "ch {c} sample {i}");
+            assert!(
+                (y[c][i] - x[i - 160] * g).abs() <= 1.0 / 32768.0 + 1e-6,
+                "ch {c} sample {i}"
+            );
         }
     }
 }
@@ -166,17 +192,111 @@ fn errors_are_one_line_and_leave_no_output() {
     write_f32(&d.join("a16.wav"), 16000, &[noise(1600, 1)]);
     write_f32(&d.join("a8.wav"), 8000, &[noise(800, 2)]);
     std::fs::write(d.join("bad.wav"), b"RIFFnonsense").unwrap();
-    std::fs::write(d.join("g.toml"), "edges = [\"in -> x\", \"x -> out\"]\n[nodes.x]\ntype = \"nosuch\"\n").unwrap();
-    expect_error(&["process", "--chain", "hpf,bogus(x=1)", "--in", "a16.wav", "--out", "out.wav"], d, &["bogus"]);
-    expect_error(&["process", "--chain", "hpf(hz=1", "--in", "a16.wav", "--out", "out.wav"], d, &["hpf(hz=1"]);
-    expect_error(&["process", "--chain", "hpf(hz=5)", "--in", "a16.wav", "--out", "out.wav"], d, &["hz", "5"]);
-    expect_error(&["process", "--chain", "gain", "--in", "missing.wav", "--out", "out.wav"], d, &["missing.wav"]);
-    expect_error(&["process", "--chain", "gain", "--in", "bad.wav", "--out", "out.wav"], d, &["bad.wav"]);
-    expect_error(&["process", "--chain", "gain", "--in", "a16.wav", "--far", "a8.wav", "--out", "out.wav"], d, &["--far", "8000"]);
-    expect_error(&["process", "--graph", "g.toml", "--in", "a16.wav", "--out", "out.wav"], d, &["nodes.x", "nosuch"]);
-    expect_error(&["process", "--chain", "gain", "--in", "a16.wav", "--out", "nodir/out.wav"], d, &["nodir"]);
-    expect_error(&["process", "--chain", "gain", "--in", "a16.wav", "--out", "out.wav", "--block-ms", "0.01"], d, &["block"]);
-    assert_eq!(std::fs::read_dir(d).unwrap().count(), 4, "temporary files left behind");
+    std::fs::write(
+        d.join("g.toml"),
+        "edges = [\"in -> x\", \"x -> out\"]\n[nodes.x]\ntype = \"nosuch\"\n",
+    )
+    .unwrap();
+    expect_error(
+        &[
+            "process",
+            "--chain",
+            "hpf,bogus(x=1)",
+            "--in",
+            "a16.wav",
+            "--out",
+            "out.wav",
+        ],
+        d,
+        &["bogus"],
+    );
+    expect_error(
+        &[
+            "process", "--chain", "hpf(hz=1", "--in", "a16.wav", "--out", "out.wav",
+        ],
+        d,
+        &["hpf(hz=1"],
+    );
+    expect_error(
+        &[
+            "process",
+            "--chain",
+            "hpf(hz=5)",
+            "--in",
+            "a16.wav",
+            "--out",
+            "out.wav",
+        ],
+        d,
+        &["hz", "5"],
+    );
+    expect_error(
+        &[
+            "process",
+            "--chain",
+            "gain",
+            "--in",
+            "missing.wav",
+            "--out",
+            "out.wav",
+        ],
+        d,
+        &["missing.wav"],
+    );
+    expect_error(
+        &[
+            "process", "--chain", "gain", "--in", "bad.wav", "--out", "out.wav",
+        ],
+        d,
+        &["bad.wav"],
+    );
+    expect_error(
+        &[
+            "process", "--chain", "gain", "--in", "a16.wav", "--far", "a8.wav", "--out", "out.wav",
+        ],
+        d,
+        &["--far", "8000"],
+    );
+    expect_error(
+        &[
+            "process", "--graph", "g.toml", "--in", "a16.wav", "--out", "out.wav",
+        ],
+        d,
+        &["nodes.x", "nosuch"],
+    );
+    expect_error(
+        &[
+            "process",
+            "--chain",
+            "gain",
+            "--in",
+            "a16.wav",
+            "--out",
+            "nodir/out.wav",
+        ],
+        d,
+        &["nodir"],
+    );
+    expect_error(
+        &[
+            "process",
+            "--chain",
+            "gain",
+            "--in",
+            "a16.wav",
+            "--out",
+            "out.wav",
+            "--block-ms",
+            "0.01",
+        ],
+        d,
+        &["block"],
+    );
+    assert_eq!(
+        std::fs::read_dir(d).unwrap().count(),
+        4,
+        "temporary files left behind"
+    );
 }
 
 #[test]
@@ -186,7 +306,10 @@ fn nodes_json_lists_the_contract_fields() {
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let nodes = doc["nodes"].as_array().unwrap();
     for want in ["gain", "hpf", "delay"] {
-        let n = nodes.iter().find(|n| n["name"] == want).unwrap_or_else(|| panic!("{want} missing"));
+        let n = nodes
+            .iter()
+            .find(|n| n["name"] == want)
+            .unwrap_or_else(|| panic!("{want} missing"));
         for k in ["description", "inputs", "outputs", "params", "latency_samples"] {
             assert!(!n[k].is_null(), "{want}.{k}");
         }

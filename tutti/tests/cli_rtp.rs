@@ -540,7 +540,13 @@ fn send_paces_rtp_with_rtcp_and_decodes_back() {
 fn capture_ffmpeg(dir: &Path, port: u16, args: &[&str], url: &str) -> (PathBuf, PathBuf) {
     let cap = dir.join("cap.pcapng");
     let mut dumpcap = tool("dumpcap")
-        .args(["-i", "lo", "-f", &format!("udp portrange {port}-{}", port + 1), "-w"])
+        .args([
+            "-i",
+            "lo",
+            "-f",
+            &format!("udp portrange {port}-{}", port + 1),
+            "-w",
+        ])
         .arg(&cap)
         .args(["-a", "duration:6"])
         .stderr(Stdio::piped())
@@ -553,14 +559,32 @@ fn capture_ffmpeg(dir: &Path, port: u16, args: &[&str], url: &str) -> (PathBuf, 
     std::thread::sleep(Duration::from_millis(500));
     let src = dir.join("tone8k.wav");
     let o = tool("ffmpeg")
-        .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1:sample_rate=8000"])
+        .args([
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=1:sample_rate=8000",
+        ])
         .args(["-ac", "1"])
         .arg(&src)
         .output()
         .unwrap();
     assert!(o.status.success());
-    let o = tool("ffmpeg").args(["-loglevel", "error", "-re", "-i"]).arg(&src).args(args).arg(url).output().unwrap();
-    assert!(o.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&o.stderr));
+    let o = tool("ffmpeg")
+        .args(["-loglevel", "error", "-re", "-i"])
+        .arg(&src)
+        .args(args)
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(dumpcap.wait().unwrap().success(), "dumpcap failed");
     (cap, src)
 }
@@ -574,11 +598,30 @@ fn ffmpeg_srtp_is_decrypted_and_wrong_keys_are_counted() {
     let (cap, src) = capture_ffmpeg(
         dir.path(),
         port,
-        &["-c:a", "pcm_mulaw", "-max_packet_size", "182", "-f", "rtp", "-srtp_out_suite", "AES_CM_128_HMAC_SHA1_80", "-srtp_out_params", key],
+        &[
+            "-c:a",
+            "pcm_mulaw",
+            "-max_packet_size",
+            "182",
+            "-f",
+            "rtp",
+            "-srtp_out_suite",
+            "AES_CM_128_HMAC_SHA1_80",
+            "-srtp_out_params",
+            key,
+        ],
         &format!("srtp://127.0.0.1:{port}"),
     );
     let out = dir.path().join("out");
-    let args = ["rtp", "decode", "--pcap", cap.to_str().unwrap(), "--out-dir", out.to_str().unwrap(), "--json"];
+    let args = [
+        "rtp",
+        "decode",
+        "--pcap",
+        cap.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+        "--json",
+    ];
     let mut with_key = args.to_vec();
     with_key.extend(["--srtp-key", key]);
     let j = decode_json(&with_key);
@@ -588,17 +631,32 @@ fn ffmpeg_srtp_is_decrypted_and_wrong_keys_are_counted() {
     assert_eq!(s["lost"], 0);
     let packets = s["packets"].as_u64().unwrap();
     assert!(packets >= 50, "{packets} packets");
-    assert!(j["rtcp"].as_array().unwrap().iter().any(|r| r["type"] == "SR"), "SRTCP decrypted");
+    assert!(
+        j["rtcp"].as_array().unwrap().iter().any(|r| r["type"] == "SR"),
+        "SRTCP decrypted"
+    );
     // The decrypted audio is ffmpeg's own µ-law coding of the tone.
     let raw = dir.path().join("tone.ul");
-    let o = tool("ffmpeg").args(["-y", "-loglevel", "error", "-i"]).arg(&src).args(["-f", "mulaw"]).arg(&raw).output().unwrap();
+    let o = tool("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-i"])
+        .arg(&src)
+        .args(["-f", "mulaw"])
+        .arg(&raw)
+        .output()
+        .unwrap();
     assert!(o.status.success());
     let reference = ffmpeg_g711(&std::fs::read(&raw).unwrap(), "mulaw", dir.path());
     let (_, ours) = wav_samples(s["wav"].as_str().unwrap());
     let n = ours.len().min(reference.len() - 30);
     assert!(n > 7000);
-    if s["concealed_ms"] == 0.0 && s["removed_samples_for_acceleration"] == 0 && s["inserted_samples_for_deceleration"] == 0 {
-        assert!(ours[..n] == reference[..n], "decrypted audio differs from ffmpeg's µ-law coding");
+    if s["concealed_ms"] == 0.0
+        && s["removed_samples_for_acceleration"] == 0
+        && s["inserted_samples_for_deceleration"] == 0
+    {
+        assert!(
+            ours[..n] == reference[..n],
+            "decrypted audio differs from ffmpeg's µ-law coding"
+        );
     }
     // A wrong key: every packet fails authentication, nothing is decoded, nothing panics.
     let mut wrong = args.to_vec();

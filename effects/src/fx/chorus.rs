@@ -37,7 +37,14 @@ const PARAMS: &[ParamInfo] = &[
     ParamInfo::new("speed", "Hz", 0.05, 5.0, 0.4, "sweep frequency"),
     ParamInfo::new("mix", "%", 0.0, 100.0, 50.0, "share of the voices in the output"),
     ParamInfo::choice("shape", LFO_SHAPES, 0, "sweep shape"),
-    ParamInfo::new("stereo", "%", 0.0, 100.0, 25.0, "sweep phase shift of the right channel, in % of a cycle"),
+    ParamInfo::new(
+        "stereo",
+        "%",
+        0.0,
+        100.0,
+        25.0,
+        "sweep phase shift of the right channel, in % of a cycle",
+    ),
 ];
 
 /// The `chorus` node type.

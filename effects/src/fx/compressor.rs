@@ -42,12 +42,45 @@ use super::common::{db_to_lin, split_io, SMOOTH_MS};
 
 const PARAMS: &[ParamInfo] = &[
     ParamInfo::new("threshold", "dB", -60.0, 0.0, -18.0, "threshold T (dBFS)"),
-    ParamInfo::new("ratio", "ratio", 1.0, 50.0, 4.0, "compression ratio R (input dB per output dB above T)"),
-    ParamInfo::new("knee", "dB", 0.0, 24.0, 6.0, "knee width W, centred on the threshold"),
-    ParamInfo::new("attack", "ms", 0.05, 500.0, 10.0, "attack time constant (63 % of a step)"),
-    ParamInfo::new("release", "ms", 1.0, 5000.0, 100.0, "release time constant (63 % of a step)"),
+    ParamInfo::new(
+        "ratio",
+        "ratio",
+        1.0,
+        50.0,
+        4.0,
+        "compression ratio R (input dB per output dB above T)",
+    ),
+    ParamInfo::new(
+        "knee",
+        "dB",
+        0.0,
+        24.0,
+        6.0,
+        "knee width W, centred on the threshold",
+    ),
+    ParamInfo::new(
+        "attack",
+        "ms",
+        0.05,
+        500.0,
+        10.0,
+        "attack time constant (63 % of a step)",
+    ),
+    ParamInfo::new(
+        "release",
+        "ms",
+        1.0,
+        5000.0,
+        100.0,
+        "release time constant (63 % of a step)",
+    ),
     ParamInfo::new("makeup", "dB", -24.0, 40.0, 0.0, "make-up gain M"),
-    ParamInfo::choice("detector", &["input", "sidechain"], 0, "signal that drives the gain: the input or port 2"),
+    ParamInfo::choice(
+        "detector",
+        &["input", "sidechain"],
+        0,
+        "signal that drives the gain: the input or port 2",
+    ),
 ];
 
 /// The `compressor` node type.
@@ -135,7 +168,11 @@ impl Processor for Compressor {
         let use_side = self.values[6] >= 0.5;
         let mut out = outputs.port(0);
         let io = split_io(inputs.port(0), &mut out);
-        let (t, r, w) = (f64::from(self.values[0]), f64::from(self.values[1]), f64::from(self.values[2]));
+        let (t, r, w) = (
+            f64::from(self.values[0]),
+            f64::from(self.values[1]),
+            f64::from(self.values[2]),
+        );
         let [i0, i1] = io.ins;
         let [o0, o1] = io.outs;
         let side_ch = side.channels().min(2);
@@ -149,7 +186,11 @@ impl Processor for Compressor {
             };
             let x_g = 20.0 * f64::from(level).max(1e-10).log10();
             let x_l = x_g - gain_computer(x_g, t, r, w);
-            let a = if x_l > self.y_l { self.alpha_a } else { self.alpha_r };
+            let a = if x_l > self.y_l {
+                self.alpha_a
+            } else {
+                self.alpha_r
+            };
             self.y_l = a * self.y_l + (1.0 - a) * x_l;
             if self.y_l < 1e-12 {
                 self.y_l = 0.0;

@@ -32,10 +32,31 @@ const MAX_MS: f32 = 2000.0;
 const TAPS: usize = 4;
 
 const PARAMS: &[ParamInfo] = &[
-    ParamInfo::new("delay", "ms", 1.0, MAX_MS, 250.0, "delay of tap 1 and of the feedback loop"),
+    ParamInfo::new(
+        "delay",
+        "ms",
+        1.0,
+        MAX_MS,
+        250.0,
+        "delay of tap 1 and of the feedback loop",
+    ),
     ParamInfo::new("gain", "%", 0.0, 100.0, 50.0, "level of tap 1"),
-    ParamInfo::new("feedback", "%", -95.0, 95.0, 30.0, "part of tap 1 fed back into the delay line"),
-    ParamInfo::new("damping", "Hz", 0.0, 20000.0, 0.0, "cut-off of the low-pass in the feedback loop (0 = off)"),
+    ParamInfo::new(
+        "feedback",
+        "%",
+        -95.0,
+        95.0,
+        30.0,
+        "part of tap 1 fed back into the delay line",
+    ),
+    ParamInfo::new(
+        "damping",
+        "Hz",
+        0.0,
+        20000.0,
+        0.0,
+        "cut-off of the low-pass in the feedback loop (0 = off)",
+    ),
     ParamInfo::new("dry", "%", 0.0, 100.0, 100.0, "level of the direct signal"),
     ParamInfo::new("tap2", "ms", 0.0, MAX_MS, 0.0, "delay of tap 2 (0 = off)"),
     ParamInfo::new("gain2", "%", 0.0, 100.0, 35.0, "level of tap 2"),
@@ -70,7 +91,13 @@ struct Tap {
 
 impl Tap {
     fn new(d: usize, len: u32) -> Self {
-        Self { cur: d, next: d, pending: None, pos: 0, len: len.max(1) }
+        Self {
+            cur: d,
+            next: d,
+            pending: None,
+            pos: 0,
+            len: len.max(1),
+        }
     }
 
     fn set(&mut self, d: usize) {
@@ -236,7 +263,11 @@ impl Processor for Echo {
                 let x = f64::from(if c == 0 { i0[n] } else { i1[n] });
                 let line = &mut self.lines[c];
                 let (d0, d1, t) = rd[0];
-                let v = if t == 0.0 { line.at(d0 - 1) } else { (1.0 - t) * line.at(d0 - 1) + t * line.at(d1 - 1) };
+                let v = if t == 0.0 {
+                    line.at(d0 - 1)
+                } else {
+                    (1.0 - t) * line.at(d0 - 1) + t * line.at(d1 - 1)
+                };
                 // `line.at(d − 1)` before pushing w[n] is w[n − d].
                 let l = flush((1.0 - a) * v + a * self.lp[c]);
                 self.lp[c] = l;

@@ -31,12 +31,40 @@ use super::common::{flush, split_io, DelayLine, Lfo, LfoShape, LFO_SHAPES, SMOOT
 
 const PARAMS: &[ParamInfo] = &[
     ParamInfo::new("delay", "ms", 0.0, 30.0, 0.0, "base (minimum) delay"),
-    ParamInfo::new("depth", "ms", 0.0, 10.0, 2.0, "swept delay added to the base delay"),
-    ParamInfo::new("regen", "%", -95.0, 95.0, 0.0, "regeneration: delayed signal fed back"),
-    ParamInfo::new("width", "%", 0.0, 100.0, 71.0, "level of the delayed signal mixed with the input"),
+    ParamInfo::new(
+        "depth",
+        "ms",
+        0.0,
+        10.0,
+        2.0,
+        "swept delay added to the base delay",
+    ),
+    ParamInfo::new(
+        "regen",
+        "%",
+        -95.0,
+        95.0,
+        0.0,
+        "regeneration: delayed signal fed back",
+    ),
+    ParamInfo::new(
+        "width",
+        "%",
+        0.0,
+        100.0,
+        71.0,
+        "level of the delayed signal mixed with the input",
+    ),
     ParamInfo::new("speed", "Hz", 0.1, 10.0, 0.5, "sweeps per second"),
     ParamInfo::choice("shape", LFO_SHAPES, 0, "sweep shape"),
-    ParamInfo::new("phase", "%", 0.0, 100.0, 25.0, "sweep phase shift between channels, in % of a cycle"),
+    ParamInfo::new(
+        "phase",
+        "%",
+        0.0,
+        100.0,
+        25.0,
+        "sweep phase shift between channels, in % of a cycle",
+    ),
     ParamInfo::choice("interp", &["linear", "quadratic"], 0, "delay-line interpolation"),
 ];
 
@@ -117,7 +145,11 @@ impl Processor for Flanger {
                 let d = dmin + span * shape.eval(self.lfo.phase + c as f64 * phase);
                 let line = &mut self.lines[c];
                 line.push(flush(x + self.last[c] * regen));
-                let delayed = if quadratic { line.quadratic(d) } else { line.linear(d) };
+                let delayed = if quadratic {
+                    line.quadratic(d)
+                } else {
+                    line.linear(d)
+                };
                 self.last[c] = delayed;
                 io.outs[c][n] = (x * in_gain + delayed * delay_gain) as f32;
             }

@@ -38,7 +38,14 @@ use tutti_engine::{
 use super::common::{db_to_lin, lin_to_db, split_io, DelayLine, TRUE_PEAK_TAPS};
 
 const PARAMS: &[ParamInfo] = &[
-    ParamInfo::new("ceiling", "dB", -40.0, 0.0, -1.0, "largest true peak of the output (dBTP)"),
+    ParamInfo::new(
+        "ceiling",
+        "dB",
+        -40.0,
+        0.0,
+        -1.0,
+        "largest true peak of the output (dBTP)",
+    ),
     ParamInfo::new("release", "ms", 1.0, 2000.0, 60.0, "release time constant"),
 ];
 
@@ -49,7 +56,10 @@ pub(crate) const TYPE: NodeType = NodeType {
     inputs: &["in"],
     outputs: &["out"],
     params: PARAMS,
-    options: &[("lookahead", "look-ahead time in ms, 1..=20 (default 5); latency = look-ahead + 10 samples")],
+    options: &[(
+        "lookahead",
+        "look-ahead time in ms, 1..=20 (default 5); latency = look-ahead + 10 samples",
+    )],
     create: |a: &NodeArgs| {
         let la = match a.option("lookahead") {
             None => 5.0,
@@ -80,7 +90,14 @@ struct SlidingMin {
 impl SlidingMin {
     fn new(w: usize) -> Self {
         let cap = w + 1;
-        Self { val: vec![0.0; cap], idx: vec![0; cap], head: 0, len: 0, w: w as u64, count: 0 }
+        Self {
+            val: vec![0.0; cap],
+            idx: vec![0; cap],
+            head: 0,
+            len: 0,
+            w: w as u64,
+            count: 0,
+        }
     }
 
     #[inline]
@@ -175,7 +192,9 @@ impl Processor for Limiter {
     fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
         self.rate = f64::from(cfg.sample_rate);
         self.w = ((self.lookahead_ms * self.rate / 1000.0).round() as usize).max(12);
-        self.hist = (0..cfg.channels.min(2)).map(|_| DelayLine::new(self.w + 16)).collect();
+        self.hist = (0..cfg.channels.min(2))
+            .map(|_| DelayLine::new(self.w + 16))
+            .collect();
         self.r_min = SlidingMin::new(12);
         self.hold = SlidingMin::new(self.w);
         self.ring = vec![1.0; self.w];

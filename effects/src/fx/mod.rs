@@ -18,21 +18,21 @@ use tutti_engine::NodeType;
 
 // Reverb, binaural panning, pitch and time (fx-b).
 mod convolver;
+mod pan3d;
+mod pitch_shift;
 mod resample;
 mod reverb;
-mod stretcher;
-mod pitch_shift;
-mod time_stretch;
-mod pan3d;
 mod sofa;
+mod stretcher;
+mod time_stretch;
 
 pub use convolver::PartitionedConvolver;
+pub use pan3d::{woodworth_itd, Pan3d};
+pub use pitch_shift::PitchShifter;
 pub use resample::{resample_signal, StreamResampler};
 pub use reverb::{reverb_rt60, ImpulseResponse, Reverb};
-pub use stretcher::{StretchMode, TimeStretcher};
-pub use pitch_shift::PitchShifter;
-pub use pan3d::{woodworth_itd, Pan3d};
 pub use sofa::SofaHrtf;
+pub use stretcher::{StretchMode, TimeStretcher};
 
 /// The effect node types.
 pub(crate) const TYPES: &[NodeType] = &[

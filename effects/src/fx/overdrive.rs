@@ -23,7 +23,14 @@ use super::common::{db_to_lin, split_io, DelayLine, Oversampler, SMOOTH_MS};
 
 const PARAMS: &[ParamInfo] = &[
     ParamInfo::new("drive", "dB", 0.0, 48.0, 18.0, "gain in front of the tanh shaper"),
-    ParamInfo::new("level", "dB", -40.0, 12.0, -6.0, "output level of the shaped signal"),
+    ParamInfo::new(
+        "level",
+        "dB",
+        -40.0,
+        12.0,
+        -6.0,
+        "output level of the shaped signal",
+    ),
     ParamInfo::new("mix", "%", 0.0, 100.0, 100.0, "share of the shaped signal"),
 ];
 
@@ -90,7 +97,11 @@ impl Processor for Overdrive {
 
     fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
         let ch = cfg.channels.min(2);
-        self.os = if self.factor > 1 { (0..ch).map(|_| Oversampler::new(self.factor)).collect() } else { Vec::new() };
+        self.os = if self.factor > 1 {
+            (0..ch).map(|_| Oversampler::new(self.factor)).collect()
+        } else {
+            Vec::new()
+        };
         let lat = self.latency_frames();
         self.dry = (0..ch).map(|_| DelayLine::new(lat + 1)).collect();
         let sm = |v: f32| Smoothed::with_time(v, SMOOTH_MS, cfg.sample_rate);
@@ -137,8 +148,10 @@ impl Processor for Overdrive {
         for d in &mut self.dry {
             d.clear();
         }
-        self.drive.set_immediate(db_to_lin(f64::from(self.values[0])) as f32);
-        self.level.set_immediate(db_to_lin(f64::from(self.values[1])) as f32);
+        self.drive
+            .set_immediate(db_to_lin(f64::from(self.values[0])) as f32);
+        self.level
+            .set_immediate(db_to_lin(f64::from(self.values[1])) as f32);
         self.mix.set_immediate(self.values[2] / 100.0);
     }
 

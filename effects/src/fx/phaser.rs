@@ -31,14 +31,56 @@ use super::common::{flush, split_io, Lfo, LfoShape, LFO_SHAPES, SMOOTH_MS};
 const MAX_STAGES: usize = 12;
 
 const PARAMS: &[ParamInfo] = &[
-    ParamInfo::new("stages", "", 1.0, 12.0, 4.0, "number of all-pass stages (2 per notch)"),
-    ParamInfo::new("min_freq", "Hz", 20.0, 10000.0, 300.0, "lowest break frequency of the sweep"),
-    ParamInfo::new("max_freq", "Hz", 20.0, 20000.0, 3000.0, "highest break frequency of the sweep"),
+    ParamInfo::new(
+        "stages",
+        "",
+        1.0,
+        12.0,
+        4.0,
+        "number of all-pass stages (2 per notch)",
+    ),
+    ParamInfo::new(
+        "min_freq",
+        "Hz",
+        20.0,
+        10000.0,
+        300.0,
+        "lowest break frequency of the sweep",
+    ),
+    ParamInfo::new(
+        "max_freq",
+        "Hz",
+        20.0,
+        20000.0,
+        3000.0,
+        "highest break frequency of the sweep",
+    ),
     ParamInfo::new("rate", "Hz", 0.01, 10.0, 0.5, "sweep frequency"),
-    ParamInfo::new("feedback", "%", -95.0, 95.0, 40.0, "output of the cascade fed back to its input"),
-    ParamInfo::new("mix", "%", 0.0, 100.0, 50.0, "share of the all-pass path (50 = deepest notches)"),
+    ParamInfo::new(
+        "feedback",
+        "%",
+        -95.0,
+        95.0,
+        40.0,
+        "output of the cascade fed back to its input",
+    ),
+    ParamInfo::new(
+        "mix",
+        "%",
+        0.0,
+        100.0,
+        50.0,
+        "share of the all-pass path (50 = deepest notches)",
+    ),
     ParamInfo::choice("shape", LFO_SHAPES, 0, "sweep shape"),
-    ParamInfo::new("phase", "%", 0.0, 100.0, 25.0, "sweep phase shift of the right channel, in % of a cycle"),
+    ParamInfo::new(
+        "phase",
+        "%",
+        0.0,
+        100.0,
+        25.0,
+        "sweep phase shift of the right channel, in % of a cycle",
+    ),
 ];
 
 /// The `phaser` node type.

@@ -30,11 +30,44 @@ use crate::basic::{Biquad, BiquadCoeffs};
 const MAX_BANDS: usize = 16;
 
 const PARAMS: &[ParamInfo] = &[
-    ParamInfo::new("freq", "Hz", 20.0, 8000.0, 220.0, "fundamental resonance frequency"),
-    ParamInfo::new("decay", "ms", 10.0, 20000.0, 1000.0, "time for a resonance to decay by 60 dB"),
-    ParamInfo::choice("mode", &["comb", "bandpass"], 0, "comb (all harmonics) or band-pass bank"),
-    ParamInfo::new("harmonics", "", 1.0, 16.0, 4.0, "band-pass mode: resonances at 1..=harmonics × freq"),
-    ParamInfo::new("mix", "%", 0.0, 100.0, 100.0, "share of the resonator in the output"),
+    ParamInfo::new(
+        "freq",
+        "Hz",
+        20.0,
+        8000.0,
+        220.0,
+        "fundamental resonance frequency",
+    ),
+    ParamInfo::new(
+        "decay",
+        "ms",
+        10.0,
+        20000.0,
+        1000.0,
+        "time for a resonance to decay by 60 dB",
+    ),
+    ParamInfo::choice(
+        "mode",
+        &["comb", "bandpass"],
+        0,
+        "comb (all harmonics) or band-pass bank",
+    ),
+    ParamInfo::new(
+        "harmonics",
+        "",
+        1.0,
+        16.0,
+        4.0,
+        "band-pass mode: resonances at 1..=harmonics × freq",
+    ),
+    ParamInfo::new(
+        "mix",
+        "%",
+        0.0,
+        100.0,
+        100.0,
+        "share of the resonator in the output",
+    ),
 ];
 
 /// The `resonator` node type.
@@ -44,14 +77,20 @@ pub(crate) const TYPE: NodeType = NodeType {
     inputs: &["in"],
     outputs: &["out"],
     params: PARAMS,
-    options: &[("freqs", "band-pass mode: comma-separated resonance frequencies in Hz (overrides freq/harmonics)")],
+    options: &[(
+        "freqs",
+        "band-pass mode: comma-separated resonance frequencies in Hz (overrides freq/harmonics)",
+    )],
     create: |a: &NodeArgs| {
         let freqs = match a.option("freqs") {
             None => Vec::new(),
             Some(s) => {
                 let v = parse_list(s).map_err(|e| a.error("freqs", e))?;
                 if v.is_empty() || v.len() > MAX_BANDS || v.iter().any(|f| !(20.0..=20000.0).contains(f)) {
-                    return Err(a.error("freqs", format!("expected 1..={MAX_BANDS} frequencies in 20..=20000 Hz")));
+                    return Err(a.error(
+                        "freqs",
+                        format!("expected 1..={MAX_BANDS} frequencies in 20..=20000 Hz"),
+                    ));
                 }
                 v
             }
@@ -115,12 +154,19 @@ impl Resonator {
             self.freqs.len()
         };
         for k in 0..self.bands {
-            let f = if self.freqs.is_empty() { f0 * (k + 1) as f64 } else { self.freqs[k] };
+            let f = if self.freqs.is_empty() {
+                f0 * (k + 1) as f64
+            } else {
+                self.freqs[k]
+            };
             let coeffs = if f < nyq {
                 let w0 = 2.0 * std::f64::consts::PI * f / self.rate;
                 BiquadCoeffs::bandpass(f, w0.sin() / (2.0 * alpha), self.rate)
             } else {
-                BiquadCoeffs { b0: 0.0, ..BiquadCoeffs::IDENTITY }
+                BiquadCoeffs {
+                    b0: 0.0,
+                    ..BiquadCoeffs::IDENTITY
+                }
             };
             for ch in &mut self.bank {
                 ch[k].coeffs = coeffs;
@@ -137,7 +183,9 @@ impl Processor for Resonator {
     fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
         self.rate = f64::from(cfg.sample_rate);
         let ch = cfg.channels.min(2);
-        self.lines = (0..ch).map(|_| DelayLine::new((self.rate / 20.0).ceil() as usize + 2)).collect();
+        self.lines = (0..ch)
+            .map(|_| DelayLine::new((self.rate / 20.0).ceil() as usize + 2))
+            .collect();
         self.bank = vec![[Biquad::default(); MAX_BANDS]; ch];
         self.freq = Smoothed::with_time(self.values[0], SMOOTH_MS, cfg.sample_rate);
         self.decay = Smoothed::with_time(self.values[1], SMOOTH_MS, cfg.sample_rate);

@@ -31,7 +31,14 @@ const MAX_MS: f32 = 2000.0;
 const SLOTS: usize = 3;
 
 const PARAMS: &[ParamInfo] = &[
-    ParamInfo::new("segment", "ms", 20.0, MAX_MS, 400.0, "length of the reversed segments"),
+    ParamInfo::new(
+        "segment",
+        "ms",
+        20.0,
+        MAX_MS,
+        400.0,
+        "length of the reversed segments",
+    ),
     ParamInfo::new("wet", "%", 0.0, 100.0, 70.0, "level of the reversed signal"),
     ParamInfo::new("dry", "%", 0.0, 100.0, 100.0, "level of the direct signal"),
 ];
@@ -97,9 +104,15 @@ impl ReverseEcho {
         let slot = (0..SLOTS)
             .find(|&s| self.grains[s].k >= self.grains[s].len)
             .unwrap_or_else(|| {
-                (0..SLOTS).max_by_key(|&s| self.grains[s].k * 1_000_000 / self.grains[s].len.max(1)).unwrap_or(0)
+                (0..SLOTS)
+                    .max_by_key(|&s| self.grains[s].k * 1_000_000 / self.grains[s].len.max(1))
+                    .unwrap_or(0)
             });
-        self.grains[slot] = Grain { k: 0, len, w: std::f64::consts::PI / len as f64 };
+        self.grains[slot] = Grain {
+            k: 0,
+            len,
+            w: std::f64::consts::PI / len as f64,
+        };
         self.until_next = len / 2;
     }
 }

@@ -20,7 +20,14 @@ use super::common::{split_io, Lfo, LfoShape, LFO_SHAPES, SMOOTH_MS};
 
 const PARAMS: &[ParamInfo] = &[
     ParamInfo::new("freq", "Hz", 0.1, 20000.0, 440.0, "carrier frequency"),
-    ParamInfo::new("mix", "%", 0.0, 100.0, 100.0, "modulated share (0 = dry, 100 = pure ring modulation)"),
+    ParamInfo::new(
+        "mix",
+        "%",
+        0.0,
+        100.0,
+        100.0,
+        "modulated share (0 = dry, 100 = pure ring modulation)",
+    ),
     ParamInfo::choice("shape", LFO_SHAPES, 0, "carrier shape"),
 ];
 

@@ -20,9 +20,23 @@ use super::common::{split_io, Lfo, LfoShape, LFO_SHAPES, SMOOTH_MS};
 
 const PARAMS: &[ParamInfo] = &[
     ParamInfo::new("rate", "Hz", 0.1, 50.0, 5.0, "modulation frequency"),
-    ParamInfo::new("depth", "%", 0.0, 100.0, 50.0, "gain swing: the gain goes from 1 down to 1 − depth"),
+    ParamInfo::new(
+        "depth",
+        "%",
+        0.0,
+        100.0,
+        50.0,
+        "gain swing: the gain goes from 1 down to 1 − depth",
+    ),
     ParamInfo::choice("shape", LFO_SHAPES, 0, "modulation shape"),
-    ParamInfo::new("phase", "%", 0.0, 100.0, 0.0, "LFO phase offset of the right channel, in % of a cycle"),
+    ParamInfo::new(
+        "phase",
+        "%",
+        0.0,
+        100.0,
+        0.0,
+        "LFO phase offset of the right channel, in % of a cycle",
+    ),
 ];
 
 /// The `tremolo` node type.

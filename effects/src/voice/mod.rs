@@ -14,9 +14,7 @@ mod vad;
 
 pub use aec::{Aec, AEC_METERS};
 pub use agc::{k_weighting, Agc};
-pub use cng::{
-    levinson_reflection, CngAnalyzer, CngNode, CngParams, CngSynth, CNG_DBOV_REF, CNG_MAX_ORDER,
-};
+pub use cng::{levinson_reflection, CngAnalyzer, CngNode, CngParams, CngSynth, CNG_DBOV_REF, CNG_MAX_ORDER};
 pub use eq::{eq_response_db, BandSpec, Eq, EQ_BAND_TYPES, EQ_MAX_BANDS};
 pub use ns::{expint_e1, NoiseSuppressor, NS_LEVEL_DB};
 pub use svf::{Svf, SvfCoeffs, SvfShape};

@@ -16,7 +16,8 @@ pub fn build(name: &str, args: &[(&str, &str)]) -> Box<dyn Processor> {
         .find(|t| t.name == name)
         .unwrap_or_else(|| panic!("node type '{name}' is not registered"));
     let pairs: Vec<(String, String)> = args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    ty.build(&pairs).unwrap_or_else(|e| panic!("building {name}: {e}"))
+    ty.build(&pairs)
+        .unwrap_or_else(|e| panic!("building {name}: {e}"))
 }
 
 /// Renders `input` (one signal per channel) through `p` at `rate` in blocks of `block` frames.
@@ -27,7 +28,13 @@ pub fn render(p: &mut dyn Processor, rate: u32, block: usize, input: &[Vec<f32>]
 }
 
 /// Renders with a second input port (side chain).
-pub fn render2(p: &mut dyn Processor, rate: u32, block: usize, a: &[Vec<f32>], b: &[Vec<f32>]) -> Vec<Vec<f32>> {
+pub fn render2(
+    p: &mut dyn Processor,
+    rate: u32,
+    block: usize,
+    a: &[Vec<f32>],
+    b: &[Vec<f32>],
+) -> Vec<Vec<f32>> {
     let cfg = StreamConfig::with_frames(rate, a.len(), block).expect("valid test configuration");
     let mut out = render_offline(p, &cfg, &[a.to_vec(), b.to_vec()]).expect("render");
     out.swap_remove(0)
@@ -36,7 +43,11 @@ pub fn render2(p: &mut dyn Processor, rate: u32, block: usize, a: &[Vec<f32>], b
 /// Residual energy of `y` against `model`, relative to the model's energy, in dB.
 pub fn residual_db(y: &[f32], model: &[f64]) -> f64 {
     assert_eq!(y.len(), model.len());
-    let e: f64 = y.iter().zip(model).map(|(a, b)| (f64::from(*a) - b).powi(2)).sum();
+    let e: f64 = y
+        .iter()
+        .zip(model)
+        .map(|(a, b)| (f64::from(*a) - b).powi(2))
+        .sum();
     let s: f64 = model.iter().map(|b| b * b).sum();
     assert!(s > 0.0, "model is silent");
     10.0 * (e.max(1e-300) / s).log10()
@@ -57,13 +68,18 @@ pub fn programme(seed: u64, n: usize, rate: u32) -> Vec<f32> {
             let t = i as f64 / fs;
             let burst = if (t * 3.0).fract() < 0.4 { 1.0 } else { 0.1 };
             let sweep = (2.0 * std::f64::consts::PI * (100.0 * t + 400.0 * t * t)).sin();
-            (0.3 * sweep + 0.2 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as f32 + nz[i] * burst as f32 * 0.5
+            (0.3 * sweep + 0.2 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as f32
+                + nz[i] * burst as f32 * 0.5
         })
         .collect()
 }
 
 pub fn sine(freq: f64, rate: u32, n: usize, amp: f64, phase: f64) -> Vec<f32> {
-    (0..n).map(|i| (amp * (2.0 * std::f64::consts::PI * freq * i as f64 / f64::from(rate) + phase).sin()) as f32).collect()
+    (0..n)
+        .map(|i| {
+            (amp * (2.0 * std::f64::consts::PI * freq * i as f64 / f64::from(rate) + phase).sin()) as f32
+        })
+        .collect()
 }
 
 /// Writes planar channels as a 32-bit float WAV.
@@ -113,7 +129,12 @@ pub fn read_wav(path: &Path) -> Vec<Vec<f32>> {
             for i in 0..frames {
                 for (c, o) in out.iter_mut().enumerate() {
                     let k = (i * nch + c) * 4;
-                    o.push(f32::from_le_bytes([body[k], body[k + 1], body[k + 2], body[k + 3]]));
+                    o.push(f32::from_le_bytes([
+                        body[k],
+                        body[k + 1],
+                        body[k + 2],
+                        body[k + 3],
+                    ]));
                 }
             }
             return out;
@@ -143,7 +164,11 @@ pub fn sox(name: &str, rate: u32, input: &[Vec<f32>], effect: &[&str]) -> Vec<Ve
         .args(effect)
         .output()
         .unwrap_or_else(|e| panic!("sox is required for this test (apt-get install sox): {e}"));
-    assert!(st.status.success(), "sox failed: {}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "sox failed: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let y = read_wav(&o);
     let _ = std::fs::remove_dir_all(&d);
     y
@@ -154,18 +179,42 @@ pub fn sox(name: &str, rate: u32, input: &[Vec<f32>], effect: &[&str]) -> Vec<Ve
 pub fn true_peak(x: &[f32]) -> f64 {
     const H: [[f64; 12]; 2] = [
         [
-            -0.0291748046875, 0.0292968750000, -0.0517578125000, 0.0891113281250, -0.1665039062500,
-            0.4650878906250, 0.7797851562500, -0.2003173828125, 0.1015625000000, -0.0582275390625,
-            0.0330810546875, -0.0189208984375,
+            -0.0291748046875,
+            0.0292968750000,
+            -0.0517578125000,
+            0.0891113281250,
+            -0.1665039062500,
+            0.4650878906250,
+            0.7797851562500,
+            -0.2003173828125,
+            0.1015625000000,
+            -0.0582275390625,
+            0.0330810546875,
+            -0.0189208984375,
         ],
         [
-            0.0017089843750, 0.0109863281250, -0.0196533203125, 0.0332031250000, -0.0594482421875,
-            0.1373291015625, 0.9721679687500, -0.1022949218750, 0.0476074218750, -0.0266113281250,
-            0.0148925781250, -0.0083007812500,
+            0.0017089843750,
+            0.0109863281250,
+            -0.0196533203125,
+            0.0332031250000,
+            -0.0594482421875,
+            0.1373291015625,
+            0.9721679687500,
+            -0.1022949218750,
+            0.0476074218750,
+            -0.0266113281250,
+            0.0148925781250,
+            -0.0083007812500,
         ],
     ];
     let mut peak = x.iter().fold(0.0f64, |m, v| m.max(f64::from(v.abs())));
-    let at = |i: isize| if i >= 0 && (i as usize) < x.len() { f64::from(x[i as usize]) } else { 0.0 };
+    let at = |i: isize| {
+        if i >= 0 && (i as usize) < x.len() {
+            f64::from(x[i as usize])
+        } else {
+            0.0
+        }
+    };
     for n in 0..(x.len() as isize + 12) {
         for h in &H {
             // Phase p and its mirror 3 − p.

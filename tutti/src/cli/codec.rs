@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use rubato::{FftFixedInOut, Resampler};
 use serde_json::json;
 use tutti_codecs::{
-    encode_ogg_opus, read_ogg_opus, CodecError, CodecSpec, Decoder, Encoder, G711Decoder, G711Encoder, G711Law,
-    G722Decoder, G722Encoder, OpusEncoderConfig, OPUS_RATES,
+    encode_ogg_opus, read_ogg_opus, CodecError, CodecSpec, Decoder, Encoder, G711Decoder, G711Encoder,
+    G711Law, G722Decoder, G722Encoder, OpusEncoderConfig, OPUS_RATES,
 };
 
 use super::CliError;
@@ -72,7 +72,9 @@ fn parse_codec(name: &str) -> Result<CodecSpec, CliError> {
         other => CliError::new(format!("--codec '{name}': {other}")),
     })?;
     match spec {
-        CodecSpec::L16 { .. } => Err(CliError::new(format!("--codec: '{name}' has no file format for `tutti codec`"))),
+        CodecSpec::L16 { .. } => Err(CliError::new(format!(
+            "--codec: '{name}' has no file format for `tutti codec`"
+        ))),
         s => Ok(s),
     }
 }
@@ -101,7 +103,9 @@ fn resample(channels: &[Vec<f32>], from: u32, to: u32) -> Result<Vec<Vec<f32>>, 
             .iter()
             .map(|c| (pos..pos + n).map(|i| c.get(i).copied().unwrap_or(0.0)).collect())
             .collect();
-        let o = r.process(&block, None).map_err(|e| CliError::new(format!("resampling failed: {e}")))?;
+        let o = r
+            .process(&block, None)
+            .map_err(|e| CliError::new(format!("resampling failed: {e}")))?;
         for (dst, src) in out.iter_mut().zip(o) {
             dst.extend_from_slice(&src);
         }
@@ -123,7 +127,11 @@ fn to_i16_interleaved(channels: &[Vec<f32>]) -> Vec<i16> {
 
 fn report(io: &Io, command: &str, spec: CodecSpec, frames: usize, rate: u32, channels: usize, bytes: usize) {
     let seconds = frames as f64 / f64::from(rate);
-    let bitrate = if seconds > 0.0 { bytes as f64 * 8.0 / seconds } else { 0.0 };
+    let bitrate = if seconds > 0.0 {
+        bytes as f64 * 8.0 / seconds
+    } else {
+        0.0
+    };
     if io.json {
         println!(
             "{}",
@@ -158,14 +166,20 @@ fn encode(io: &Io) -> Result<(), CliError> {
         CodecSpec::Pcmu | CodecSpec::Pcma => (8000, 1),
         CodecSpec::G722(_) => (16000, 1),
         _ => (
-            if OPUS_RATES.contains(&audio.sample_rate) { audio.sample_rate } else { 48000 },
+            if OPUS_RATES.contains(&audio.sample_rate) {
+                audio.sample_rate
+            } else {
+                48000
+            },
             audio.channels.len().clamp(1, 2),
         ),
     };
     let mut planar = audio.channels.clone();
     if out_channels == 1 && planar.len() > 1 {
         let n = planar.len() as f32;
-        let mono: Vec<f32> = (0..audio.frames()).map(|i| planar.iter().map(|c| c[i]).sum::<f32>() / n).collect();
+        let mono: Vec<f32> = (0..audio.frames())
+            .map(|i| planar.iter().map(|c| c[i]).sum::<f32>() / n)
+            .collect();
         planar = vec![mono];
     }
     let planar = resample(&planar, audio.sample_rate, rate)?;
@@ -173,9 +187,15 @@ fn encode(io: &Io) -> Result<(), CliError> {
     let frames = pcm.len() / out_channels;
     let bytes = match spec {
         CodecSpec::Pcmu | CodecSpec::Pcma => {
-            let law = if spec == CodecSpec::Pcmu { G711Law::MuLaw } else { G711Law::ALaw };
+            let law = if spec == CodecSpec::Pcmu {
+                G711Law::MuLaw
+            } else {
+                G711Law::ALaw
+            };
             let mut out = vec![0u8; pcm.len()];
-            G711Encoder::new(law).encode(&pcm, &mut out).map_err(|e| codec_err(&io.input, e))?;
+            G711Encoder::new(law)
+                .encode(&pcm, &mut out)
+                .map_err(|e| codec_err(&io.input, e))?;
             out
         }
         CodecSpec::G722(mode) => {
@@ -185,7 +205,9 @@ fn encode(io: &Io) -> Result<(), CliError> {
                 even.push(0);
             }
             let mut out = vec![0u8; even.len() / 2];
-            G722Encoder::new(mode).encode(&even, &mut out).map_err(|e| codec_err(&io.input, e))?;
+            G722Encoder::new(mode)
+                .encode(&even, &mut out)
+                .map_err(|e| codec_err(&io.input, e))?;
             out
         }
         CodecSpec::Opus { bitrate, .. } => {
@@ -203,18 +225,27 @@ fn encode(io: &Io) -> Result<(), CliError> {
 
 fn decode(io: &Io) -> Result<(), CliError> {
     let spec = parse_codec(&io.codec)?;
-    let data = std::fs::read(&io.input).map_err(|e| CliError::new(format!("{}: cannot read: {e}", io.input.display())))?;
+    let data = std::fs::read(&io.input)
+        .map_err(|e| CliError::new(format!("{}: cannot read: {e}", io.input.display())))?;
     let (pcm, rate, channels) = match spec {
         CodecSpec::Pcmu | CodecSpec::Pcma => {
-            let law = if spec == CodecSpec::Pcmu { G711Law::MuLaw } else { G711Law::ALaw };
+            let law = if spec == CodecSpec::Pcmu {
+                G711Law::MuLaw
+            } else {
+                G711Law::ALaw
+            };
             // No concealment on a file (nothing is lost), hence no Appendix I delay.
             let mut out = vec![0i16; data.len()];
-            G711Decoder::without_plc(law).decode(&data, &mut out).map_err(|e| codec_err(&io.input, e))?;
+            G711Decoder::without_plc(law)
+                .decode(&data, &mut out)
+                .map_err(|e| codec_err(&io.input, e))?;
             (out, 8000, 1)
         }
         CodecSpec::G722(mode) => {
             let mut out = vec![0i16; data.len() * 2];
-            G722Decoder::new(mode).decode(&data, &mut out).map_err(|e| codec_err(&io.input, e))?;
+            G722Decoder::new(mode)
+                .decode(&data, &mut out)
+                .map_err(|e| codec_err(&io.input, e))?;
             (out, 16000, 1)
         }
         CodecSpec::Opus { .. } => {
@@ -228,7 +259,13 @@ fn decode(io: &Io) -> Result<(), CliError> {
     let audio = Audio {
         sample_rate: rate,
         channels: (0..channels)
-            .map(|c| pcm.iter().skip(c).step_by(channels).map(|&s| f32::from(s) / 32768.0).collect())
+            .map(|c| {
+                pcm.iter()
+                    .skip(c)
+                    .step_by(channels)
+                    .map(|&s| f32::from(s) / 32768.0)
+                    .collect()
+            })
             .collect(),
     };
     write_wav(&io.output, &audio, WavFormat::I16)?;

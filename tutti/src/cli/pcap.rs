@@ -49,7 +49,8 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let Cmd::Anonymise(a) = &args.cmd;
     let key: [u8; 32] = match &a.key_file {
         Some(p) => {
-            let data = std::fs::read(p).map_err(|e| CliError::new(format!("{}: cannot read key: {e}", p.display())))?;
+            let data = std::fs::read(p)
+                .map_err(|e| CliError::new(format!("{}: cannot read key: {e}", p.display())))?;
             let k = RecordKey::parse(&data).map_err(|e| CliError::new(format!("{}: {e}", p.display())))?;
             k.bytes()
         }
@@ -60,7 +61,8 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         }
     };
     let anon = Anonymiser::new(&key, a.drop_payload);
-    let mut reader = CaptureReader::open(&a.input).map_err(|e| CliError::new(format!("{}: {e}", a.input.display())))?;
+    let mut reader =
+        CaptureReader::open(&a.input).map_err(|e| CliError::new(format!("{}: {e}", a.input.display())))?;
     let mut stats = AnonStats::default();
     let mut failure = None;
     write_atomically(&a.output, |tmp| {
@@ -87,7 +89,8 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                     continue;
                 }
             }
-            w.write_udp(d.time_ns, anon.addr(d.src), anon.addr(d.dst), &buf).map_err(|e| e.to_string())?;
+            w.write_udp(d.time_ns, anon.addr(d.src), anon.addr(d.dst), &buf)
+                .map_err(|e| e.to_string())?;
         }
         w.flush().map_err(|e| e.to_string())
     })

@@ -55,7 +55,10 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         (None, None) => return Err(CliError::new("one of --chain or --graph is required")),
     };
     if !(args.block_ms.is_finite() && args.block_ms > 0.0) {
-        return Err(CliError::new(format!("--block-ms: expected a positive number, got {}", args.block_ms)));
+        return Err(CliError::new(format!(
+            "--block-ms: expected a positive number, got {}",
+            args.block_ms
+        )));
     }
     let input = read_wav(&args.input)?;
     let far = args.far.as_deref().map(read_wav).transpose()?;

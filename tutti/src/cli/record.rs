@@ -43,7 +43,8 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         Cmd::Encrypt(io) => (io, false),
     };
     let key = record::load_key(io.key_file.as_deref()).map_err(CliError::new)?;
-    let input = File::open(&io.input).map_err(|e| CliError::new(format!("{}: cannot open: {e}", io.input.display())))?;
+    let input = File::open(&io.input)
+        .map_err(|e| CliError::new(format!("{}: cannot open: {e}", io.input.display())))?;
     let mut detail = None;
     let res = write_atomically(&io.out, |tmp| {
         let out = File::create(tmp).map_err(|e| e.to_string())?;

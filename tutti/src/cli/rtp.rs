@@ -291,9 +291,13 @@ fn srtp_context(
         let name = suite.unwrap_or("AES_CM_128_HMAC_SHA1_80");
         let profile = SrtpProfile::from_sdes_name(name)
             .ok_or_else(|| CliError::new(format!("--srtp-suite {name}: unknown SRTP suite")))?;
-        Some(CryptoAttribute::from_base64_key(profile, k).map_err(|e| CliError::new(format!("--srtp-key: {e}")))?)
+        Some(
+            CryptoAttribute::from_base64_key(profile, k)
+                .map_err(|e| CliError::new(format!("--srtp-key: {e}")))?,
+        )
     } else if let Some(path) = sdp {
-        let text = std::fs::read_to_string(path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
         let mut found = None;
         for (i, line) in text.lines().enumerate() {
             if let Some(v) = line.trim().strip_prefix("a=crypto:") {
@@ -310,8 +314,11 @@ fn srtp_context(
         }
         None
     };
-    attr.map(|c| c.context(SrtpConfig::default()).map_err(|e| CliError::new(format!("--srtp-key: {e}"))))
-        .transpose()
+    attr.map(|c| {
+        c.context(SrtpConfig::default())
+            .map_err(|e| CliError::new(format!("--srtp-key: {e}")))
+    })
+    .transpose()
 }
 
 fn decode(a: &DecodeArgs) -> Result<(), CliError> {
@@ -722,7 +729,9 @@ fn send(a: &SendArgs) -> Result<(), CliError> {
         r.map_err(|e| CliError::new(format!("RTCP: {e}")))?;
         let mut len = w.finish();
         if let Some(ctx) = srtp.borrow_mut().as_mut() {
-            len = ctx.protect_rtcp(&mut buf, len).map_err(|e| CliError::new(format!("SRTCP: {e}")))?;
+            len = ctx
+                .protect_rtcp(&mut buf, len)
+                .map_err(|e| CliError::new(format!("SRTCP: {e}")))?;
         }
         let s = rtcp_sock.as_ref().unwrap_or(&sock);
         s.send_to(&buf[..len], rtcp_dest)
@@ -756,7 +765,9 @@ fn send(a: &SendArgs) -> Result<(), CliError> {
             .write(&payload[..len], &mut packet)
             .map_err(|e| CliError::new(format!("RTP: {e}")))?;
         if let Some(ctx) = srtp.borrow_mut().as_mut() {
-            n = ctx.protect_rtp(&mut packet, n).map_err(|e| CliError::new(format!("SRTP: {e}")))?;
+            n = ctx
+                .protect_rtp(&mut packet, n)
+                .map_err(|e| CliError::new(format!("SRTP: {e}")))?;
         }
         sock.send_to(&packet[..n], dest)
             .map_err(|e| CliError::new(format!("--to {}: send: {e}", a.to)))?;

@@ -27,7 +27,11 @@ impl DelayLine {
     /// A line that can delay by at least `max_delay` samples (plus two for the interpolators).
     pub(crate) fn new(max_delay: usize) -> Self {
         let cap = (max_delay + 4).next_power_of_two();
-        Self { buf: vec![0.0; cap], mask: cap - 1, pos: 0 }
+        Self {
+            buf: vec![0.0; cap],
+            mask: cap - 1,
+            pos: 0,
+        }
     }
 
     /// Appends `x[n]`.

@@ -62,7 +62,9 @@ pub(crate) struct Lfo {
 impl Lfo {
     /// An oscillator at `phase` cycles.
     pub(crate) fn new(phase: f64) -> Self {
-        Self { phase: phase - phase.floor() }
+        Self {
+            phase: phase - phase.floor(),
+        }
     }
 
     /// Advances by `inc` cycles (frequency / sample rate).

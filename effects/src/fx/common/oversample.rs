@@ -30,7 +30,11 @@ struct History {
 
 impl History {
     fn new(len: usize) -> Self {
-        Self { buf: vec![0.0; 2 * len], len, pos: 0 }
+        Self {
+            buf: vec![0.0; 2 * len],
+            len,
+            pos: 0,
+        }
     }
 
     #[inline]
@@ -106,7 +110,13 @@ impl Oversampler {
             })
             .collect();
         let down_taps = h.iter().rev().copied().collect();
-        Self { k, up_taps, down_taps, up_hist: History::new(k + 1), down_hist: History::new(n) }
+        Self {
+            k,
+            up_taps,
+            down_taps,
+            up_hist: History::new(k + 1),
+            down_hist: History::new(n),
+        }
     }
 
     /// Delay of an upsample → downsample round trip, in input samples.
@@ -155,7 +165,9 @@ mod tests {
             let mut os = Oversampler::new(factor);
             let lat = os.latency();
             let f = 0.1; // cycles per sample (4.8 kHz at 48 kHz)
-            let x: Vec<f64> = (0..4000).map(|i| (2.0 * std::f64::consts::PI * f * i as f64).sin()).collect();
+            let x: Vec<f64> = (0..4000)
+                .map(|i| (2.0 * std::f64::consts::PI * f * i as f64).sin())
+                .collect();
             let mut fast = vec![0.0; factor];
             let y: Vec<f64> = x
                 .iter()
@@ -164,7 +176,9 @@ mod tests {
                     os.downsample(&fast)
                 })
                 .collect();
-            let err = (1000..4000).map(|i| (y[i] - x[i - lat]).abs()).fold(0.0, f64::max);
+            let err = (1000..4000)
+                .map(|i| (y[i] - x[i - lat]).abs())
+                .fold(0.0, f64::max);
             assert!(err < 1e-4, "factor {factor}: max error {err}");
         }
     }

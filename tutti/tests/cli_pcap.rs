@@ -112,9 +112,13 @@ fn anonymises_sipp_capture_consistently() {
         &["rtp.payload"],
     );
     assert_eq!(dropped.len(), 236);
+    // tshark prints bytes as hex, with or without ':' separators depending on its version.
     assert!(
-        dropped.iter().all(|p| p.split(':').all(|b| b == "00")),
-        "payload not zeroed"
+        dropped
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c == '0' || c == ':')),
+        "payload not zeroed: {:?}",
+        &dropped[..2]
     );
 
     // A missing input: one line naming the file, no output.

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release -q -p tutti
-TUTTI=./target/release/tutti
+TUTTI="${CARGO_TARGET_DIR:-target}/release/tutti"
 mkdir -p out testdata/demo
 D=testdata/demo
 if [ ! -f "$D/mic.wav" ]; then

@@ -300,8 +300,11 @@ fn run_graph(graph: &mut Graph, input: &Audio, far: Option<&Audio>, out_channels
 fn fill_block(buf: &mut [f32], chans: &[Vec<f32>], pos: usize, take: usize, frames: usize) {
     buf.fill(0.0);
     for (c, ch) in chans.iter().enumerate() {
+        // A signal shorter than the input (e.g. --far) reads as silence past its end.
         let n = take.min(ch.len().saturating_sub(pos));
-        buf[c * frames..c * frames + n].copy_from_slice(&ch[pos..pos + n]);
+        if n > 0 {
+            buf[c * frames..c * frames + n].copy_from_slice(&ch[pos..pos + n]);
+        }
     }
 }
 
@@ -429,4 +432,31 @@ pub fn render(
         latency_samples: latency_frames_in.round() as usize,
         nodes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A far-end file shorter (or longer) than the input is padded with silence (or cut), never a panic.
+    #[test]
+    fn far_shorter_or_longer_than_input() {
+        let types = crate::registry::node_types();
+        let p = parse_chain("gain(db=0)").unwrap();
+        let input = Audio {
+            sample_rate: 16000,
+            channels: vec![vec![0.1; 16000 + 37]],
+        };
+        for far_len in [0usize, 5, 1600, 16000 + 37, 40000] {
+            let far = Audio {
+                sample_rate: 16000,
+                channels: vec![vec![0.2; far_len]],
+            };
+            let chain = parse_chain("aec").unwrap();
+            let r = render(&chain, &types, &input, Some(&far), 10.0).unwrap();
+            assert_eq!(r.audio.frames(), input.frames(), "far {far_len}");
+        }
+        let r = render(&p, &types, &input, None, 10.0).unwrap();
+        assert_eq!(r.audio.channels[0], input.channels[0]);
+    }
 }

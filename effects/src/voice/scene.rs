@@ -173,6 +173,9 @@ pub enum NoiseKind {
     White,
     /// Pink (−3 dB/octave) noise, P. Kellet's filter on white Gaussian noise.
     Pink,
+    /// 50 Hz mains hum: the fundamental and its harmonics up to 1 kHz with 1/k amplitudes and random
+    /// phases, plus white noise 30 dB below.
+    Hum,
 }
 
 /// Background noise at the microphone.
@@ -263,6 +266,18 @@ pub struct Scene {
 /// Builds a scene from a far-end and a near-end signal (the near-end is cut or zero-padded to the
 /// far-end's length; pass an empty slice for far-end single talk).
 pub fn generate(cfg: &SceneConfig, far: &[f32], near: &[f32]) -> Scene {
+    generate_with_noise(cfg, far, near, None)
+}
+
+/// [`generate`] with a given noise signal (e.g. babble made of other talkers) instead of the synthetic
+/// [`NoiseConfig::kind`]; it is cut or zero-padded to the far-end's length and scaled to
+/// [`NoiseConfig::snr_db`] (without a [`SceneConfig::noise`], `noise` is ignored).
+pub fn generate_with_noise(
+    cfg: &SceneConfig,
+    far: &[f32],
+    near: &[f32],
+    noise_source: Option<&[f32]>,
+) -> Scene {
     let rate = cfg.sample_rate;
     let n = far.len();
     let rir_len = ((cfg.rir_s * f64::from(rate)) as usize).max(1);
@@ -305,7 +320,16 @@ pub fn generate(cfg: &SceneConfig, far: &[f32], near: &[f32]) -> Scene {
     if let Some(nc) = &cfg.noise {
         let mut rng = SceneRng::new(cfg.seed.wrapping_mul(31).wrapping_add(7));
         let mut pink = [0f64; 7];
-        for v in noise.iter_mut() {
+        let hum_phases: Vec<f64> = (0..20).map(|_| 2.0 * PI * rng.uniform()).collect();
+        let custom = noise_source.is_some();
+        if let Some(src) = noise_source {
+            let m = src.len().min(n);
+            noise[..m].copy_from_slice(&src[..m]);
+        }
+        for (i, v) in noise.iter_mut().enumerate() {
+            if custom {
+                break;
+            }
             let w = rng.gaussian();
             *v = match nc.kind {
                 NoiseKind::White => w as f32,
@@ -319,6 +343,15 @@ pub fn generate(cfg: &SceneConfig, far: &[f32], near: &[f32]) -> Scene {
                     let out = pink[..6].iter().sum::<f64>() + pink[6] + w * 0.5362;
                     pink[6] = w * 0.115926;
                     out as f32
+                }
+                NoiseKind::Hum => {
+                    let t = i as f64 / f64::from(rate);
+                    let hum: f64 = hum_phases
+                        .iter()
+                        .enumerate()
+                        .map(|(k, ph)| (2.0 * PI * 50.0 * (k + 1) as f64 * t + ph).sin() / (k + 1) as f64)
+                        .sum();
+                    (hum + w * 0.03) as f32
                 }
             };
         }
@@ -629,6 +662,38 @@ mod tests {
         assert!((early as i64 - 798).abs() <= 1, "early lag {early}");
         let late = lag_at(34000);
         assert!((late as i64 - 763).abs() <= 1, "late lag {late}");
+    }
+
+    #[test]
+    fn hum_and_custom_noise_are_scaled_to_the_snr() {
+        let rate = 16000;
+        let near = tone(32000, 700.0, 16000.0);
+        let mut cfg = SceneConfig::linear(rate, 4, 0.2, 0.0);
+        cfg.noise = Some(NoiseConfig {
+            kind: NoiseKind::Hum,
+            snr_db: 5.0,
+        });
+        let s = generate(&cfg, &[0.0; 32000], &near);
+        let snr = 10.0 * (active_level(&s.near, rate) / power(&s.noise)).log10();
+        assert!((snr - 5.0).abs() < 0.01, "snr {snr}");
+        // Hum: the 50 Hz line carries (1/1²)/Σ1/k² ≈ 0.61 of the harmonic power; its DFT bin over 1 s.
+        let x = &s.noise[..16000];
+        let (re, im) = x.iter().enumerate().fold((0f64, 0f64), |(re, im), (i, &v)| {
+            let ph = 2.0 * PI * 50.0 * i as f64 / 16000.0;
+            (re + f64::from(v) * ph.cos(), im - f64::from(v) * ph.sin())
+        });
+        let p50 = 2.0 * (re * re + im * im) / (16000.0f64 * 16000.0);
+        let share = p50 / power(x);
+        let expect = 1.0 / (1..=20).map(|k| 1.0 / (k * k) as f64).sum::<f64>();
+        assert!(
+            (share - expect).abs() < 0.02,
+            "50 Hz share {share}, expected {expect}"
+        );
+        let custom = tone(10000, 333.0, 16000.0);
+        let s = generate_with_noise(&cfg, &[0.0; 32000], &near, Some(&custom));
+        assert!(s.noise[10000..].iter().all(|&v| v == 0.0));
+        let snr = 10.0 * (active_level(&s.near, rate) / power(&s.noise)).log10();
+        assert!((snr - 5.0).abs() < 0.01, "custom snr {snr}");
     }
 
     #[test]

@@ -8,7 +8,10 @@
 //! [`PlayoutKind`]. It handles reordering, duplicates, late packets (discarded and counted), bursty loss, DTX
 //! gaps (a timestamp gap without a sequence gap is a pause, played as silence and not counted as loss),
 //! timestamp jumps, talkspurts (the delay is re-chosen at each talkspurt start), SSRC changes (reset) and
-//! sender clock skew. Statistics are in [`JitterStats`] (webrtc-stats names).
+//! sender clock skew. Statistics are in [`JitterStats`] (webrtc-stats names). RFC 3389 comfort-noise
+//! packets go in through [`JitterBuffer::push_comfort_noise`]: they take part in sequence numbering (so a
+//! DTX period announced by CN is not loss) and the pause after them is filled with comfort noise
+//! ([`CnGenerator`], [`PlayoutKind::ComfortNoise`]) instead of silence.
 //!
 //! # How
 //! Modelled on WebRTC NetEQ (`delay_manager.cc`, `decision_logic.cc`):
@@ -29,6 +32,9 @@
 //!   concealment covers the gap the next packet is decoded and the missing sequence numbers count as lost;
 //!   a packet arriving after that is late (discarded). After `max_conceal_ms` of concealment the codec's
 //!   output is replaced by silence (webrtc `silentConcealedSamples`).
+//! * A comfort-noise packet (RFC 3389 §4: sent at the start of a DTX period and to update the noise while
+//!   it lasts) is consumed when it reaches the head: it ends the talkspurt like a DTX gap does, its
+//!   parameters update the generator, and every pause sample until the next talkspurt is comfort noise.
 //! * Packet payloads are copied into a preallocated pool of slots kept in sequence order.
 //!
 //! # Real-time safety
@@ -38,7 +44,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use tutti_codecs::Decoder;
+use tutti_codecs::{CnGenerator, CnPayload, Decoder};
 
 use crate::jitter_delay::DelayEstimator;
 use crate::jitter_stats::JitterStats;
@@ -153,6 +159,8 @@ pub enum PlayoutKind {
     Expanded,
     /// Silence: before the first packet, while waiting for a talkspurt, or in a DTX pause.
     Silence,
+    /// Comfort noise (RFC 3389) in a DTX pause announced by a comfort-noise packet.
+    ComfortNoise,
     /// A lost packet recovered from the next packet's forward error correction.
     Fec,
     /// Packet-loss concealment (the codec's, or silence once it has run too long).
@@ -165,6 +173,8 @@ struct Slot {
     ts: i64,
     len: usize,
     arrival_us: i64,
+    /// An RFC 3389 comfort-noise packet.
+    cn: bool,
 }
 
 /// The adaptive jitter buffer (see the module documentation).
@@ -203,6 +213,8 @@ pub struct JitterBuffer {
     sync_pos: usize,
     hist_keep: usize,
     tsm: Tsm,
+    cn: CnGenerator,
+    cn_active: bool,
     est: DelayEstimator,
     min_transit_us: i64,
     target_ms: f64,
@@ -260,6 +272,8 @@ impl JitterBuffer {
             sync_pos: hist_keep,
             hist_keep,
             tsm,
+            cn: CnGenerator::new(0x5EED_C0F0),
+            cn_active: false,
             est: DelayEstimator::new(cfg.max_delay_ms, cfg.quantile, cfg.forget_factor),
             min_transit_us: 0,
             target_ms: f64::from(cfg.min_delay_ms),
@@ -353,11 +367,24 @@ impl JitterBuffer {
         self.run_silent = 0;
         self.run_event = false;
         self.decoder_reset = true;
+        self.cn_active = false;
         self.est.reset_window();
     }
 
     /// Accepts a packet that arrived at `now` (any monotonic clock, the same as given to `pop`).
     pub fn push(&mut self, now: Duration, p: &JitterPacket<'_>) -> PushOutcome {
+        self.push_packet(now, p, false)
+    }
+
+    /// Accepts an RFC 3389 comfort-noise packet of the same stream (payload type 13, or the dynamic `CN` type
+    /// of the session) that arrived at `now`: it counts in the sequence numbering, and the DTX pause that
+    /// follows it is filled with comfort noise at its level and spectrum. A malformed payload is counted in
+    /// `decode_errors` and the pause keeps the previous noise.
+    pub fn push_comfort_noise(&mut self, now: Duration, p: &JitterPacket<'_>) -> PushOutcome {
+        self.push_packet(now, p, true)
+    }
+
+    fn push_packet(&mut self, now: Duration, p: &JitterPacket<'_>, cn: bool) -> PushOutcome {
         if p.payload.len() > self.cfg.max_payload {
             self.stats.packets_discarded += 1;
             return PushOutcome::TooLarge;
@@ -424,6 +451,7 @@ impl JitterBuffer {
             ts,
             len: p.payload.len(),
             arrival_us: now_us,
+            cn,
         };
         self.order.insert(pos, idx);
         self.stats.packets_received += 1;
@@ -520,11 +548,22 @@ impl JitterBuffer {
                 self.gap_concealed_ts += self.samples_to_ts(need);
                 return k;
             }
-            self.push_silence(need);
-            self.stats.dtx_samples += need as u64;
-            return PlayoutKind::Silence;
+            return self.fill_pause(need);
         };
         let h = self.slots[head];
+        if h.cn {
+            let expected = self.decoded_seq.map_or(h.seq, |d| d + 1);
+            let gap_ts = h.ts - self.next_ts;
+            let max_gap_ts = self.samples_to_ts(self.cfg.audio_rate as usize * 2);
+            // In a pause, in sequence, or once the concealment of missing packets before it covers the gap.
+            if !self.playing
+                || h.seq == expected
+                || gap_ts - self.gap_concealed_ts <= 0
+                || gap_ts > max_gap_ts
+            {
+                return self.consume_cn(need);
+            }
+        }
         if !self.playing {
             return self.start_talkspurt(now_us, need, h);
         }
@@ -553,7 +592,11 @@ impl JitterBuffer {
             return self.decode_head(now_us, dec);
         }
         let rem_samples = self.ts_to_samples(remaining).max(1);
-        if self.cfg.fec && h.seq == expected + 1 && remaining <= self.pkt_dur_ts && rem_samples <= self.room()
+        if self.cfg.fec
+            && !h.cn
+            && h.seq == expected + 1
+            && remaining <= self.pkt_dur_ts
+            && rem_samples <= self.room()
         {
             // The lost packet is the one right before the head: recover it from the head's FEC data.
             let base = head * self.cfg.max_payload;
@@ -605,9 +648,7 @@ impl JitterBuffer {
             (wait_us * i64::from(self.cfg.audio_rate) / 1_000_000) as usize
         };
         if wait >= need {
-            self.push_silence(need);
-            self.stats.dtx_samples += need as u64;
-            return PlayoutKind::Silence;
+            return self.fill_pause(need);
         }
         if self.decoded_seq.is_some() {
             self.skip_to(h.seq);
@@ -618,11 +659,62 @@ impl JitterBuffer {
         self.next_ts = h.ts;
         self.gap_concealed_ts = 0;
         if wait > 0 {
-            self.push_silence(wait);
-            self.stats.dtx_samples += wait as u64;
+            let k = self.fill_pause(wait);
+            self.cn_active = false;
+            return k;
+        }
+        self.cn_active = false;
+        PlayoutKind::Normal
+    }
+
+    /// Fills `n` samples of a pause (DTX, or waiting for a talkspurt): comfort noise after a CN packet, else
+    /// silence.
+    fn fill_pause(&mut self, n: usize) -> PlayoutKind {
+        self.stats.dtx_samples += n as u64;
+        if !self.cn_active {
+            self.push_silence(n);
             return PlayoutKind::Silence;
         }
-        PlayoutKind::Normal
+        let n = n.min(self.room());
+        let a = self.sync_len * self.ch;
+        self.cn.generate(&mut self.sync[a..a + n]);
+        if self.ch > 1 {
+            // Spread the mono noise over the channels, from the end so nothing is overwritten before use.
+            for i in (0..n).rev() {
+                let v = self.sync[a + i];
+                self.sync[a + i * self.ch..a + (i + 1) * self.ch].fill(v);
+            }
+        }
+        self.sync_len += n;
+        self.stats.comfort_noise_samples += n as u64;
+        PlayoutKind::ComfortNoise
+    }
+
+    /// Takes the comfort-noise packet at the head: ends the talkspurt, updates the noise, fills `need`.
+    fn consume_cn(&mut self, need: usize) -> PlayoutKind {
+        let idx = self.order.pop_front().expect("called with a packet at the head");
+        let h = self.slots[idx];
+        let base = idx * self.cfg.max_payload;
+        match CnPayload::parse(&self.pool[base..base + h.len]) {
+            Ok(p) => self.cn.update(&p),
+            Err(_) => self.stats.decode_errors += 1,
+        }
+        self.free.push(idx);
+        // Missing packets before it were lost; the CN packet itself was received and is "played".
+        self.skip_to(h.seq);
+        self.played_mask = (self.played_mask << 1) | 1;
+        self.decoded_seq = Some(h.seq);
+        self.stats.comfort_noise_packets += 1;
+        self.playing = false;
+        self.in_concealment = false;
+        self.conceal_run = 0;
+        self.run_concealed = 0;
+        self.run_silent = 0;
+        self.run_event = false;
+        self.gap_concealed_ts = 0;
+        self.next_ts = h.ts;
+        self.cn_active = true;
+        self.fill_pause(need)
     }
 
     /// Concealment was in fact a DTX pause: move its samples from the concealment counters.
@@ -740,7 +832,8 @@ impl JitterBuffer {
             while self.unplayed() < self.tsm.accelerate_needs() {
                 let Some(&next) = self.order.front() else { break };
                 let s = self.slots[next];
-                let contiguous = Some(s.seq) == self.decoded_seq.map(|d| d + 1) && s.ts == self.next_ts;
+                let contiguous =
+                    !s.cn && Some(s.seq) == self.decoded_seq.map(|d| d + 1) && s.ts == self.next_ts;
                 if !contiguous || self.room() < self.ts_to_samples(self.pkt_dur_ts) + self.tsm.max_lag() {
                     break;
                 }

@@ -44,6 +44,10 @@ pub struct JitterStats {
     /// Samples of silence played in DTX gaps (the sender paused: timestamp gap without sequence gap) and
     /// while waiting for a talkspurt to start.
     pub dtx_samples: u64,
+    /// Samples of comfort noise (RFC 3389) played in DTX pauses (a subset of `dtx_samples`).
+    pub comfort_noise_samples: u64,
+    /// Comfort-noise packets received and played (they are neither loss nor audio).
+    pub comfort_noise_packets: u64,
     /// Packets accepted into the buffer.
     pub packets_received: u64,
     /// webrtc-stats `packetsDiscarded`: packets thrown away because they came too late, too early or the

@@ -11,7 +11,10 @@
 //! and jitter are counted exactly as RFC 3550 says, even for packets the jitter buffer later throws away),
 //! then into the [`JitterBuffer`] unless the source state rejects it (duplicate, or an unconfirmed sequence
 //! jump, as A.1 prescribes). Packets still on probation are buffered: the first packet of a stream is audio too.
-//! A new SSRC starts a fresh [`SourceStats`] (the jitter buffer resets itself).
+//! A new SSRC starts a fresh [`SourceStats`] (the jitter buffer resets itself). RFC 3389 comfort-noise
+//! packets (payload type 13 for 8 kHz clocks by default, or the session's dynamic `CN` type set with
+//! [`Receiver::set_comfort_noise_payload_type`]) share the stream's sequence numbers: they go through the
+//! same source state and into the jitter buffer as comfort noise, so a DTX pause is neither loss nor silence.
 //!
 //! # Real-time safety
 //! `push` and `pop` do not allocate, lock or make system calls (given a decoder that does not); a new SSRC
@@ -42,7 +45,7 @@ pub enum ReceiveOutcome {
 pub struct ReceiverStats {
     /// SSRC of the current source (0 before any packet).
     pub ssrc: u32,
-    /// RTP packets of this receiver's payload type seen (including duplicates).
+    /// RTP packets of this receiver's payload type seen (including duplicates and comfort-noise packets).
     pub packets: u64,
     /// RFC 3550 A.3 cumulative loss: expected minus received (sequence numbers never received).
     pub lost: i64,
@@ -66,6 +69,7 @@ pub struct Receiver {
     decoder: Box<dyn Decoder>,
     info: CodecInfo,
     payload_type: Option<u8>,
+    cn_payload_type: Option<u8>,
     source: Option<SourceStats>,
     packets: u64,
     ignored: u64,
@@ -91,6 +95,8 @@ impl Receiver {
             decoder,
             info,
             payload_type,
+            // RFC 3551: payload type 13 is CN/8000.
+            cn_payload_type: (info.clock_rate == 8000 && payload_type != Some(13)).then_some(13),
             source: None,
             packets: 0,
             ignored: 0,
@@ -101,6 +107,17 @@ impl Receiver {
     pub fn with_decoder(decoder: Box<dyn Decoder>, payload_type: Option<u8>) -> Self {
         let cfg = JitterConfig::for_codec(&decoder.info());
         Self::new(decoder, cfg, payload_type)
+    }
+
+    /// Sets the payload type of RFC 3389 comfort-noise packets of this stream (`None`: none are expected and
+    /// every packet of another payload type is ignored).
+    pub fn set_comfort_noise_payload_type(&mut self, pt: Option<u8>) {
+        self.cn_payload_type = pt.filter(|&p| Some(p) != self.payload_type);
+    }
+
+    /// The payload type taken as comfort noise.
+    pub fn comfort_noise_payload_type(&self) -> Option<u8> {
+        self.cn_payload_type
     }
 
     /// Facts about the codec.
@@ -135,7 +152,8 @@ impl Receiver {
 
     /// Takes a packet that arrived at `now` (the same clock as given to [`Receiver::pop`]).
     pub fn push(&mut self, now: Duration, pkt: &RtpPacket<'_>) -> ReceiveOutcome {
-        if self.payload_type.is_some_and(|pt| pt != pkt.payload_type()) {
+        let cn = self.cn_payload_type == Some(pkt.payload_type());
+        if !cn && self.payload_type.is_some_and(|pt| pt != pkt.payload_type()) {
             self.ignored += 1;
             return ReceiveOutcome::WrongPayloadType;
         }
@@ -160,6 +178,9 @@ impl Receiver {
             marker: pkt.marker(),
             payload: pkt.payload(),
         };
+        if cn {
+            return ReceiveOutcome::Buffered(self.jb.push_comfort_noise(now, &jp));
+        }
         ReceiveOutcome::Buffered(self.jb.push(now, &jp))
     }
 

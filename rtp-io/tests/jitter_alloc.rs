@@ -15,7 +15,8 @@ static ALLOC: CountingAllocator = CountingAllocator;
 fn push_and_pop_do_not_allocate() {
     assert!(counting_is_active(), "the counting allocator must be installed");
     let audio = sine(8000, 250.0, 8000.0, 8000 * 30);
-    // Hostile network: jitter, spikes, bursty loss, duplicates, skew, DTX pauses, so every path runs.
+    // Hostile network: jitter, spikes, bursty loss, duplicates, skew, DTX pauses with comfort-noise packets,
+    // so every path runs.
     let model = NetModel {
         dup: 0.05,
         skew_ppm: -200.0,
@@ -26,7 +27,17 @@ fn push_and_pop_do_not_allocate() {
     }
     .gamma(2.0, 10.0)
     .bursty_loss(0.05, 3.0);
-    let trace = simulate(&audio, 8000, 20, &model, 99, &|i| i % 120 < 90);
+    let cn = [45u8, 180, 100, 130];
+    let trace = simulate_full(
+        &audio,
+        8000,
+        20,
+        &model,
+        99,
+        &|i| i % 120 < 90,
+        &|_| 1.0,
+        Some(&cn),
+    );
     let mut jb = JitterBuffer::new(JitterConfig::new(8000, 8000, 1));
     let mut dec = TraceDecoder::new(8000);
     let mut out = vec![0i16; jb.frame_samples()];
@@ -44,7 +55,12 @@ fn push_and_pop_do_not_allocate() {
                     marker: d.marker,
                     payload: &d.payload,
                 };
-                jb.push(Duration::from_micros(d.arrival_us as u64), &p);
+                let at = Duration::from_micros(d.arrival_us as u64);
+                if d.cn {
+                    jb.push_comfort_noise(at, &p);
+                } else {
+                    jb.push(at, &p);
+                }
                 next += 1;
             }
             jb.pop(now, &mut dec, &mut out);
@@ -53,7 +69,10 @@ fn push_and_pop_do_not_allocate() {
     }
     let s = jb.stats();
     assert!(
-        s.concealed_samples > 0 && s.duplicate_packets > 0 && s.dtx_samples > 0,
+        s.concealed_samples > 0
+            && s.duplicate_packets > 0
+            && s.dtx_samples > 0
+            && s.comfort_noise_samples > 0,
         "{s:?}"
     );
     assert!(s.removed_samples_for_acceleration + s.inserted_samples_for_deceleration > 0);

@@ -166,6 +166,8 @@ pub struct Delivery {
     pub payload: Vec<u8>,
     /// Network delay beyond the base delay (jitter + spikes), ms.
     pub extra_ms: f64,
+    /// An RFC 3389 comfort-noise packet (pushed with `push_comfort_noise`; `index` is meaningless).
+    pub cn: bool,
 }
 
 /// Result of sending a stream through the network.
@@ -174,6 +176,9 @@ pub struct Trace {
     pub sent: usize,
     pub lost: Vec<u32>,
     pub duplicated: usize,
+    /// Comfort-noise packets sent and lost.
+    pub cn_sent: usize,
+    pub cn_lost: usize,
 }
 
 /// Gamma(k, θ) by Marsaglia–Tsang (k ≥ 1) with the k < 1 boost.
@@ -227,6 +232,23 @@ pub fn simulate_varying(
     talk: &dyn Fn(usize) -> bool,
     gain: &dyn Fn(f64) -> f64,
 ) -> Trace {
+    simulate_full(audio, rate, ptime_ms, model, seed, talk, gain, None)
+}
+
+/// As [`simulate_varying`]; with `cn = Some(payload)` the sender also sends an RFC 3389 comfort-noise packet
+/// at the start of every pause and every 10 packet times (200 ms at 20 ms) while it lasts (RFC 3389 §4),
+/// through the same network (loss, jitter), with its own sequence number.
+#[allow(clippy::too_many_arguments)]
+pub fn simulate_full(
+    audio: &[i16],
+    rate: u32,
+    ptime_ms: u32,
+    model: &NetModel,
+    seed: u64,
+    talk: &dyn Fn(usize) -> bool,
+    gain: &dyn Fn(f64) -> f64,
+    cn: Option<&[u8]>,
+) -> Trace {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let spp = (rate * ptime_ms / 1000) as usize;
     let n = audio.len() / spp;
@@ -241,18 +263,34 @@ pub fn simulate_varying(
     let mut sent = 0;
     let mut index = 0u32;
     let mut prev_talk = false;
+    let mut pause_len = 0;
+    let (mut cn_sent, mut cn_lost) = (0, 0);
     for i in 0..n {
-        if !talk(i) {
+        let is_cn = if talk(i) {
+            pause_len = 0;
+            false
+        } else {
+            let first = prev_talk || i == 0;
             prev_talk = false;
-            continue;
-        }
+            pause_len += 1;
+            let send = cn.is_some() && (first || pause_len % 10 == 1);
+            if !send {
+                continue;
+            }
+            true
+        };
         let send_ms = i as f64 * f64::from(ptime_ms) / (1.0 + model.skew_ppm * 1e-6);
         let mut payload = Vec::new();
-        make_payload(index, &audio[i * spp..(i + 1) * spp], &mut payload);
         let ts = ts0.wrapping_add((i * spp) as u32);
-        let marker = !prev_talk;
-        prev_talk = true;
-        sent += 1;
+        let marker = !is_cn && !prev_talk;
+        if is_cn {
+            payload.extend_from_slice(cn.expect("is_cn only with a CN payload"));
+            cn_sent += 1;
+        } else {
+            make_payload(index, &audio[i * spp..(i + 1) * spp], &mut payload);
+            prev_talk = true;
+            sent += 1;
+        }
         // Gilbert–Elliott state step.
         bad = if bad {
             rng.gen::<f64>() >= model.ge_r
@@ -270,7 +308,11 @@ pub fn simulate_varying(
         };
         let jitter = gamma(&mut rng, model.gamma_shape, model.gamma_scale_ms) * gain(send_ms / 1000.0);
         if rng.gen::<f64>() < p_loss {
-            lost.push(index);
+            if is_cn {
+                cn_lost += 1;
+            } else {
+                lost.push(index);
+            }
         } else {
             let extra = jitter + spike;
             let arrival_us = ((send_ms + base_ms + extra) * 1000.0) as i64;
@@ -283,6 +325,7 @@ pub fn simulate_varying(
                 ssrc: 0x1234_5678,
                 payload,
                 extra_ms: extra,
+                cn: is_cn,
             };
             if rng.gen::<f64>() < model.dup {
                 let mut copy = d.clone();
@@ -293,7 +336,9 @@ pub fn simulate_varying(
             deliveries.push(d);
         }
         seq = seq.wrapping_add(1);
-        index += 1;
+        if !is_cn {
+            index += 1;
+        }
     }
     deliveries.sort_by_key(|d| d.arrival_us);
     Trace {
@@ -301,6 +346,8 @@ pub fn simulate_varying(
         sent,
         lost,
         duplicated,
+        cn_sent,
+        cn_lost,
     }
 }
 
@@ -339,7 +386,10 @@ pub fn run(jb: &mut JitterBuffer, dec: &mut TraceDecoder, trace: &Trace, end_ms:
                 marker: d.marker,
                 payload: &d.payload,
             };
-            if jb.push(Duration::from_micros(d.arrival_us as u64), &pkt) == PushOutcome::Late {
+            let at = Duration::from_micros(d.arrival_us as u64);
+            if d.cn {
+                jb.push_comfort_noise(at, &pkt);
+            } else if jb.push(at, &pkt) == PushOutcome::Late {
                 late.push(d.index);
             }
             next += 1;

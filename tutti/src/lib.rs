@@ -1,7 +1,7 @@
 //! # tutti
 //!
 //! The facade of the Tutti workspace: re-exports the engine, effects, codecs and RTP crates.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub use tutti_codecs as codecs;
@@ -10,6 +10,7 @@ pub use tutti_engine as engine;
 pub use tutti_rtp as rtp;
 
 pub mod anonymise;
+pub mod capi;
 pub mod chain;
 pub mod cli;
 pub mod graphfile;

@@ -12,6 +12,7 @@ pub use tutti_rtp as rtp;
 pub mod anonymise;
 pub mod capi;
 pub mod chain;
+pub mod conference;
 pub mod cli;
 pub mod graphfile;
 pub mod live;

@@ -1,0 +1,639 @@
+//! One leg of a conference: receive side (SRTP, RTCP, jitter buffer, decoder, chain, resampler) and send
+//! side (own mix path, encoder, packetizer, outgoing queue).
+//!
+//! # What
+//! A [`Leg`] is one participant's RTP session with the mixer. The conference tick asks it for its next
+//! frame at the mix rate ([`Leg::pull_frame`]) and later gives it the payload it must send
+//! ([`Leg::send`]); datagrams from the network go through [`Leg::receive`].
+//!
+//! # How
+//! Receive: RFC 5761 demultiplexing of RTP and RTCP on one port; SRTP (RFC 3711) unprotect; RFC 3550
+//! statistics and the adaptive jitter buffer with the codec's concealment (`tutti_rtp::Receiver`); the
+//! contributing sources (CSRC list, RFC 6465 levels) of a cascaded mixer are remembered so that our own
+//! packets can name them. Send: RTP with our SSRC, the contributors as CSRCs (RFC 3550 §7.1) and their
+//! levels (RFC 6465), SRTP protect, and an RTCP session (SR/RR, SDES CNAME, BYE).
+//!
+//! # Real-time safety
+//! Every buffer (packet queue, scratch packet, PCM frames, resampler and chain state) is allocated in
+//! [`Leg::new`]; `receive`, `pull_frame` and `send` allocate nothing.
+
+use std::time::Duration;
+
+use tutti_codecs::{CodecInfo, Encoder};
+use tutti_engine::Graph;
+use tutti_rtp::{
+    classify, rtcp_packets, ClientAudioLevel, ExtensionElement, ExtensionForm, JitterConfig,
+    MixerAudioLevels, PacketKind, PlayoutKind, Receiver, ReceiverStats, RtcpPacket, RtcpSession,
+    RtcpSessionConfig, RtpBuilder, RtpPacket, SrtpConfig, SrtpContext, RTP_MAX_CSRCS,
+};
+
+use super::config::{ConferenceConfig, ConferenceError, LegConfig, LegId};
+use super::dsp::{from_i16, level_db, to_i16, FrameResampler, Limiter};
+use super::queue::PacketQueue;
+
+/// Largest datagram handled.
+pub const MTU: usize = 1500;
+
+/// One contributing source of the mix, as named in CSRC lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contributor {
+    /// CSRC value.
+    pub csrc: u32,
+    /// RFC 6465 level (−dBov).
+    pub level: u8,
+    /// Slot of the leg it came through.
+    pub slot: usize,
+}
+
+/// Counters of a leg.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LegCounters {
+    /// Datagrams received (RTP and RTCP).
+    pub rx_datagrams: u64,
+    /// Datagrams dropped (malformed, SRTP authentication or replay, unknown kind).
+    pub rx_dropped: u64,
+    /// RTP packets sent.
+    pub tx_packets: u64,
+    /// RTP payload bytes sent.
+    pub tx_payload_bytes: u64,
+    /// RTCP packets sent.
+    pub tx_rtcp: u64,
+    /// Outgoing datagrams overwritten because nobody polled them.
+    pub tx_overflow: u64,
+    /// Frames that were concealed (loss) rather than decoded.
+    pub concealed_frames: u64,
+    /// Encoder errors (frame not sent).
+    pub encode_errors: u64,
+}
+
+/// One leg (see the module docs).
+pub struct Leg {
+    pub(crate) id: LegId,
+    pub(crate) cfg: LegConfig,
+    info: CodecInfo,
+    receiver: Receiver,
+    srtp_in: Option<SrtpContext>,
+    srtp_out: Option<SrtpContext>,
+    rtcp: RtcpSession,
+    chain: Option<(Graph, bool)>,
+    scratch: Vec<u8>,
+    pcm: Vec<i16>,
+    x: Vec<f32>,
+    chain_out: Vec<f32>,
+    up: Option<FrameResampler>,
+    /// This tick's contribution at the mix rate (gain applied).
+    pub(crate) mix_in: Vec<f32>,
+    /// This tick's frame energy in dBov (before gain).
+    pub(crate) energy_db: f32,
+    /// What this leg hears this tick at the mix rate, when it has its own mix (talkers, deaf legs).
+    pub(crate) own_mix: Vec<f32>,
+    own_limiter: Limiter,
+    down: Option<FrameResampler>,
+    /// What the leg heard last tick at the codec rate (far-end reference of an `aec` in its chain).
+    pub(crate) heard_codec: Vec<f32>,
+    own_pcm: Vec<i16>,
+    encoder: Box<dyn Encoder>,
+    payload: Vec<u8>,
+    pub(crate) group: usize,
+    pub(crate) gain_in: f32,
+    pub(crate) gain_out: f32,
+    ssrc: u32,
+    seq: u16,
+    ts: u32,
+    ts_step: u32,
+    started: bool,
+    out: PacketQueue,
+    remote_ssrc: Option<u32>,
+    remote_csrcs: [u32; RTP_MAX_CSRCS],
+    remote_levels: [u8; RTP_MAX_CSRCS],
+    remote_n: usize,
+    remote_has_levels: bool,
+    /// RFC 6464 level the client last reported (−dBov).
+    client_level: Option<u8>,
+    pub(crate) last_rx: Duration,
+    pub(crate) bye: bool,
+    pub(crate) counters: LegCounters,
+}
+
+impl std::fmt::Debug for Leg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Leg")
+            .field("id", &self.id)
+            .field("name", &self.cfg.name)
+            .field("ssrc", &self.ssrc)
+            .finish_non_exhaustive()
+    }
+}
+
+fn db_to_gain(db: f32) -> f32 {
+    10f32.powf(db / 20.0)
+}
+
+impl Leg {
+    /// Builds a leg (allocates everything it will need).
+    pub(crate) fn new(
+        id: LegId,
+        cfg: LegConfig,
+        conf: &ConferenceConfig,
+        mix_rate: u32,
+        ssrc: u32,
+        seq0: u16,
+        ts0: u32,
+        now: Duration,
+        group: usize,
+    ) -> Result<Self, ConferenceError> {
+        let codec_err = |e: &dyn std::fmt::Display| ConferenceError::Codec {
+            leg: cfg.name.clone(),
+            detail: e.to_string(),
+        };
+        let info = cfg.codec.info();
+        if info.channels != 1 {
+            return Err(ConferenceError::Codec {
+                leg: cfg.name.clone(),
+                detail: format!(
+                    "conference legs are mono; the codec has {} channels",
+                    info.channels
+                ),
+            });
+        }
+        let decoder = cfg.codec.decoder().map_err(|e| codec_err(&e))?;
+        let encoder = cfg.codec.encoder().map_err(|e| codec_err(&e))?;
+        let mut jc = JitterConfig::for_codec(&info);
+        jc.frame_ms = conf.ptime_ms;
+        jc.slots = 64;
+        jc.min_delay_ms = conf.jitter_delay_ms.0;
+        jc.max_delay_ms = conf.jitter_delay_ms.1;
+        let receiver = Receiver::new(decoder, jc, Some(cfg.payload_type));
+        let frame = (info.audio_rate * conf.ptime_ms / 1000) as usize;
+        let mix_frame = (mix_rate * conf.ptime_ms / 1000) as usize;
+        let srtp = |c: &Option<tutti_rtp::CryptoAttribute>| -> Result<Option<SrtpContext>, ConferenceError> {
+            c.as_ref()
+                .map(|a| {
+                    a.context(SrtpConfig::default())
+                        .map_err(|e| ConferenceError::Srtp {
+                            leg: cfg.name.clone(),
+                            detail: e.to_string(),
+                        })
+                })
+                .transpose()
+        };
+        let (srtp_in, srtp_out) = (srtp(&cfg.srtp)?, srtp(&cfg.srtp)?);
+        let chain_spec = cfg
+            .chain
+            .as_deref()
+            .or(conf.chain.as_deref())
+            .unwrap_or("")
+            .trim();
+        let chain = if chain_spec.is_empty() {
+            None
+        } else {
+            let nodes = crate::chain::parse(chain_spec).map_err(|e| ConferenceError::Chain {
+                leg: cfg.name.clone(),
+                detail: e.to_string(),
+            })?;
+            let types = crate::registry::node_types();
+            Some(
+                crate::offline::chain_graph(&nodes, &types, info.audio_rate, 1, f64::from(conf.ptime_ms))
+                    .map_err(|detail| ConferenceError::Chain {
+                        leg: cfg.name.clone(),
+                        detail,
+                    })?,
+            )
+        };
+        let now_us = now.as_micros() as u64;
+        let bw = match cfg.codec.info().name {
+            "opus" => 64_000,
+            "l16" => info.audio_rate * 16,
+            _ => 80_000,
+        };
+        let mut rc = RtcpSessionConfig::new(ssrc, &conf.cname, info.clock_rate, bw);
+        rc.seed = conf.seed ^ u64::from(ssrc);
+        let rtcp = RtcpSession::new(rc, now_us, conf.ntp_at_zero.wrapping_add(ntp_offset(now)));
+        let mut leg = Self {
+            id,
+            info,
+            receiver,
+            srtp_in,
+            srtp_out,
+            rtcp,
+            chain,
+            scratch: vec![0; MTU],
+            pcm: vec![0; frame],
+            x: vec![0.0; frame],
+            chain_out: vec![0.0; frame],
+            up: None,
+            mix_in: vec![0.0; mix_frame],
+            energy_db: -127.0,
+            own_mix: vec![0.0; mix_frame],
+            own_limiter: Limiter::new(conf.limiter_dbfs, mix_rate),
+            down: None,
+            heard_codec: vec![0.0; frame],
+            own_pcm: vec![0; frame],
+            encoder,
+            payload: vec![0; MTU],
+            group,
+            gain_in: db_to_gain(cfg.gain_in_db),
+            gain_out: db_to_gain(cfg.gain_out_db),
+            ssrc,
+            seq: seq0,
+            ts: ts0,
+            ts_step: (frame as u64 * u64::from(info.clock_rate) / u64::from(info.audio_rate)) as u32,
+            started: false,
+            out: PacketQueue::new(8, MTU),
+            remote_ssrc: None,
+            remote_csrcs: [0; RTP_MAX_CSRCS],
+            remote_levels: [127; RTP_MAX_CSRCS],
+            remote_n: 0,
+            remote_has_levels: false,
+            client_level: None,
+            last_rx: now,
+            bye: false,
+            counters: LegCounters::default(),
+            cfg,
+        };
+        leg.set_mix_rate(mix_rate, conf)?;
+        Ok(leg)
+    }
+
+    /// (Re)builds the resamplers for a mix rate (control side).
+    pub(crate) fn set_mix_rate(
+        &mut self,
+        mix_rate: u32,
+        conf: &ConferenceConfig,
+    ) -> Result<(), ConferenceError> {
+        let rate = self.info.audio_rate;
+        let frame = self.pcm.len();
+        let mk = |a: u32, b: u32, n: usize| -> Result<Option<FrameResampler>, ConferenceError> {
+            if a == b {
+                return Ok(None);
+            }
+            FrameResampler::new(a, b, n)
+                .map(Some)
+                .map_err(|detail| ConferenceError::Config {
+                    field: "mix_rate",
+                    detail,
+                })
+        };
+        let mix_frame = (mix_rate * conf.ptime_ms / 1000) as usize;
+        self.up = mk(rate, mix_rate, frame)?;
+        self.down = mk(mix_rate, rate, mix_frame)?;
+        self.mix_in = vec![0.0; mix_frame];
+        self.own_mix = vec![0.0; mix_frame];
+        self.own_limiter = Limiter::new(conf.limiter_dbfs, mix_rate);
+        Ok(())
+    }
+
+    /// The codec's facts.
+    pub fn codec_info(&self) -> CodecInfo {
+        self.info
+    }
+
+    /// Our SSRC towards this leg.
+    pub fn local_ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    /// The SSRC the leg sends with (once a packet arrived).
+    pub fn remote_ssrc(&self) -> Option<u32> {
+        self.remote_ssrc
+    }
+
+    /// RFC 6464 level the client last reported (−dBov).
+    pub fn client_level(&self) -> Option<u8> {
+        self.client_level
+    }
+
+    /// Receive-side statistics.
+    pub fn receiver_stats(&self) -> ReceiverStats {
+        self.receiver.stats()
+    }
+
+    /// RTT from RTCP, in µs.
+    pub fn rtt_us(&self) -> Option<u64> {
+        self.remote_ssrc.and_then(|s| self.rtcp.rtt_us(s))
+    }
+
+    /// Takes one datagram from the network (RTP or RTCP, possibly SRTP-protected).
+    pub(crate) fn receive(
+        &mut self,
+        now: Duration,
+        datagram: &[u8],
+        conf: &ConferenceConfig,
+    ) -> Result<(), ConferenceError> {
+        self.counters.rx_datagrams += 1;
+        let drop = |c: &mut LegCounters, reason| {
+            c.rx_dropped += 1;
+            Err(ConferenceError::Dropped { reason })
+        };
+        if datagram.len() > self.scratch.len() {
+            return drop(&mut self.counters, "datagram larger than the MTU");
+        }
+        let now_us = now.as_micros() as u64;
+        let len = datagram.len();
+        self.scratch[..len].copy_from_slice(datagram);
+        match classify(datagram) {
+            PacketKind::Rtp => {
+                let n = match self.srtp_in.as_mut() {
+                    Some(s) => match s.unprotect_rtp(&mut self.scratch, len) {
+                        Ok(n) => n,
+                        Err(_) => {
+                            return drop(&mut self.counters, "SRTP authentication or replay check failed")
+                        }
+                    },
+                    None => len,
+                };
+                let Ok(pkt) = RtpPacket::parse(&self.scratch[..n]) else {
+                    return drop(&mut self.counters, "malformed RTP");
+                };
+                self.last_rx = now;
+                self.rtcp.on_rtp_received(now_us, &pkt);
+                if pkt.payload_type() == self.cfg.payload_type {
+                    self.remote_ssrc = Some(pkt.ssrc());
+                    self.remote_n = 0;
+                    for c in pkt.csrcs().take(RTP_MAX_CSRCS) {
+                        self.remote_csrcs[self.remote_n] = c;
+                        self.remote_n += 1;
+                    }
+                    self.remote_has_levels = false;
+                    if conf.csrc_level_ext_id != 0 {
+                        if let Some(d) = pkt.extension_element(conf.csrc_level_ext_id) {
+                            let lv = MixerAudioLevels::new(d);
+                            for i in 0..self.remote_n {
+                                self.remote_levels[i] = lv.get(i).unwrap_or(127);
+                            }
+                            self.remote_has_levels = lv.len() == self.remote_n;
+                        }
+                    }
+                    if conf.ssrc_level_ext_id != 0 {
+                        if let Some(d) = pkt.extension_element(conf.ssrc_level_ext_id) {
+                            self.client_level = ClientAudioLevel::parse(d).ok().map(|l| l.level);
+                        }
+                    }
+                }
+                self.receiver.push(now, &pkt);
+                Ok(())
+            }
+            PacketKind::Rtcp => {
+                let n = match self.srtp_in.as_mut() {
+                    Some(s) => match s.unprotect_rtcp(&mut self.scratch, len) {
+                        Ok(n) => n,
+                        Err(_) => {
+                            return drop(&mut self.counters, "SRTCP authentication or replay check failed")
+                        }
+                    },
+                    None => len,
+                };
+                self.last_rx = now;
+                if self.rtcp.on_rtcp_received(now_us, &self.scratch[..n]).is_err() {
+                    return drop(&mut self.counters, "malformed RTCP");
+                }
+                let remote = self.remote_ssrc;
+                for p in rtcp_packets(&self.scratch[..n]).flatten() {
+                    if let RtcpPacket::Bye(b) = p {
+                        if remote.is_none() || b.ssrcs().any(|s| Some(s) == remote) {
+                            self.bye = true;
+                        }
+                    }
+                }
+                Ok(())
+            }
+            _ => drop(&mut self.counters, "neither RTP nor RTCP"),
+        }
+    }
+
+    /// Plays out this tick's frame: jitter buffer, decoder/concealment, chain, level, gain, resampling to the
+    /// mix rate (into `mix_in`).
+    pub(crate) fn pull_frame(&mut self, now: Duration) {
+        let kind = self.receiver.pop(now, &mut self.pcm);
+        if kind == PlayoutKind::Concealed {
+            self.counters.concealed_frames += 1;
+        }
+        from_i16(&self.pcm, &mut self.x);
+        let x: &[f32] = match self.chain.as_mut() {
+            Some((g, has_far)) => {
+                if *has_far {
+                    g.process(&[&self.x, &self.heard_codec], &mut [&mut self.chain_out]);
+                } else {
+                    g.process(&[&self.x], &mut [&mut self.chain_out]);
+                }
+                &self.chain_out
+            }
+            None => &self.x,
+        };
+        self.energy_db = if kind == PlayoutKind::Silence && !self.receiver.jitter_buffer().is_playing() {
+            -127.0
+        } else {
+            level_db(x)
+        };
+        let up = match self.up.as_mut() {
+            Some(r) => r.process(x),
+            None => x,
+        };
+        for (m, &s) in self.mix_in.iter_mut().zip(up) {
+            *m = s * self.gain_in;
+        }
+    }
+
+    /// The contributors this leg brings into the mix: its remote mixer's CSRCs (cascading) or its SSRC.
+    pub(crate) fn contributors(&self, out: &mut [Contributor; RTP_MAX_CSRCS], n: &mut usize, slot: usize) {
+        let own_level = (-(self.energy_db + 20.0 * self.gain_in.log10()))
+            .round()
+            .clamp(0.0, 127.0) as u8;
+        if self.remote_n > 0 {
+            for i in 0..self.remote_n {
+                if *n == RTP_MAX_CSRCS {
+                    return;
+                }
+                let level = if self.remote_has_levels {
+                    self.remote_levels[i]
+                } else {
+                    own_level
+                };
+                out[*n] = Contributor {
+                    csrc: self.remote_csrcs[i],
+                    level,
+                    slot,
+                };
+                *n += 1;
+            }
+        } else if let Some(ssrc) = self.remote_ssrc {
+            if *n < RTP_MAX_CSRCS {
+                out[*n] = Contributor {
+                    csrc: ssrc,
+                    level: own_level,
+                    slot,
+                };
+                *n += 1;
+            }
+        }
+    }
+
+    /// Mixes this leg's own output (N−1 for a talker, or silence for a deaf leg) from the full mix, limits,
+    /// resamples and encodes it into the leg's own payload buffer; returns the payload length.
+    pub(crate) fn encode_own(&mut self, full: &[f32], subtract_self: bool, deaf: bool) -> Option<usize> {
+        for ((o, &f), &s) in self.own_mix.iter_mut().zip(full).zip(&self.mix_in) {
+            *o = if deaf {
+                0.0
+            } else if subtract_self {
+                (f - s) * self.gain_out
+            } else {
+                f * self.gain_out
+            };
+        }
+        self.own_limiter.process(&mut self.own_mix);
+        let y = match self.down.as_mut() {
+            Some(r) => r.process(&self.own_mix),
+            None => &self.own_mix,
+        };
+        let n = self.heard_codec.len();
+        self.heard_codec.copy_from_slice(&y[..n]);
+        to_i16(&self.heard_codec, &mut self.own_pcm);
+        match self.encoder.encode(&self.own_pcm, &mut self.payload) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.counters.encode_errors += 1;
+                None
+            }
+        }
+    }
+
+    /// Sends a payload: from the leg's own encoder (`shared = None`) or a group's shared encode.
+    pub(crate) fn send(
+        &mut self,
+        now: Duration,
+        shared: Option<&[u8]>,
+        own_len: Option<usize>,
+        contributors: &[Contributor],
+        conf: &ConferenceConfig,
+    ) {
+        let payload: &[u8] = match (shared, own_len) {
+            (Some(p), _) => p,
+            (None, Some(n)) => &self.payload[..n],
+            (None, None) => {
+                self.advance();
+                return;
+            }
+        };
+        let mut csrcs = [0u32; RTP_MAX_CSRCS];
+        let mut levels = [0u8; RTP_MAX_CSRCS];
+        let mut n = 0;
+        for c in contributors {
+            if c.slot != self.id.slot() && n < RTP_MAX_CSRCS {
+                csrcs[n] = c.csrc;
+                levels[n] = c.level;
+                n += 1;
+            }
+        }
+        let ext = [ExtensionElement {
+            id: conf.csrc_level_ext_id,
+            data: &levels[..n],
+        }];
+        let b = RtpBuilder {
+            marker: !self.started,
+            payload_type: self.cfg.payload_type,
+            sequence_number: self.seq,
+            timestamp: self.ts,
+            ssrc: self.ssrc,
+            csrcs: &csrcs[..n],
+            extensions: if n > 0 && conf.csrc_level_ext_id != 0 {
+                &ext
+            } else {
+                &[]
+            },
+            extension_form: ExtensionForm::OneByte,
+            padding: 0,
+        };
+        let (slot, overwrote) = self.out.next_slot();
+        if overwrote {
+            self.counters.tx_overflow += 1;
+        }
+        if let Ok(mut len) = b.write(payload, slot) {
+            if let Some(s) = self.srtp_out.as_mut() {
+                match s.protect_rtp(slot, len) {
+                    Ok(l) => len = l,
+                    Err(_) => len = 0,
+                }
+            }
+            if len > 0 {
+                self.out.commit(len);
+                self.counters.tx_packets += 1;
+                self.counters.tx_payload_bytes += payload.len() as u64;
+                self.rtcp
+                    .on_rtp_sent(now.as_micros() as u64, self.ts, payload.len());
+            }
+        }
+        self.started = true;
+        self.advance();
+    }
+
+    fn advance(&mut self) {
+        self.seq = self.seq.wrapping_add(1);
+        self.ts = self.ts.wrapping_add(self.ts_step);
+    }
+
+    /// Sends an RTCP report when one is due.
+    pub(crate) fn poll_rtcp(&mut self, now: Duration) {
+        let now_us = now.as_micros() as u64;
+        if now_us < self.rtcp.poll_timeout() {
+            return;
+        }
+        let (slot, overwrote) = self.out.next_slot();
+        if overwrote {
+            self.counters.tx_overflow += 1;
+        }
+        // Leave room for the SRTCP index and tag.
+        let room = slot.len() - 32;
+        if let Ok(Some(mut len)) = self.rtcp.handle_timeout(now_us, &mut slot[..room]) {
+            if let Some(s) = self.srtp_out.as_mut() {
+                len = s.protect_rtcp(slot, len).unwrap_or(0);
+            }
+            if len > 0 {
+                self.out.commit(len);
+                self.counters.tx_rtcp += 1;
+            }
+        }
+    }
+
+    /// Writes an RTCP BYE into the queue (when the leg leaves).
+    pub(crate) fn send_bye(&mut self, now: Duration) {
+        let (slot, _) = self.out.next_slot();
+        let room = slot.len() - 32;
+        if let Ok(mut len) =
+            self.rtcp
+                .write_bye(now.as_micros() as u64, b"left the conference", &mut slot[..room])
+        {
+            if let Some(s) = self.srtp_out.as_mut() {
+                len = s.protect_rtcp(slot, len).unwrap_or(0);
+            }
+            if len > 0 {
+                self.out.commit(len);
+                self.counters.tx_rtcp += 1;
+            }
+        }
+    }
+
+    /// Copies the next outgoing datagram into `out`; returns its length.
+    pub(crate) fn poll_transmit(&mut self, out: &mut [u8]) -> Option<usize> {
+        self.out.pop(out)
+    }
+
+    /// Whether the leg's chain takes a far-end reference (what the leg hears).
+    pub(crate) fn needs_far(&self) -> bool {
+        matches!(self.chain, Some((_, true)))
+    }
+
+    /// Whether the jitter buffer has started playing.
+    pub(crate) fn is_playing(&self) -> bool {
+        self.receiver.jitter_buffer().is_playing()
+    }
+
+    /// Jitter-buffer delay of the leg in ms.
+    pub(crate) fn jitter_delay_ms(&self) -> f64 {
+        self.receiver.jitter_buffer().current_delay_ms()
+    }
+}
+
+/// NTP offset (64-bit fixed point) of a conference-clock duration.
+fn ntp_offset(d: Duration) -> u64 {
+    (d.as_secs() << 32) + ((u64::from(d.subsec_nanos()) << 32) / 1_000_000_000)
+}

@@ -1,0 +1,33 @@
+//! Conference mixing: N−1 mixes, active talkers, per-leg codecs and chains, CSRC lists and levels,
+//! cascading — as a sans-IO core with thin drivers.
+//!
+//! # What
+//! - [`Conference`]: the mixer (see its module docs for the tick), driven by time and datagrams.
+//! - `tutti mix` ([`mix_capture`]): every RTP stream of a capture is a participant; writes what each one hears.
+//! - `tutti conference` ([`server`]): a UDP conference server around the core.
+//! - `tutti bench conference` ([`bench`]): synthetic load through the whole path on the engine's scheduler.
+//!
+//! # How
+//! RFC 3550 §7.1 and RFC 7667 §3.6 (the media mixer topology): the mixer resynchronises every source in its
+//! jitter buffer, mixes, re-encodes per receiver and sends with its own SSRC, naming the contributors as
+//! CSRCs with RFC 6465 levels. Cascading is a leg whose peer is another mixer: its CSRCs are passed on.
+//!
+//! # Real-time safety
+//! The tick, `receive` and `poll_transmit` allocate nothing (see `tests/conference_rt.rs`); joining and
+//! leaving allocate on the control side between ticks.
+
+mod config;
+mod core;
+mod dsp;
+mod leg;
+mod queue;
+mod stats;
+mod talkers;
+
+pub use self::core::Conference;
+pub use config::{ConferenceConfig, ConferenceError, LegConfig, LegId, MixRate};
+pub use dsp::{FrameResampler, Limiter};
+pub use leg::{Contributor, Leg, LegCounters, MTU};
+pub use queue::PacketQueue;
+pub use stats::{ConferenceStats, LegStats};
+pub use talkers::{TalkerConfig, TalkerSelector};

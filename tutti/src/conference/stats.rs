@@ -1,0 +1,121 @@
+//! Statistics of a conference and of its legs (webrtc-stats names, ITU-T G.107 E-model).
+
+use serde_json::{json, Value};
+use tutti_rtp::EModel;
+
+use super::leg::{Leg, LegCounters};
+
+/// Statistics of one leg.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegStats {
+    /// The leg's label.
+    pub name: String,
+    /// Codec (command-line name).
+    pub codec: &'static str,
+    /// The leg's SSRC (what it sends with), once known.
+    pub remote_ssrc: Option<u32>,
+    /// Our SSRC towards the leg.
+    pub local_ssrc: u32,
+    /// Whether the leg is one of the selected talkers.
+    pub talking: bool,
+    /// Smoothed level of the leg in dBov.
+    pub level_db: f32,
+    /// RTP packets received of the leg's payload type.
+    pub packets_received: u64,
+    /// RFC 3550 cumulative loss.
+    pub packets_lost: i64,
+    /// RFC 3550 interarrival jitter in ms.
+    pub jitter_ms: f64,
+    /// RTT from RTCP in ms.
+    pub rtt_ms: Option<f64>,
+    /// Mean jitter-buffer delay in ms (webrtc-stats jitterBufferDelay / jitterBufferEmittedCount).
+    pub jitter_buffer_delay_ms: f64,
+    /// Concealed samples / total samples (webrtc-stats).
+    pub concealment_ratio: f64,
+    /// E-model R factor (ITU-T G.107) from codec, delay and loss.
+    pub r_factor: f64,
+    /// MOS-CQE from R.
+    pub mos: f64,
+    /// Transport counters.
+    pub counters: LegCounters,
+}
+
+impl LegStats {
+    pub(crate) fn of(l: &Leg, talking: bool, level_db: f32) -> Self {
+        let rs = l.receiver_stats();
+        let jb = rs.jitter_buffer;
+        let rtt_ms = l.rtt_us().map(|u| u as f64 / 1000.0);
+        let expected = (rs.packets as i64 - rs.duplicates as i64 + rs.lost).max(1) as f64;
+        let loss_pct = 100.0 * (rs.lost.max(0) as f64 + rs.late as f64) / expected;
+        let delay = jb.mean_delay_ms() + rtt_ms.map_or(0.0, |r| r / 2.0);
+        let codec = l.cfg.codec.cli_name();
+        let em = EModel::for_leg(codec, delay, loss_pct.min(100.0), 1.0);
+        Self {
+            name: l.cfg.name.clone(),
+            codec,
+            remote_ssrc: l.remote_ssrc(),
+            local_ssrc: l.local_ssrc(),
+            talking,
+            level_db,
+            packets_received: rs.packets,
+            packets_lost: rs.lost,
+            jitter_ms: rs.jitter_ms,
+            rtt_ms,
+            jitter_buffer_delay_ms: jb.mean_delay_ms(),
+            concealment_ratio: jb.concealment_ratio(),
+            r_factor: em.r(),
+            mos: em.mos(),
+            counters: l.counters,
+        }
+    }
+
+    /// The statistics as JSON (SSRCs as 8 hex digits).
+    pub fn to_json(&self) -> Value {
+        let c = &self.counters;
+        json!({
+            "name": self.name, "codec": self.codec,
+            "remote_ssrc": self.remote_ssrc.map(|s| format!("{s:08x}")),
+            "local_ssrc": format!("{:08x}", self.local_ssrc),
+            "talking": self.talking, "level_db": self.level_db,
+            "packets_received": self.packets_received, "packets_lost": self.packets_lost,
+            "jitter_ms": self.jitter_ms, "rtt_ms": self.rtt_ms,
+            "jitter_buffer_delay_ms": self.jitter_buffer_delay_ms,
+            "concealment_ratio": self.concealment_ratio, "r_factor": self.r_factor, "mos": self.mos,
+            "rx_datagrams": c.rx_datagrams, "rx_dropped": c.rx_dropped, "tx_packets": c.tx_packets,
+            "tx_rtcp": c.tx_rtcp, "tx_overflow": c.tx_overflow, "concealed_frames": c.concealed_frames,
+            "encode_errors": c.encode_errors,
+        })
+    }
+}
+
+/// Conference-wide statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConferenceStats {
+    /// Legs now.
+    pub legs: usize,
+    /// Ticks run.
+    pub ticks: u64,
+    /// Mix rate in Hz.
+    pub mix_rate: u32,
+    /// Selected talkers now.
+    pub talkers: usize,
+    /// Entries into and exits from the talker set so far.
+    pub talker_changes: u64,
+    /// Encoder runs in the last tick (own + shared).
+    pub encodes_last_tick: usize,
+    /// Encoder runs in all ticks.
+    pub encodes_total: u64,
+    /// Shared-encode groups (codec × output gain).
+    pub shared_groups: usize,
+}
+
+impl ConferenceStats {
+    /// The statistics as JSON.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "legs": self.legs, "ticks": self.ticks, "mix_rate": self.mix_rate, "talkers": self.talkers,
+            "talker_changes": self.talker_changes, "encodes_last_tick": self.encodes_last_tick,
+            "encodes_total": self.encodes_total, "shared_groups": self.shared_groups,
+        })
+    }
+}

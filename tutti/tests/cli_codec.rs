@@ -1,48 +1,11 @@
 //! `tutti codec encode|decode` through the built binary: ffmpeg as the decode oracle (and G.722 encode
 //! oracle), the ITU-T G.191 vectors as the G.711 encode oracle, ffmpeg's libopus for Ogg Opus files.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-const TUTTI: &str = env!("CARGO_BIN_EXE_tutti");
+mod common;
 
-fn vectors_dir() -> PathBuf {
-    match std::env::var_os("TUTTI_TESTVECTORS") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testvectors")),
-    }
-}
-
-fn tutti(args: &[&str]) -> Output {
-    Command::new(TUTTI)
-        .args(args)
-        .output()
-        .expect("run the tutti binary")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = tutti(args);
-    assert!(
-        o.status.success(),
-        "tutti {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).expect("UTF-8 stdout")
-}
-
-fn ffmpeg(args: &[&str]) -> Vec<u8> {
-    let o = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin"])
-        .args(args)
-        .output()
-        .expect("ffmpeg must be installed (Debian ffmpeg; scripts/setup.sh)");
-    assert!(
-        o.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.stdout
-}
+use common::{ffmpeg, s16le as s16, tutti, tutti_ok as ok, vectors as vectors_dir};
 
 /// The 16-bit PCM data of a WAV file written by tutti (canonical 44-byte header from hound).
 fn wav_pcm(path: &Path) -> (u32, u16, Vec<i16>) {
@@ -88,13 +51,6 @@ fn same<T: PartialEq + std::fmt::Debug>(got: &[T], want: &[T], what: &str) {
     if let Some(k) = got.iter().zip(want).position(|(a, b)| a != b) {
         panic!("{what}: first difference at {k}: {:?} vs {:?}", got[k], want[k]);
     }
-}
-
-fn s16(bytes: &[u8]) -> Vec<i16> {
-    bytes
-        .chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect()
 }
 
 fn s(p: &Path) -> &str {

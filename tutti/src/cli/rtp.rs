@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use tutti_codecs::{dtmf_char, rtp_format, static_payload_type, CodecSpec, RtpFormat, TelephoneEvent};
 use tutti_rtp::{
     classify, rtcp_packets, EModel, PacketKind, Receiver, RtcpPacket, RtcpWriter, RtpBuilder, RtpPacket,
-    SdesChunkSpec, SdesType, SenderInfo, SourceConfig, SourceStats,
+    SdesChunkSpec, SdesType, SenderInfo, SessionDescription, SourceConfig, SourceStats,
 };
 
 use super::CliError;
@@ -158,29 +158,70 @@ fn parse_codec_name(c: &str) -> Result<RtpFormat, String> {
         .map_err(|e| format!("unknown codec {c}: {e}"))
 }
 
-/// `a=rtpmap:PT ENC/RATE[/CH]` lines of an SDP file.
-fn sdp_rtpmaps(path: &Path) -> Result<Vec<(u8, RtpFormat)>, CliError> {
+/// The `--sdp` file, parsed by the SDP module (`tutti_rtp::SessionDescription`).
+fn read_sdp(path: &Path) -> Result<SessionDescription, CliError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+    SessionDescription::parse(&text).map_err(|e| CliError::new(format!("{}: {e}", path.display())))
+}
+
+/// Payload types of the SDP's audio sections (`a=rtpmap`, or RFC 3551 static assignments of the `m=` line)
+/// that map to something we decode (codecs, comfort noise, telephone events). An encoding we cannot decode
+/// is not an error of the file: its packets are ignored.
+fn sdp_formats(sd: &SessionDescription) -> Vec<(u8, RtpFormat)> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let Some(rest) = line.trim().strip_prefix("a=rtpmap:") else {
-            continue;
-        };
-        let bad = |d: String| CliError::new(format!("{}:{}: a=rtpmap: {d}", path.display(), i + 1));
-        let (pt, enc) = rest
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| bad("missing encoding".into()))?;
-        let pt: u8 = pt
-            .parse()
-            .map_err(|_| bad("payload type is not a number".into()))?;
-        match rtp_format(enc.trim()) {
-            Ok(f) => out.push((pt, f)),
-            // An encoding we cannot decode is not an error of the file: its packets are ignored.
-            Err(_) => continue,
+    for m in sd.media.iter().filter(|m| m.media.eq_ignore_ascii_case("audio")) {
+        for r in m.rtpmaps() {
+            // Opus is always `opus/48000/2` (RFC 7587 §7); `opus/48000` is accepted as that form.
+            let channels = if r.encoding.eq_ignore_ascii_case("opus") {
+                2
+            } else {
+                r.channels
+            };
+            let rtpmap = if channels > 1 {
+                format!("{}/{}/{channels}", r.encoding, r.clock_rate)
+            } else {
+                format!("{}/{}", r.encoding, r.clock_rate)
+            };
+            if let Ok(f) = rtp_format(&rtpmap) {
+                out.push((r.payload_type, f));
+            }
         }
     }
-    Ok(out)
+    out
+}
+
+/// The first supported `a=crypto` line of the SDP's audio sections (or of the session level).
+fn sdp_crypto(sd: &SessionDescription, path: &Path) -> Result<Option<tutti_rtp::CryptoAttribute>, CliError> {
+    let audio = sd.media.iter().filter(|m| m.media.eq_ignore_ascii_case("audio"));
+    let mut offered = false;
+    for m in audio {
+        offered |= m.attributes.iter().any(|a| a.name.eq_ignore_ascii_case("crypto"));
+        if let Some(c) = m.crypto().into_iter().next() {
+            return Ok(Some(c));
+        }
+    }
+    for a in sd
+        .attributes
+        .iter()
+        .filter(|a| a.name.eq_ignore_ascii_case("crypto"))
+    {
+        offered = true;
+        if let Some(c) = a
+            .value
+            .as_deref()
+            .and_then(|v| tutti_rtp::CryptoAttribute::parse(v).ok())
+        {
+            return Ok(Some(c));
+        }
+    }
+    if offered {
+        return Err(CliError::new(format!(
+            "{}: no a=crypto line with a supported suite and key",
+            path.display()
+        )));
+    }
+    Ok(None)
 }
 
 fn format_name(f: &RtpFormat) -> &'static str {
@@ -280,11 +321,11 @@ fn telephone_events(pkts: &[(u32, u8, &[u8])], clock: u32) -> Vec<Value> {
 }
 
 /// The SRTP context of `--srtp-key` (suite from `--srtp-suite`, default AES_CM_128_HMAC_SHA1_80), or of the
-/// first `a=crypto` line of the SDP.
+/// first supported `a=crypto` line of the SDP.
 fn srtp_context(
     key: Option<&str>,
     suite: Option<&str>,
-    sdp: Option<&Path>,
+    sdp: Option<(&SessionDescription, &Path)>,
 ) -> Result<Option<tutti_rtp::SrtpContext>, CliError> {
     use tutti_rtp::{CryptoAttribute, SrtpConfig, SrtpProfile};
     let attr = if let Some(k) = key {
@@ -295,19 +336,8 @@ fn srtp_context(
             CryptoAttribute::from_base64_key(profile, k)
                 .map_err(|e| CliError::new(format!("--srtp-key: {e}")))?,
         )
-    } else if let Some(path) = sdp {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
-        let mut found = None;
-        for (i, line) in text.lines().enumerate() {
-            if let Some(v) = line.trim().strip_prefix("a=crypto:") {
-                let c = CryptoAttribute::parse(v)
-                    .map_err(|e| CliError::new(format!("{}:{}: a=crypto: {e}", path.display(), i + 1)))?;
-                found = Some(c);
-                break;
-            }
-        }
-        found
+    } else if let Some((sd, path)) = sdp {
+        sdp_crypto(sd, path)?
     } else {
         if let Some(s) = suite {
             return Err(CliError::new(format!("--srtp-suite {s}: needs --srtp-key")));
@@ -328,7 +358,9 @@ fn decode(a: &DecodeArgs) -> Result<(), CliError> {
             a.frame_ms
         )));
     }
-    let mut srtp = srtp_context(a.srtp_key.as_deref(), a.srtp_suite.as_deref(), a.sdp.as_deref())?;
+    let sdp = a.sdp.as_deref().map(read_sdp).transpose()?;
+    let sdp_ref = sdp.as_ref().zip(a.sdp.as_deref());
+    let mut srtp = srtp_context(a.srtp_key.as_deref(), a.srtp_suite.as_deref(), sdp_ref)?;
     let mut srtp_fail: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
     let mut pts: BTreeMap<u8, PtFormat> = BTreeMap::new();
     for pt in 0..=127u8 {
@@ -336,8 +368,8 @@ fn decode(a: &DecodeArgs) -> Result<(), CliError> {
             pts.insert(pt, PtFormat { format: f });
         }
     }
-    if let Some(sdp) = &a.sdp {
-        for (pt, f) in sdp_rtpmaps(sdp)? {
+    if let Some(sd) = &sdp {
+        for (pt, f) in sdp_formats(sd) {
             pts.insert(pt, PtFormat { format: f });
         }
     }
@@ -354,19 +386,43 @@ fn decode(a: &DecodeArgs) -> Result<(), CliError> {
     let mut ignored: u64 = 0;
     while let Some(d) = reader.next_udp().map_err(cap_err)? {
         match classify(d.payload) {
-            PacketKind::Rtp => match RtpPacket::parse(d.payload) {
-                Ok(p) => {
-                    let list = streams.entry(p.ssrc()).or_insert_with(|| {
-                        order.push(p.ssrc());
-                        Vec::new()
-                    });
-                    list.push(CapturedRtp {
-                        time_us: d.time_us(),
-                        bytes: d.payload.to_vec(),
-                    });
+            PacketKind::Rtp => {
+                let mut bytes = d.payload.to_vec();
+                if let Some(ctx) = srtp.as_mut() {
+                    let ssrc = bytes
+                        .get(8..12)
+                        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                    let len = bytes.len();
+                    match ctx.unprotect_rtp(&mut bytes, len) {
+                        Ok(n) => bytes.truncate(n),
+                        Err(tutti_rtp::RtpError::AuthFailed { .. }) => {
+                            srtp_fail.entry(ssrc).or_default().0 += 1;
+                            continue;
+                        }
+                        Err(tutti_rtp::RtpError::Replayed { .. }) => {
+                            srtp_fail.entry(ssrc).or_default().1 += 1;
+                            continue;
+                        }
+                        Err(_) => {
+                            ignored += 1;
+                            continue;
+                        }
+                    }
                 }
-                Err(_) => ignored += 1,
-            },
+                match RtpPacket::parse(&bytes) {
+                    Ok(p) => {
+                        let list = streams.entry(p.ssrc()).or_insert_with(|| {
+                            order.push(p.ssrc());
+                            Vec::new()
+                        });
+                        list.push(CapturedRtp {
+                            time_us: d.time_us(),
+                            bytes,
+                        });
+                    }
+                    Err(_) => ignored += 1,
+                }
+            }
             PacketKind::Rtcp => {
                 let mut any = false;
                 let mut bytes = d.payload.to_vec();
@@ -498,6 +554,15 @@ fn decode_stream(
         }
     }
     let events = telephone_events(&event_pkts, event_clock);
+    // RFC 3389 comfort noise of the stream (shares its sequence numbers: not loss).
+    let cn_pt = counts.keys().copied().find(|pt| {
+        matches!(
+            pts.get(pt),
+            Some(PtFormat {
+                format: RtpFormat::ComfortNoise { .. }
+            })
+        )
+    });
     let Some(pt) = audio_pt else {
         // No audio: report the events (telephone-event-only stream) or an unknown payload type.
         let mut src: Option<SourceStats> = None;
@@ -543,6 +608,7 @@ fn decode_stream(
     let mut cfg = tutti_rtp::JitterConfig::for_codec(&decoder.info());
     cfg.frame_ms = a.frame_ms;
     let mut rx = Receiver::new(decoder, cfg, Some(pt));
+    rx.set_comfort_noise_payload_type(cn_pt);
     let info = rx.codec();
     let ch = info.channels.max(1);
     let mut frame = vec![0i16; rx.frame_len()];
@@ -555,7 +621,7 @@ fn decode_stream(
     loop {
         while next < pkts.len() && pkts[next].time_us <= t {
             let p = RtpPacket::parse(&pkts[next].bytes).expect("parsed when the capture was read");
-            if p.payload_type() == pt {
+            if p.payload_type() == pt || Some(p.payload_type()) == cn_pt {
                 rx.push(Duration::from_micros(pkts[next].time_us), &p);
             } else if Some(p.payload_type()) != event_pt {
                 ignored += 1;
@@ -611,7 +677,9 @@ fn decode_stream(
         "jitter_buffer_target_delay_ms": jb.mean_target_delay_ms(), "concealment_ratio": jb.concealment_ratio(),
         "concealment_events": jb.concealment_events, "inserted_samples_for_deceleration": jb.inserted_samples_for_deceleration,
         "removed_samples_for_acceleration": jb.removed_samples_for_acceleration,
-        "packets_discarded": jb.packets_discarded, "r_factor": em.r(), "mos": em.mos(), "events": events,
+        "packets_discarded": jb.packets_discarded, "comfort_noise_packets": jb.comfort_noise_packets,
+        "comfort_noise_ms": jb.comfort_noise_samples as f64 * 1000.0 / f64::from(info.audio_rate.max(1)),
+        "r_factor": em.r(), "mos": em.mos(), "events": events,
         "sample_rate": info.audio_rate, "samples": audio.len() / ch,
     });
     Ok((report, ignored))

@@ -4,7 +4,8 @@ set -euo pipefail
 need=()
 for pkg in pkg-config libopus-dev libasound2-dev libsrtp2-dev ffmpeg sox libspandsp-dev libspeexdsp-dev \
            asterisk-core-sounds-en-g722 asterisk-core-sounds-en-wav hdf5-tools soundstretch rubberband-cli \
-           libmysofa-dev espeak-ng tshark jackd2 libjack-jackd2-dev; do
+           libmysofa-dev espeak-ng tshark jackd2 libjack-jackd2-dev \
+           libwebrtc-audio-processing-dev python3-pip python3-numpy python3-scipy python3-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -13,4 +14,11 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# PESQ-WB and STOI for `tutti eval` (its test needs them; the command itself reports "n/a" without them).
+if ! python3 -c 'import numpy, pesq, pystoi' 2>/dev/null; then
+  echo "setup: installing the Python packages pesq and pystoi" >&2
+  python3 -m pip install --quiet pesq pystoi 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages pesq pystoi \
+    || echo "setup: warning: pip could not install pesq and pystoi; tutti eval reports PESQ/STOI as n/a" >&2
 fi

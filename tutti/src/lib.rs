@@ -14,6 +14,7 @@ pub mod capi;
 pub mod chain;
 pub mod conference;
 pub mod cli;
+pub mod eval;
 pub mod graphfile;
 pub mod live;
 pub mod offline;

@@ -9,7 +9,9 @@ use clap::{Parser, Subcommand};
 
 mod codec;
 mod devices;
+mod eval;
 mod live;
+mod mix;
 mod nodes;
 mod pcap;
 mod process;
@@ -67,6 +69,10 @@ enum Command {
     Devices(devices::Args),
     /// Run a chain on a live input to a live output (cpal).
     Live(live::Args),
+    /// Offline conference: every RTP stream of a capture is a participant; writes what each one hears.
+    Mix(mix::Args),
+    /// Research: seeded voice scenes, Tutti vs the installed peers (ERLE, PESQ, STOI, SI-SDR, plots).
+    Eval(eval::Args),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -88,6 +94,8 @@ pub fn main() -> i32 {
         Command::Rtp(a) => rtp::run(a),
         Command::Devices(a) => devices::run(a),
         Command::Live(a) => live::run(a),
+        Command::Mix(a) => mix::run(a),
+        Command::Eval(a) => eval::run(a),
     };
     match result {
         Ok(()) => 0,

@@ -15,7 +15,7 @@
 //!
 //! # How
 //! Modelled on WebRTC NetEQ (`delay_manager.cc`, `decision_logic.cc`):
-//! * The **target delay** `T` is the 0.95 quantile of the relative arrival delay ([`DelayEstimator`]) plus one
+//! * The **target delay** `T` is the 0.97 quantile of the relative arrival delay ([`DelayEstimator`]) plus one
 //!   output frame (a packet is decoded up to one frame before its first sample plays), bounded by the
 //!   configured minimum and maximum.
 //! * The **playout delay** `D` of each decoded packet is the time its first sample will be played minus the
@@ -71,7 +71,8 @@ pub struct JitterConfig {
     pub min_delay_ms: u32,
     /// Upper bound of the target delay in ms.
     pub max_delay_ms: u32,
-    /// Quantile of the relative delay the target covers (NetEQ: 0.95).
+    /// Quantile of the relative delay the target covers (default 0.97; NetEQ uses 0.95, which leaves about
+    /// 1.3 % late loss under gamma jitter of 40 ms mean, 0.97 keeps it at or below 1 %: `rtp-io/README.md`).
     pub quantile: f64,
     /// Per-packet forget factor of the delay histogram (NetEQ: 0.983).
     pub forget_factor: f64,
@@ -96,7 +97,7 @@ impl JitterConfig {
             max_packet_ms: 120,
             min_delay_ms: 0,
             max_delay_ms: 1000,
-            quantile: 0.95,
+            quantile: 0.97,
             forget_factor: 0.983,
             max_conceal_ms: 100,
             hysteresis_ms: 5,

@@ -2,7 +2,7 @@
 //!
 //! # What
 //! [`DelayEstimator`] turns (arrival time, RTP timestamp) pairs into a target buffering delay: the chosen
-//! quantile (default 0.95) of each packet's *relative delay*, i.e. how much later it arrived than the
+//! quantile (NetEQ: 0.95; `JitterConfig` defaults to 0.97) of each packet's *relative delay*, i.e. how much later it arrived than the
 //! fastest packet of the last two seconds would predict.
 //!
 //! # How

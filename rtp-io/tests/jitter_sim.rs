@@ -164,14 +164,14 @@ fn target_delay_converges_to_quantile_of_jitter() {
         let model = NetModel::clean().gamma(k, theta);
         let trace = simulate(&audio, RATE, 20, &model, seed, &|_| true);
         let extra: Vec<f64> = trace.deliveries.iter().map(|d| d.extra_ms).collect();
-        let q95 = quantile(&extra, 0.95);
+        let q = quantile(&extra, JitterConfig::new(RATE, RATE, 1).quantile);
         let (mut jb, mut dec) = jb();
         let p = run(&mut jb, &mut dec, &trace, 91_000);
         let s = jb.stats();
         let tail = &p.target_ms[p.target_ms.len() - 1500..];
         let mean_target = tail.iter().sum::<f64>() / tail.len() as f64;
         // Target = quantile of relative delay + one 20 ms frame.
-        let want = q95 + 20.0;
+        let want = q + 20.0;
         assert!(
             (mean_target - want).abs() < 0.15 * want + 3.0,
             "k={k} θ={theta}: target {mean_target}, want {want}"

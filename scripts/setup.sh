@@ -5,7 +5,8 @@ need=()
 for pkg in pkg-config libopus-dev libasound2-dev libsrtp2-dev ffmpeg sox libspandsp-dev libspeexdsp-dev \
            asterisk-core-sounds-en-g722 asterisk-core-sounds-en-wav hdf5-tools soundstretch rubberband-cli \
            libmysofa-dev espeak-ng tshark jackd2 libjack-jackd2-dev \
-           libwebrtc-audio-processing-dev python3-pip python3-numpy python3-scipy python3-dev; do
+           libwebrtc-audio-processing-dev python3-pip python3-numpy python3-scipy python3-dev \
+           valgrind g++; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -21,4 +22,9 @@ if ! python3 -c 'import numpy, pesq, pystoi' 2>/dev/null; then
   python3 -m pip install --quiet pesq pystoi 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages pesq pystoi \
     || echo "setup: warning: pip could not install pesq and pystoi; tutti eval reports PESQ/STOI as n/a" >&2
+fi
+# cbindgen generates the C header tutti/include/tutti.h; tutti/tests/capi_header.rs checks it is current.
+if ! cbindgen --version 2>/dev/null | grep -q '^cbindgen 0\.29\.'; then
+  echo "setup: installing cbindgen 0.29.4 (cargo install)" >&2
+  cargo install cbindgen --version 0.29.4 --locked
 fi

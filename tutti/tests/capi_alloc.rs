@@ -1,7 +1,9 @@
 //! The C ABI's processing calls allocate nothing: `tutti_engine_process_{i16,f32}` (in place and into
 //! another buffer), `tutti_engine_push_far_*`, `tutti_engine_set_param`, `tutti_engine_get_meter`,
 //! `tutti_engine_meter_at` and `tutti_engine_stats`, called through their `extern "C"` entry points under
-//! the counting allocator, for `hpf,aec,ns,agc` at 8/16/48 kHz and a stereo chain.
+//! the counting allocator, for `hpf,aec,ns,agc` at 8/16/48 kHz and a stereo chain; and the conference's
+//! `tutti_conference_receive` (also of a malformed datagram), `tutti_conference_tick` and
+//! `tutti_conference_poll_transmit` for three PCMU/G.722 legs.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -129,4 +131,112 @@ fn stereo_and_graph_engines_do_not_allocate() {
         tutti_engine_free(e);
         tutti_engine_free(g);
     }
+}
+
+fn rtp_packet(
+    spec: &tutti::codecs::CodecSpec,
+    enc: &mut dyn tutti::codecs::Encoder,
+    seq: u16,
+    f: f32,
+) -> Vec<u8> {
+    let info = spec.info();
+    let frame = (info.audio_rate / 50) as usize;
+    let pcm: Vec<i16> = (0..frame)
+        .map(|i| {
+            let t = (usize::from(seq) * frame + i) as f32 / info.audio_rate as f32;
+            ((2.0 * std::f32::consts::PI * f * t).sin() * 8000.0) as i16
+        })
+        .collect();
+    let mut payload = vec![0u8; 1500];
+    let len = enc.encode(&pcm, &mut payload).expect("encode");
+    let b = tutti::rtp::RtpBuilder {
+        payload_type: info.static_payload_type.unwrap_or(96),
+        sequence_number: seq,
+        timestamp: u32::from(seq) * (frame as u32 * info.clock_rate / info.audio_rate),
+        ssrc: 0x100 + u32::from(f as u16),
+        ..Default::default()
+    };
+    let mut buf = vec![0u8; 1500];
+    let n = b.write(&payload[..len], &mut buf).expect("write RTP");
+    buf.truncate(n);
+    buf
+}
+
+#[test]
+fn conference_receive_tick_and_poll_do_not_allocate() {
+    assert!(counting_is_active(), "the counting allocator must be installed");
+    let mut cfg = std::mem::MaybeUninit::<TuttiConferenceConfig>::uninit();
+    let mut conf = ptr::null_mut();
+    // SAFETY: `cfg` is written by `tutti_conference_config_default` before being read.
+    unsafe {
+        assert_eq!(tutti_conference_config_default(cfg.as_mut_ptr()), TuttiStatus::Ok);
+        assert_eq!(tutti_conference_new(cfg.as_ptr(), &mut conf), TuttiStatus::Ok);
+    }
+    let codecs = ["pcmu", "g722", "pcmu"];
+    let mut legs = [0u64; 3];
+    let mut coders = Vec::new();
+    for (i, name) in codecs.iter().enumerate() {
+        let spec = tutti::codecs::CodecSpec::parse(name).expect("known codec");
+        coders.push((spec, spec.encoder().expect("encoder")));
+        let codec = CString::new(*name).expect("no NUL");
+        let mut lc = std::mem::MaybeUninit::<TuttiLegConfig>::uninit();
+        // SAFETY: `lc` is initialised by `tutti_leg_config_default` before it is read and changed.
+        unsafe {
+            assert_eq!(tutti_leg_config_default(lc.as_mut_ptr()), TuttiStatus::Ok);
+            let mut lc = lc.assume_init();
+            lc.codec = codec.as_ptr();
+            assert_eq!(
+                tutti_conference_add_leg(conf, &lc, 0, &mut legs[i]),
+                TuttiStatus::Ok
+            );
+        }
+    }
+    let junk = [0x55u8; 7];
+    let mut out = vec![0u8; 1500];
+    for tick in 0..200u16 {
+        let packets: Vec<Vec<u8>> = coders
+            .iter_mut()
+            .enumerate()
+            .map(|(i, (spec, enc))| rtp_packet(spec, enc.as_mut(), tick, 300.0 + 400.0 * i as f32))
+            .collect();
+        let now = u64::from(tick) * 20_000;
+        let (result, counts) = count_allocations(|| {
+            let mut ok = true;
+            let mut sent = 0usize;
+            for (leg, p) in legs.iter().zip(&packets) {
+                // SAFETY: `conf` is live; `p` holds `p.len()` bytes.
+                ok &= unsafe { tutti_conference_receive(conf, *leg, now, p.as_ptr(), p.len()) }
+                    == TuttiStatus::Ok;
+            }
+            // SAFETY: as above; a malformed datagram is dropped with a status, not an error.
+            let dropped = unsafe { tutti_conference_receive(conf, legs[0], now, junk.as_ptr(), junk.len()) };
+            // SAFETY: `conf` is live.
+            ok &= unsafe { tutti_conference_tick(conf, now) } == TuttiStatus::Ok;
+            for leg in &legs {
+                loop {
+                    let mut n = 0usize;
+                    // SAFETY: `conf` is live; `out` has 1500 writable bytes; `n` writable.
+                    let s = unsafe {
+                        tutti_conference_poll_transmit(conf, *leg, out.as_mut_ptr(), out.len(), &mut n)
+                    };
+                    ok &= s == TuttiStatus::Ok;
+                    if n == 0 || s != TuttiStatus::Ok {
+                        break;
+                    }
+                    sent += 1;
+                }
+            }
+            (ok, dropped, sent)
+        });
+        let (ok, dropped, sent) = result;
+        assert!(ok, "tick {tick}: a call failed");
+        assert_eq!(dropped, TuttiStatus::Dropped);
+        assert!(sent >= 3, "tick {tick}: every leg gets a packet");
+        // The first ticks warm up (the thread's error-message buffer is allocated on the first drop).
+        if tick >= 2 {
+            assert!(counts.is_zero(), "tick {tick}: allocated {counts:?}");
+        }
+    }
+    // SAFETY: from `tutti_conference_new`, not used afterwards.
+    unsafe { tutti_conference_free(conf) };
 }

@@ -395,8 +395,10 @@ fn misuse_returns_codes_and_messages() {
         assert_eq!(tutti_engine_reset(ptr::null_mut()), TuttiStatus::NullPointer);
         tutti_engine_free(e);
         tutti_engine_free(ptr::null_mut());
-        let name = CStr::from_ptr(tutti_status_name(TuttiStatus::BadFrameCount));
+        let name = CStr::from_ptr(tutti_status_name(TuttiStatus::BadFrameCount as i32));
         assert_eq!(name.to_str().unwrap(), "TUTTI_STATUS_BAD_FRAME_COUNT");
+        let name = CStr::from_ptr(tutti_status_name(99));
+        assert_eq!(name.to_str().unwrap(), "TUTTI_STATUS_UNKNOWN");
         let version = CStr::from_ptr(tutti_version());
         assert_eq!(version.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
     }
@@ -427,5 +429,292 @@ fn far_end_fifo_counts_underruns_and_drops() {
             (400, 8000, 8500)
         );
         tutti_engine_free(e);
+    }
+}
+
+/// Power of `x` at `f` relative to a full-scale sine, dB (Goertzel).
+fn tone_db(x: &[f32], rate: u32, f: f32) -> f32 {
+    let w = 2.0 * std::f32::consts::PI * f / rate as f32;
+    let (mut s1, mut s2) = (0f32, 0f32);
+    for &v in x {
+        let s = v + 2.0 * w.cos() * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    let p = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
+    20.0 * (2.0 * p.max(0.0).sqrt() / x.len() as f32).max(1e-9).log10()
+}
+
+fn leg_config(codec: &CStr) -> TuttiLegConfig {
+    let mut lc = std::mem::MaybeUninit::<TuttiLegConfig>::uninit();
+    // SAFETY: initialised by `tutti_leg_config_default` before it is read.
+    unsafe {
+        assert_eq!(tutti_leg_config_default(lc.as_mut_ptr()), TuttiStatus::Ok);
+        let mut lc = lc.assume_init();
+        lc.codec = codec.as_ptr();
+        lc
+    }
+}
+
+/// Three PCMU legs through the C functions: each hears the two others' tones at their level and not its
+/// own (N−1), packets are plain RTP the host can send, and a removed leg hands out its RTCP BYE.
+#[test]
+fn conference_mixes_n_minus_one_through_the_c_api() {
+    use tutti::codecs::CodecSpec;
+    use tutti::rtp::{RtpBuilder, RtpPacket};
+    let mut cfg = std::mem::MaybeUninit::<TuttiConferenceConfig>::uninit();
+    let mut conf = ptr::null_mut();
+    // SAFETY: `cfg` initialised before use; `conf` writable.
+    unsafe {
+        assert_eq!(tutti_conference_config_default(cfg.as_mut_ptr()), TuttiStatus::Ok);
+        assert_eq!(tutti_conference_new(cfg.as_ptr(), &mut conf), TuttiStatus::Ok);
+    }
+    let spec = CodecSpec::parse("pcmu").expect("pcmu");
+    let freqs = [440.0f32, 1000.0, 1700.0];
+    let mut legs = [0u64; 3];
+    for leg in &mut legs {
+        // SAFETY: `conf` live; config strings static; `leg` writable.
+        unsafe {
+            assert_eq!(
+                tutti_conference_add_leg(conf, &leg_config(c"pcmu"), 0, leg),
+                TuttiStatus::Ok
+            );
+        }
+    }
+    let mut encs: Vec<_> = (0..3).map(|_| spec.encoder().expect("encoder")).collect();
+    let mut decs: Vec<_> = (0..3).map(|_| spec.decoder().expect("decoder")).collect();
+    let mut heard: Vec<Vec<f32>> = vec![Vec::new(); 3];
+    let mut out = vec![0u8; 1500];
+    let mut rtcp = [0usize; 3];
+    for tick in 0..150u16 {
+        let now = u64::from(tick) * 20_000;
+        for i in 0..3 {
+            let pcm: Vec<i16> = (0..160)
+                .map(|k| {
+                    let t = (usize::from(tick) * 160 + k) as f32 / 8000.0;
+                    ((2.0 * std::f32::consts::PI * freqs[i] * t).sin() * 0.3 * 32767.0) as i16
+                })
+                .collect();
+            let mut payload = [0u8; 160];
+            let n = encs[i].encode(&pcm, &mut payload).expect("encode");
+            let mut pkt = [0u8; 200];
+            let b = RtpBuilder {
+                payload_type: 0,
+                sequence_number: tick,
+                timestamp: u32::from(tick) * 160,
+                ssrc: 0xA0 + i as u32,
+                ..Default::default()
+            };
+            let len = b.write(&payload[..n], &mut pkt).expect("RTP");
+            // SAFETY: `conf` live; `pkt` holds `len` bytes.
+            unsafe {
+                assert_eq!(
+                    tutti_conference_receive(conf, legs[i], now, pkt.as_ptr(), len),
+                    TuttiStatus::Ok
+                );
+            }
+        }
+        // SAFETY: `conf` live.
+        unsafe { assert_eq!(tutti_conference_tick(conf, now), TuttiStatus::Ok) };
+        for i in 0..3 {
+            loop {
+                let mut n = 0usize;
+                // SAFETY: `conf` live; `out` has 1500 bytes; `n` writable.
+                unsafe {
+                    assert_eq!(
+                        tutti_conference_poll_transmit(conf, legs[i], out.as_mut_ptr(), out.len(), &mut n),
+                        TuttiStatus::Ok
+                    );
+                }
+                if n == 0 {
+                    break;
+                }
+                if (192..=223).contains(&out[1]) {
+                    rtcp[i] += 1;
+                    continue;
+                }
+                let p = RtpPacket::parse(&out[..n]).expect("the bridge sends valid RTP");
+                let mut pcm = [0i16; 1024];
+                let m = decs[i].decode(p.payload(), &mut pcm).expect("decodable");
+                heard[i].extend(pcm[..m].iter().map(|s| f32::from(*s) / 32768.0));
+            }
+        }
+    }
+    for i in 0..3 {
+        let tail = &heard[i][heard[i].len() / 2..];
+        for j in 0..3 {
+            let level = tone_db(tail, 8000, freqs[j]);
+            if i == j {
+                assert!(level < -45.0, "leg {i} hears itself at {level:.1} dB");
+            } else {
+                assert!(
+                    (level - 20.0 * 0.3f32.log10()).abs() < 2.0,
+                    "leg {i} hears leg {j} at {level:.1} dB"
+                );
+            }
+        }
+    }
+    let mut ls = TuttiLegStats::default();
+    let mut cs = TuttiConferenceStats::default();
+    // SAFETY: `conf` live; outputs writable; strings static.
+    unsafe {
+        assert_eq!(
+            tutti_conference_leg_stats(conf, legs[1], &mut ls),
+            TuttiStatus::Ok
+        );
+        assert_eq!(
+            (ls.packets_received, ls.remote_ssrc, ls.rx_dropped),
+            (150, 0xA1, 0)
+        );
+        assert!(ls.tx_packets >= 140);
+        assert_eq!(tutti_conference_stats(conf, &mut cs), TuttiStatus::Ok);
+        assert_eq!((cs.legs, cs.ticks, cs.mix_rate, cs.ptime_ms), (3, 150, 16000, 20));
+        // Leaving: the parting BYE comes out under the old id, then the id is unknown.
+        let before = rtcp[2];
+        assert_eq!(
+            tutti_conference_remove_leg(conf, legs[2], 3_000_000),
+            TuttiStatus::Ok
+        );
+        loop {
+            let mut n = 0usize;
+            assert_eq!(
+                tutti_conference_poll_transmit(conf, legs[2], out.as_mut_ptr(), out.len(), &mut n),
+                TuttiStatus::Ok
+            );
+            if n == 0 {
+                break;
+            }
+            assert!((192..=223).contains(&out[1]), "parting datagrams are RTCP");
+            rtcp[2] += 1;
+        }
+        assert!(rtcp[2] > before, "a BYE was handed out");
+        assert_eq!(
+            tutti_conference_remove_leg(conf, legs[2], 3_000_000),
+            TuttiStatus::NoSuchLeg
+        );
+        assert_eq!(
+            tutti_conference_leg_stats(conf, legs[2], &mut ls),
+            TuttiStatus::NoSuchLeg
+        );
+        let p = [0x80u8, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9];
+        assert_eq!(
+            tutti_conference_receive(conf, legs[2], 0, p.as_ptr(), 12),
+            TuttiStatus::NoSuchLeg
+        );
+        // A new leg reuses the slot with a new generation: the old id stays unknown.
+        let mut again = 0u64;
+        assert_eq!(
+            tutti_conference_add_leg(conf, &leg_config(c"g722"), 0, &mut again),
+            TuttiStatus::Ok
+        );
+        assert_ne!(again, legs[2]);
+        assert_eq!(
+            tutti_conference_leg_stats(conf, legs[2], &mut ls),
+            TuttiStatus::NoSuchLeg
+        );
+        let mut count = 0usize;
+        assert_eq!(
+            tutti_conference_expired(conf, 3_000_000, ptr::null_mut(), 0, &mut count),
+            TuttiStatus::Ok
+        );
+        assert_eq!(count, 0);
+        // 40 s later nobody has sent anything for longer than the 30 s timeout.
+        assert_eq!(
+            tutti_conference_expired(conf, 43_000_000, ptr::null_mut(), 0, &mut count),
+            TuttiStatus::BufferTooSmall
+        );
+        assert_eq!(count, 3);
+        let mut ids = [0u64; 3];
+        assert_eq!(
+            tutti_conference_expired(conf, 43_000_000, ids.as_mut_ptr(), 3, &mut count),
+            TuttiStatus::Ok
+        );
+        assert!(ids.contains(&legs[0]) && ids.contains(&again));
+        tutti_conference_free(conf);
+    }
+}
+
+#[test]
+fn conference_misuse_returns_codes_and_messages() {
+    let mut cfg = std::mem::MaybeUninit::<TuttiConferenceConfig>::uninit();
+    let mut conf = ptr::null_mut();
+    let mut leg = 0u64;
+    // SAFETY: `cfg` initialised before use; pointers writable, NULL where refusal is expected.
+    unsafe {
+        assert_eq!(tutti_conference_config_default(cfg.as_mut_ptr()), TuttiStatus::Ok);
+        let mut bad = cfg.assume_init();
+        bad.ptime_ms = 7;
+        assert_eq!(
+            tutti_conference_new(&bad, &mut conf),
+            TuttiStatus::UnsupportedConfig
+        );
+        assert!(conf.is_null());
+        assert!(last_error().contains("ptime_ms"), "{}", last_error());
+        bad.ptime_ms = 20;
+        bad.chain = c"hpf,nope".as_ptr();
+        assert_eq!(tutti_conference_new(&bad, &mut conf), TuttiStatus::Ok);
+        assert_eq!(
+            tutti_conference_add_leg(conf, &leg_config(c"pcmu"), 0, &mut leg),
+            TuttiStatus::Conference
+        );
+        assert!(last_error().contains("nope"), "{}", last_error());
+        tutti_conference_free(conf);
+        assert_eq!(
+            tutti_conference_new(ptr::null(), &mut conf),
+            TuttiStatus::NullPointer
+        );
+        assert_eq!(tutti_conference_new(cfg.as_ptr(), &mut conf), TuttiStatus::Ok);
+        assert_eq!(
+            tutti_conference_add_leg(conf, &leg_config(c"mp3"), 0, &mut leg),
+            TuttiStatus::Conference
+        );
+        assert!(last_error().contains("mp3"), "{}", last_error());
+        let mut lc = leg_config(c"pcmu");
+        lc.payload_type = 200;
+        assert_eq!(
+            tutti_conference_add_leg(conf, &lc, 0, &mut leg),
+            TuttiStatus::InvalidArgument
+        );
+        lc.payload_type = -1;
+        lc.srtp_crypto = c"1 AES_CM_128_HMAC_SHA1_80 inline:tooshort".as_ptr();
+        assert_eq!(
+            tutti_conference_add_leg(conf, &lc, 0, &mut leg),
+            TuttiStatus::Conference
+        );
+        lc.srtp_crypto = ptr::null();
+        lc.codec = ptr::null();
+        assert_eq!(
+            tutti_conference_add_leg(conf, &lc, 0, &mut leg),
+            TuttiStatus::NullPointer
+        );
+        assert_eq!(
+            tutti_conference_add_leg(conf, &leg_config(c"pcmu"), 0, &mut leg),
+            TuttiStatus::Ok
+        );
+        let junk = [1u8, 2, 3];
+        assert_eq!(
+            tutti_conference_receive(conf, leg, 0, junk.as_ptr(), 3),
+            TuttiStatus::Dropped
+        );
+        assert!(last_error().contains("dropped"), "{}", last_error());
+        assert_eq!(
+            tutti_conference_receive(conf, leg, 0, ptr::null(), 3),
+            TuttiStatus::NullPointer
+        );
+        let mut small = [0u8; 100];
+        let mut n = 0usize;
+        assert_eq!(
+            tutti_conference_poll_transmit(conf, leg, small.as_mut_ptr(), 100, &mut n),
+            TuttiStatus::BufferTooSmall
+        );
+        assert_eq!(
+            tutti_conference_tick(ptr::null_mut(), 0),
+            TuttiStatus::NullPointer
+        );
+        let mut ls = TuttiLegStats::default();
+        assert_eq!(tutti_conference_leg_stats(conf, leg, &mut ls), TuttiStatus::Ok);
+        assert_eq!(ls.rx_dropped, 1);
+        tutti_conference_free(conf);
+        tutti_conference_free(ptr::null_mut());
     }
 }

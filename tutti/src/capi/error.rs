@@ -17,7 +17,7 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::ffi::{c_char, CString};
+use std::ffi::c_char;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -94,6 +94,16 @@ pub enum EmbedError {
         /// What is wrong.
         detail: String,
     },
+    /// A datagram was not accepted; it was counted in the leg's statistics and dropped.
+    Dropped {
+        /// Why.
+        reason: &'static str,
+    },
+    /// No such leg (never added, or removed).
+    NoSuchLeg {
+        /// The leg id asked for.
+        leg: u64,
+    },
     /// The handle was used after a call on it panicked; only freeing it is allowed.
     Poisoned,
     /// A panic inside the library, caught at the C boundary.
@@ -133,6 +143,8 @@ impl fmt::Display for EmbedError {
                 write!(f, "buffer too small: {needed} needed, {capacity} given")
             }
             Self::Conference { detail } => write!(f, "conference: {detail}"),
+            Self::Dropped { reason } => write!(f, "datagram dropped: {reason}"),
+            Self::NoSuchLeg { leg } => write!(f, "no such leg: {leg:#x}"),
             Self::Poisoned => f.write_str("handle unusable after an earlier internal panic; free it"),
             Self::Panic { message } => write!(f, "internal panic: {message}"),
         }
@@ -175,6 +187,10 @@ pub enum TuttiStatus {
     Poisoned = 13,
     /// An internal panic was caught.
     Panic = 14,
+    /// A datagram was malformed or not accepted (counted in the leg's statistics and dropped).
+    Dropped = 15,
+    /// No such conference leg.
+    NoSuchLeg = 16,
 }
 
 impl EmbedError {
@@ -195,11 +211,39 @@ impl EmbedError {
             Self::Conference { .. } => TuttiStatus::Conference,
             Self::Poisoned => TuttiStatus::Poisoned,
             Self::Panic { .. } => TuttiStatus::Panic,
+            Self::Dropped { .. } => TuttiStatus::Dropped,
+            Self::NoSuchLeg { .. } => TuttiStatus::NoSuchLeg,
         }
     }
 }
 
 impl TuttiStatus {
+    /// Every status, in code order.
+    pub const ALL: [TuttiStatus; 17] = [
+        Self::Ok,
+        Self::NullPointer,
+        Self::InvalidUtf8,
+        Self::InvalidArgument,
+        Self::InvalidSpec,
+        Self::UnsupportedConfig,
+        Self::BadFrameCount,
+        Self::NoFarEnd,
+        Self::UnknownName,
+        Self::BadParam,
+        Self::IndexOutOfRange,
+        Self::BufferTooSmall,
+        Self::Conference,
+        Self::Poisoned,
+        Self::Panic,
+        Self::Dropped,
+        Self::NoSuchLeg,
+    ];
+
+    /// The status with code `code`, if any.
+    pub fn from_code(code: i32) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| *s as i32 == code)
+    }
+
     /// The status's name as a NUL-terminated static string (`"TUTTI_STATUS_OK"`, …).
     pub fn name(self) -> &'static std::ffi::CStr {
         match self {
@@ -218,25 +262,49 @@ impl TuttiStatus {
             Self::Conference => c"TUTTI_STATUS_CONFERENCE",
             Self::Poisoned => c"TUTTI_STATUS_POISONED",
             Self::Panic => c"TUTTI_STATUS_PANIC",
+            Self::Dropped => c"TUTTI_STATUS_DROPPED",
+            Self::NoSuchLeg => c"TUTTI_STATUS_NO_SUCH_LEG",
         }
     }
 }
 
 thread_local! {
-    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    /// The last error message, NUL-terminated, in a buffer whose capacity is kept between errors.
+    static LAST_ERROR: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Stores `msg` as this thread's last error (interior NULs become spaces).
-pub(crate) fn set_last_error(msg: &str) {
-    let c = CString::new(msg.replace('\0', " ")).expect("interior NULs were replaced");
+/// Bytes kept for error messages, so that short messages (e.g. a dropped datagram's) are stored without
+/// allocating once the buffer exists.
+const MESSAGE_CAPACITY: usize = 512;
+
+/// Stores `msg` as this thread's last error (interior NULs become spaces). Allocates only the first time
+/// on a thread, or for a message longer than 512 bytes.
+pub(crate) fn set_last_error(msg: &dyn fmt::Display) {
+    use std::io::Write;
     // `try_with`: nothing to store into while the thread is being torn down.
-    let _ = LAST_ERROR.try_with(|e| *e.borrow_mut() = c);
+    let _ = LAST_ERROR.try_with(|e| {
+        let mut buf = e.borrow_mut();
+        buf.clear();
+        buf.reserve(MESSAGE_CAPACITY);
+        let _ = write!(buf, "{msg}");
+        for b in buf.iter_mut().filter(|b| **b == 0) {
+            *b = b' ';
+        }
+        buf.push(0);
+    });
 }
 
 /// Pointer to this thread's last error message (valid until the next failing call on this thread).
 pub(crate) fn last_error_ptr() -> *const c_char {
     LAST_ERROR
-        .try_with(|e| e.borrow().as_ptr())
+        .try_with(|e| {
+            let buf = e.borrow();
+            if buf.is_empty() {
+                c"".as_ptr()
+            } else {
+                buf.as_ptr().cast()
+            }
+        })
         .unwrap_or(c"".as_ptr())
 }
 
@@ -254,14 +322,14 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<(), EmbedError>) -> TuttiStatus {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => TuttiStatus::Ok,
         Ok(Err(e)) => {
-            set_last_error(&e.to_string());
+            set_last_error(&e);
             e.status()
         }
         Err(payload) => {
             let e = EmbedError::Panic {
                 message: panic_message(payload.as_ref()),
             };
-            set_last_error(&e.to_string());
+            set_last_error(&e);
             e.status()
         }
     }
@@ -299,8 +367,13 @@ mod tests {
         );
         assert_eq!(guard(|| panic!("boom {}", 7)), TuttiStatus::Panic);
         assert!(last().contains("boom 7"));
-        set_last_error("a\0b");
+        set_last_error(&"a\0b");
         assert_eq!(last(), "a b");
         assert_eq!(TuttiStatus::Panic.name().to_str().unwrap(), "TUTTI_STATUS_PANIC");
+        for (i, s) in TuttiStatus::ALL.iter().enumerate() {
+            assert_eq!(TuttiStatus::from_code(i as i32), Some(*s));
+        }
+        assert_eq!(TuttiStatus::from_code(17), None);
+        assert_eq!(TuttiStatus::from_code(-1), None);
     }
 }

@@ -195,10 +195,11 @@ pub extern "C" fn tutti_last_error() -> *const c_char {
     last_error_ptr()
 }
 
-/// The name of a status code as a static string (`"TUTTI_STATUS_OK"`, …).
+/// The name of a status code as a static string (`"TUTTI_STATUS_OK"`, …; `"TUTTI_STATUS_UNKNOWN"` for a
+/// value that is not a status). Takes an `int` so that any value is safe to pass.
 #[no_mangle]
-pub extern "C" fn tutti_status_name(status: TuttiStatus) -> *const c_char {
-    status.name().as_ptr()
+pub extern "C" fn tutti_status_name(status: i32) -> *const c_char {
+    TuttiStatus::from_code(status).map_or(c"TUTTI_STATUS_UNKNOWN".as_ptr(), |s| s.name().as_ptr())
 }
 
 fn create(out: *mut *mut TuttiEngine, build: impl FnOnce() -> Result<Engine, EmbedError>) -> TuttiStatus {

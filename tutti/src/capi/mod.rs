@@ -6,9 +6,13 @@
 //! chain spec (`hpf,aec,ns,agc`) or a graph file, hand it interleaved 16-bit or float frames of the
 //! near-end (microphone / caller) signal, push the far-end (what they play out) for the echo canceller,
 //! change parameters by `node.param` name, and read statistics (latency, meters such as the AEC's ERLE,
-//! per-node cost). The host keeps its own threads, sockets and timers.
+//! per-node cost). They also run conferences: legs added and removed, RTP packets pushed in and pulled
+//! out. The host keeps its own threads, sockets and timers.
 //!
 //! # How
+//! Conferences (module `conference`) wrap [`crate::conference::Conference`] sans-IO: the host pushes
+//! the RTP/RTCP datagrams it receives, ticks every packet time and sends the datagrams it polls.
+//!
 //! [`Engine`] (module `engine`) wraps one [`tutti_engine::Graph`] built like `tutti process` builds it
 //! (module `build`); the C functions (module `ffi`) check every pointer, catch every panic at the
 //! boundary and report errors as [`TuttiStatus`] codes with a thread-local message. The header is
@@ -21,10 +25,18 @@
 //! functions under the counting allocator).
 
 mod build;
+mod conference;
 mod engine;
 mod error;
 mod ffi;
 
+pub use conference::{
+    tutti_conference_add_leg, tutti_conference_config_default, tutti_conference_expired,
+    tutti_conference_free, tutti_conference_leg_stats, tutti_conference_new, tutti_conference_poll_transmit,
+    tutti_conference_receive, tutti_conference_remove_leg, tutti_conference_stats, tutti_conference_tick,
+    tutti_leg_config_default, TuttiConference, TuttiConferenceConfig, TuttiConferenceStats, TuttiLegConfig,
+    TuttiLegStats,
+};
 pub use engine::{Engine, EngineStats, NodeCost, Sample};
 pub use error::{EmbedError, TuttiStatus};
 pub use ffi::{

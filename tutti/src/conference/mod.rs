@@ -16,6 +16,7 @@
 //! The tick, `receive` and `poll_transmit` allocate nothing (see `tests/conference_rt.rs`); joining and
 //! leaving allocate on the control side between ticks.
 
+mod capture;
 mod config;
 mod core;
 mod dsp;
@@ -25,6 +26,7 @@ mod stats;
 mod talkers;
 
 pub use self::core::Conference;
+pub use capture::{mix_capture, MixOptions, MixOutput, Participant};
 pub use config::{ConferenceConfig, ConferenceError, LegConfig, LegId, MixRate};
 pub use dsp::{FrameResampler, Limiter};
 pub use leg::{Contributor, Leg, LegCounters, MTU};

@@ -542,8 +542,8 @@ fn conference_mixes_n_minus_one_through_the_c_api() {
     }
     for i in 0..3 {
         let tail = &heard[i][heard[i].len() / 2..];
-        for j in 0..3 {
-            let level = tone_db(tail, 8000, freqs[j]);
+        for (j, f) in freqs.iter().enumerate() {
+            let level = tone_db(tail, 8000, *f);
             if i == j {
                 assert!(level < -45.0, "leg {i} hears itself at {level:.1} dB");
             } else {

@@ -635,6 +635,21 @@ pub unsafe extern "C" fn tutti_conference_expired(
 mod tests {
     use super::*;
 
+    /// A panic inside a call poisons the conference handle (later calls: `TUTTI_STATUS_POISONED`).
+    #[test]
+    fn a_panic_poisons_the_handle() {
+        let mut cfg = std::mem::MaybeUninit::<TuttiConferenceConfig>::uninit();
+        let mut c = std::ptr::null_mut();
+        // SAFETY: `cfg` is initialised by `tutti_conference_config_default` before it is read.
+        unsafe {
+            assert_eq!(tutti_conference_config_default(cfg.as_mut_ptr()), TuttiStatus::Ok);
+            assert_eq!(tutti_conference_new(cfg.as_ptr(), &mut c), TuttiStatus::Ok);
+            assert_eq!(with_conf(c, |_| panic!("injected")), TuttiStatus::Panic);
+            assert_eq!(tutti_conference_tick(c, 0), TuttiStatus::Poisoned);
+            tutti_conference_free(c);
+        }
+    }
+
     #[test]
     fn leg_ids_round_trip() {
         for (slot, generation) in [(0u32, 1u32), (7, 3), (u32::MAX, u32::MAX)] {

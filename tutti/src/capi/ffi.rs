@@ -140,7 +140,7 @@ fn check_ptr<T>(p: *const T, len: usize, arg: &'static str) -> Result<(), EmbedE
     }
     if len
         .checked_mul(std::mem::size_of::<T>())
-        .is_none_or(|b| b > isize::MAX as usize)
+        .map_or(true, |b| b > isize::MAX as usize)
     {
         return Err(EmbedError::Argument {
             detail: format!("{arg}: {len} elements is too large"),
@@ -192,14 +192,17 @@ pub extern "C" fn tutti_version() -> *const c_char {
 /// valid until the next failing call on this thread; copy it to keep it.
 #[no_mangle]
 pub extern "C" fn tutti_last_error() -> *const c_char {
-    last_error_ptr()
+    catch_unwind(last_error_ptr).unwrap_or(c"".as_ptr())
 }
 
 /// The name of a status code as a static string (`"TUTTI_STATUS_OK"`, …; `"TUTTI_STATUS_UNKNOWN"` for a
 /// value that is not a status). Takes an `int` so that any value is safe to pass.
 #[no_mangle]
 pub extern "C" fn tutti_status_name(status: i32) -> *const c_char {
-    TuttiStatus::from_code(status).map_or(c"TUTTI_STATUS_UNKNOWN".as_ptr(), |s| s.name().as_ptr())
+    catch_unwind(|| {
+        TuttiStatus::from_code(status).map_or(c"TUTTI_STATUS_UNKNOWN".as_ptr(), |s| s.name().as_ptr())
+    })
+    .unwrap_or(c"TUTTI_STATUS_UNKNOWN".as_ptr())
 }
 
 fn create(out: *mut *mut TuttiEngine, build: impl FnOnce() -> Result<Engine, EmbedError>) -> TuttiStatus {
@@ -593,4 +596,33 @@ pub unsafe extern "C" fn tutti_engine_reset(engine: *mut TuttiEngine) -> TuttiSt
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
     unsafe { with_engine(engine, run) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic inside a call on a handle is reported as `TUTTI_STATUS_PANIC` and poisons the handle:
+    /// every later call returns `TUTTI_STATUS_POISONED`; freeing still works.
+    #[test]
+    fn a_panic_poisons_the_handle() {
+        let mut e = std::ptr::null_mut();
+        // SAFETY: a NUL-terminated chain and a writable out-pointer.
+        let s = unsafe { tutti_engine_new_chain(c"gain".as_ptr(), 16000, 1, 160, &mut e) };
+        assert_eq!(s, TuttiStatus::Ok);
+        // SAFETY: `e` is live and used by this thread only.
+        let s = unsafe { with_engine(e, |_| panic!("injected failure")) };
+        assert_eq!(s, TuttiStatus::Panic);
+        // SAFETY: `tutti_last_error` returns this thread's NUL-terminated message; copied at once.
+        let msg = unsafe { CStr::from_ptr(tutti_last_error()) }
+            .to_string_lossy()
+            .into_owned();
+        assert!(msg.contains("injected failure"), "{msg}");
+        let mut buf = [0i16; 160];
+        // SAFETY: `e` is live; `buf` holds 160 frames.
+        let s = unsafe { tutti_engine_process_i16(e, buf.as_ptr(), buf.as_mut_ptr(), 160) };
+        assert_eq!(s, TuttiStatus::Poisoned);
+        // SAFETY: from `tutti_engine_new_chain`, not used afterwards.
+        unsafe { tutti_engine_free(e) };
+    }
 }

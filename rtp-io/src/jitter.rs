@@ -361,12 +361,7 @@ impl JitterBuffer {
         self.playing = false;
         self.decoded_seq = None;
         self.played_mask = 0;
-        self.gap_concealed_ts = 0;
-        self.conceal_run = 0;
-        self.in_concealment = false;
-        self.run_concealed = 0;
-        self.run_silent = 0;
-        self.run_event = false;
+        self.clear_conceal_run();
         self.decoder_reset = true;
         self.cn_active = false;
         self.est.reset_window();
@@ -707,15 +702,20 @@ impl JitterBuffer {
         self.decoded_seq = Some(h.seq);
         self.stats.comfort_noise_packets += 1;
         self.playing = false;
+        self.clear_conceal_run();
+        self.next_ts = h.ts;
+        self.cn_active = true;
+        self.fill_pause(need)
+    }
+
+    /// Forgets the current concealment run (a packet was decoded, a pause began, or the stream reset).
+    fn clear_conceal_run(&mut self) {
         self.in_concealment = false;
         self.conceal_run = 0;
         self.run_concealed = 0;
         self.run_silent = 0;
         self.run_event = false;
         self.gap_concealed_ts = 0;
-        self.next_ts = h.ts;
-        self.cn_active = true;
-        self.fill_pause(need)
     }
 
     /// Concealment was in fact a DTX pause: move its samples from the concealment counters.
@@ -726,12 +726,7 @@ impl JitterBuffer {
         if self.run_event {
             self.stats.concealment_events -= 1;
         }
-        self.run_concealed = 0;
-        self.run_silent = 0;
-        self.run_event = false;
-        self.in_concealment = false;
-        self.conceal_run = 0;
-        self.gap_concealed_ts = 0;
+        self.clear_conceal_run();
     }
 
     fn conceal(&mut self, n: usize, dec: &mut dyn Decoder) -> PlayoutKind {
@@ -798,12 +793,7 @@ impl JitterBuffer {
             }
         };
         self.sync_len += n;
-        self.in_concealment = false;
-        self.conceal_run = 0;
-        self.run_concealed = 0;
-        self.run_silent = 0;
-        self.run_event = false;
-        self.gap_concealed_ts = 0;
+        self.clear_conceal_run();
         self.pkt_dur_ts = self.samples_to_ts(n);
         self.next_ts = h.ts + self.pkt_dur_ts;
         let play_us = now_us + self.samples_to_us(unplayed_before);

@@ -95,18 +95,12 @@ impl Tsm {
         }
         // Search the lag that makes x[s..s+P] and x[s+P..s+2P] most alike.
         let (lag, corr, power) = self.search(buf, start, start, 2 * self.max_lag);
-        if !(force || corr >= self.threshold || power < self.silence_power) {
+        if !self.may_stretch(force, corr, power) {
             return none;
         }
         let p = lag;
-        for i in 0..p {
-            let w = (i as f32 + 0.5) / p as f32;
-            for c in 0..ch {
-                let a = f32::from(buf[(start + i) * ch + c]);
-                let b = f32::from(buf[(start + p + i) * ch + c]);
-                buf[(start + i) * ch + c] = round_i16(a * (1.0 - w) + b * w);
-            }
-        }
+        // The first period becomes the cross-fade from itself to the second; the second is removed.
+        cross_fade(buf, ch, p, start, start, start + p);
         buf.copy_within((start + 2 * p) * ch..len * ch, (start + p) * ch);
         TsmResult { samples: p, lag: p }
     }
@@ -122,21 +116,20 @@ impl Tsm {
         }
         // Compare the last played period x[s-P..s] with the next one x[s..s+P].
         let (lag, corr, power) = self.search(buf, start - self.max_lag, start, self.max_lag);
-        if !(force || corr >= self.threshold || power < self.silence_power) {
+        if !self.may_stretch(force, corr, power) {
             return none;
         }
         let p = lag;
         buf.copy_within(start * ch..len * ch, (start + p) * ch);
-        // Now x[s+i] lives at buf[s+p+i]; write the inserted period at buf[s..s+p].
-        for i in 0..p {
-            let w = (i as f32 + 0.5) / p as f32;
-            for c in 0..ch {
-                let next = f32::from(buf[(start + p + i) * ch + c]);
-                let prev = f32::from(buf[(start - p + i) * ch + c]);
-                buf[(start + i) * ch + c] = round_i16(next * (1.0 - w) + prev * w);
-            }
-        }
+        // Now x[s+i] lives at buf[s+p+i]; the inserted period at buf[s..s+p] fades from the next period to
+        // the last played one.
+        cross_fade(buf, ch, p, start, start + p, start - p);
         TsmResult { samples: p, lag: p }
+    }
+
+    /// Whether a segment with this correlation and power may be stretched (periodic or quiet, or forced).
+    fn may_stretch(&self, force: bool, corr: f32, power: f32) -> bool {
+        force || corr >= self.threshold || power < self.silence_power
     }
 
     /// Finds the lag P in [min_lag, max_lag] maximising the normalised correlation of x[a..a+P] with
@@ -204,6 +197,20 @@ impl Tsm {
     }
 }
 
+/// Writes the `p` samples per channel at `dst` (interleaved, `ch` channels) as the linear cross-fade from
+/// the period at `from` (weight 1 → 0) to the period at `to` (0 → 1). `dst` may be `from` (each sample is
+/// read before it is written); `to` must not overlap `dst`.
+fn cross_fade(buf: &mut [i16], ch: usize, p: usize, dst: usize, from: usize, to: usize) {
+    for i in 0..p {
+        let w = (i as f32 + 0.5) / p as f32;
+        for c in 0..ch {
+            let a = f32::from(buf[(from + i) * ch + c]);
+            let b = f32::from(buf[(to + i) * ch + c]);
+            buf[(dst + i) * ch + c] = round_i16(a * (1.0 - w) + b * w);
+        }
+    }
+}
+
 fn round_i16(x: f32) -> i16 {
     x.round().clamp(-32768.0, 32767.0) as i16
 }
@@ -224,6 +231,14 @@ mod tests {
                 (s * 6000.0) as i16
             })
             .collect()
+    }
+
+    /// Largest difference between neighbouring samples.
+    fn largest_step(x: &[i16]) -> i32 {
+        x.windows(2)
+            .map(|w| (i32::from(w[1]) - i32::from(w[0])).abs())
+            .max()
+            .expect("at least two samples")
     }
 
     /// Best autocorrelation lag of a signal in [lo, hi].
@@ -255,16 +270,7 @@ mod tests {
             let lag = pitch_lag(out, period / 2 + 1, period * 3 / 2);
             assert_eq!(lag, period, "pitch kept at {rate}");
             // Continuity: no step larger than the signal's own largest step.
-            let max_step = orig
-                .windows(2)
-                .map(|w| (i32::from(w[1]) - i32::from(w[0])).abs())
-                .max()
-                .unwrap();
-            let out_step = out
-                .windows(2)
-                .map(|w| (i32::from(w[1]) - i32::from(w[0])).abs())
-                .max()
-                .unwrap();
+            let (max_step, out_step) = (largest_step(&orig), largest_step(out));
             assert!(out_step <= max_step + 2, "{out_step} > {max_step}");
         }
     }
@@ -290,16 +296,7 @@ mod tests {
             );
             let lag = pitch_lag(out, period / 2 + 1, period * 3 / 2);
             assert_eq!(lag, period);
-            let max_step = orig
-                .windows(2)
-                .map(|w| (i32::from(w[1]) - i32::from(w[0])).abs())
-                .max()
-                .unwrap();
-            let out_step = out
-                .windows(2)
-                .map(|w| (i32::from(w[1]) - i32::from(w[0])).abs())
-                .max()
-                .unwrap();
+            let (max_step, out_step) = (largest_step(&orig), largest_step(out));
             assert!(out_step <= max_step + 2, "{out_step} > {max_step}");
         }
     }

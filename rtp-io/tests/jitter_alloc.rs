@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jb_common::*;
 use tutti_engine::{count_allocations, counting_is_active, CountingAllocator};
-use tutti_rtp::{JitterBuffer, JitterConfig, JitterPacket};
+use tutti_rtp::{JitterBuffer, JitterConfig};
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator;
@@ -47,20 +47,7 @@ fn push_and_pop_do_not_allocate() {
         let now = Duration::from_millis(k * 20);
         let ((), c) = count_allocations(|| {
             while next < trace.deliveries.len() && trace.deliveries[next].arrival_us <= (k * 20_000) as i64 {
-                let d = &trace.deliveries[next];
-                let p = JitterPacket {
-                    ssrc: d.ssrc,
-                    seq: d.seq,
-                    timestamp: d.ts,
-                    marker: d.marker,
-                    payload: &d.payload,
-                };
-                let at = Duration::from_micros(d.arrival_us as u64);
-                if d.cn {
-                    jb.push_comfort_noise(at, &p);
-                } else {
-                    jb.push(at, &p);
-                }
+                push_delivery(&mut jb, &trace.deliveries[next]);
                 next += 1;
             }
             jb.pop(now, &mut dec, &mut out);

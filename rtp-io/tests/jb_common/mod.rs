@@ -351,6 +351,24 @@ pub fn simulate_full(
     }
 }
 
+/// Pushes one delivery at its arrival time (comfort-noise packets through `push_comfort_noise`). Does not
+/// allocate.
+pub fn push_delivery(jb: &mut JitterBuffer, d: &Delivery) -> PushOutcome {
+    let pkt = JitterPacket {
+        ssrc: d.ssrc,
+        seq: d.seq,
+        timestamp: d.ts,
+        marker: d.marker,
+        payload: &d.payload,
+    };
+    let at = Duration::from_micros(d.arrival_us as u64);
+    if d.cn {
+        jb.push_comfort_noise(at, &pkt)
+    } else {
+        jb.push(at, &pkt)
+    }
+}
+
 /// Output of running a trace through a jitter buffer.
 pub struct Playout {
     pub audio: Vec<i16>,
@@ -379,17 +397,7 @@ pub fn run(jb: &mut JitterBuffer, dec: &mut TraceDecoder, trace: &Trace, end_ms:
         let now_us = (t_ms * 1000) as i64;
         while next < trace.deliveries.len() && trace.deliveries[next].arrival_us <= now_us {
             let d = &trace.deliveries[next];
-            let pkt = JitterPacket {
-                ssrc: d.ssrc,
-                seq: d.seq,
-                timestamp: d.ts,
-                marker: d.marker,
-                payload: &d.payload,
-            };
-            let at = Duration::from_micros(d.arrival_us as u64);
-            if d.cn {
-                jb.push_comfort_noise(at, &pkt);
-            } else if jb.push(at, &pkt) == PushOutcome::Late {
+            if push_delivery(jb, d) == PushOutcome::Late && !d.cn {
                 late.push(d.index);
             }
             next += 1;

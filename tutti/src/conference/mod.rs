@@ -16,6 +16,7 @@
 //! The tick, `receive` and `poll_transmit` allocate nothing (see `tests/conference_rt.rs`); joining and
 //! leaving allocate on the control side between ticks.
 
+mod bench;
 mod capture;
 mod config;
 mod core;
@@ -26,6 +27,7 @@ mod stats;
 mod talkers;
 
 pub use self::core::Conference;
+pub use bench::{run_bench, BenchConfig, BenchReport};
 pub use capture::{mix_capture, MixOptions, MixOutput, Participant};
 pub use config::{ConferenceConfig, ConferenceError, LegConfig, LegId, MixRate};
 pub use dsp::{FrameResampler, Limiter};

@@ -7,6 +7,7 @@ use std::fmt;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod codec;
 mod devices;
 mod eval;
@@ -71,6 +72,8 @@ enum Command {
     Live(live::Args),
     /// Offline conference: every RTP stream of a capture is a participant; writes what each one hears.
     Mix(mix::Args),
+    /// Benchmarks under synthetic load: `tutti bench conference`.
+    Bench(bench::Args),
     /// Research: seeded voice scenes, Tutti vs the installed peers (ERLE, PESQ, STOI, SI-SDR, plots).
     Eval(eval::Args),
 }
@@ -95,6 +98,7 @@ pub fn main() -> i32 {
         Command::Devices(a) => devices::run(a),
         Command::Live(a) => live::run(a),
         Command::Mix(a) => mix::run(a),
+        Command::Bench(a) => bench::run(a),
         Command::Eval(a) => eval::run(a),
     };
     match result {

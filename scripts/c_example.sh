@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Embedding from C, end to end: builds libtutti (release), compiles examples/c/media_server.c with `cc`
-# against tutti/include/tutti.h and libtutti.so, generates a far-end signal and a microphone signal that
+# against tutti/include/tutti.h and libtutti.so (and once more against libtutti.a), generates a far-end signal and a microphone signal that
 # holds its echo (sox: 45 ms delay, band-limiting and a reflection) plus a near-end talker, runs the
 # example under valgrind (any memory error or leak fails), and checks the result with sox: the output has
 # the input's length, the echo is reduced by at least 20 dB, and the near-end talker is kept.
@@ -19,6 +19,9 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cc -std=c11 -Wall -Wextra -Werror -O2 -g -Itutti/include -Iexamples/c examples/c/media_server.c \
   -L"$lib" -ltutti -Wl,-rpath,"$lib" -o "$work/media_server"
+# The same program linked statically with libtutti.a (plus the system libraries Tutti uses).
+cc -std=c11 -Wall -Wextra -Werror -O2 -Itutti/include -Iexamples/c examples/c/media_server.c \
+  "$lib/libtutti.a" -lmysofa -lopus -lasound -lm -lpthread -ldl -lgcc_s -o "$work/media_server_static"
 
 # 8 s at 16 kHz: far-end = amplitude-modulated pink noise; echo = far-end through a loudspeaker-room
 # path; near-end talker = a gliding, modulated tone from 5 s to 7 s; microphone = echo + near-end.
@@ -30,6 +33,9 @@ sox -R -m -v 1 "$work/echo.wav" -v 1 "$work/talk.wav" -b 16 "$work/near.wav"
 
 valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
   --quiet "$work/media_server" echo "$work/near.wav" "$work/far.wav" "$work/out.wav" "hpf,aec,ns,agc"
+
+"$work/media_server_static" echo "$work/near.wav" "$work/far.wav" "$work/out_static.wav" >/dev/null
+cmp "$work/out.wav" "$work/out_static.wav" || { echo "c_example: static and shared builds differ" >&2; exit 1; }
 
 rms_db() { # FILE START DURATION -> RMS level in dBFS
   sox "$1" -n trim "$2" "$3" stats 2>&1 | awk '/^RMS lev dB/ {print $4}'

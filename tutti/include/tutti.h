@@ -1,6 +1,7 @@
 /*
  * Tutti C ABI: embed Tutti's real-time voice/audio DSP engine in a C host (media servers).
- * Link with -ltutti (target/release/libtutti.so) or target/release/libtutti.a plus -lm -lpthread -ldl.
+ * Link with -ltutti (target/release/libtutti.so), or statically with target/release/libtutti.a and
+ * -lmysofa -lopus -lasound -lm -lpthread -ldl -lgcc_s (see scripts/c_example.sh).
  * All functions return TUTTI_STATUS_OK (0) on success; on failure tutti_last_error() says why.
  */
 

@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export TUTTI_TESTVECTORS="${TUTTI_TESTVECTORS:-$(cd .. && pwd)/shared/testvectors}"
-cargo test --workspace --release --features tutti/jack "$@"
+cargo test --workspace --release --features tutti/jack,tutti/peers "$@"

@@ -235,7 +235,7 @@ impl Report {
     /// One table: a row per (suite, system) with the suite's summary metrics.
     pub fn table(&self) -> String {
         let mut s = format!(
-            "{:<5} {:<8} {:>8} {:>8} {:>6} {:>7} {:>6} {:>9} {:>9} {:>9} {:>7} {:>7} {:>9}\n",
+            "{:<5} {:<8} {:>8} {:>8} {:>6} {:>7} {:>6} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>9}\n",
             "suite",
             "system",
             "ERLE dB",
@@ -246,6 +246,7 @@ impl Report {
             "SI-SDR dB",
             "segSNR dB",
             "spread dB",
+            "jumps dB",
             "clipped",
             "lat ms",
             "µs/frame"
@@ -255,7 +256,7 @@ impl Report {
             for m in &suite.summary {
                 let applicable = matches!(suite.suite, Suite::Aec | Suite::Ns);
                 s.push_str(&format!(
-                    "{:<5} {:<8} {:>8} {:>8} {:>6} {:>7} {:>6} {:>9} {:>9} {:>9} {:>7} {:>7} {:>9.1}\n",
+                    "{:<5} {:<8} {:>8} {:>8} {:>6} {:>7} {:>6} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>9.1}\n",
                     suite.suite.name(),
                     m.system,
                     num(m.erle_db, 1, false),
@@ -266,6 +267,7 @@ impl Report {
                     num(m.si_sdr_db, 1, false),
                     num(m.seg_snr_db, 1, false),
                     num(m.level_spread_db, 1, false),
+                    num(m.jump_spread_db, 1, false),
                     m.clipped_samples,
                     num(m.latency_ms, 1, false),
                     m.us_per_frame

@@ -140,8 +140,11 @@ pub struct Summary {
     pub si_sdr_db: Option<f64>,
     /// Mean segmental SNR over the double-talk or noisy scenes, dB.
     pub seg_snr_db: Option<f64>,
-    /// Spread (max − min) of the output's level segments, dB (level scenes).
+    /// Spread (max − min) of the output's loudness over the fixed-level scenes (−40 to −12 dBFS inputs,
+    /// second halves), dB.
     pub level_spread_db: Option<f64>,
+    /// Spread of the output's loudness over the segments of the level-jump scene (last 60 % of each), dB.
+    pub jump_spread_db: Option<f64>,
     /// Clipped output samples over all scenes.
     pub clipped_samples: usize,
     /// Median measured lag, ms.
@@ -169,10 +172,15 @@ pub fn summarise(system: &str, scenes: &[EvalScene], results: &[SceneResult]) ->
         fe.iter().filter_map(|r| r.time_to_20db_s).reduce(f64::max)
     };
     let pick = |f: fn(&SceneResult) -> Option<f64>| -> Vec<f64> { results.iter().filter_map(f).collect() };
-    let levels: Vec<f64> = results
-        .iter()
-        .flat_map(|r| r.levels_lufs.iter().copied())
-        .collect();
+    let spread = |multi: bool| {
+        let v: Vec<f64> = results
+            .iter()
+            .filter(|r| !r.levels_lufs.is_empty() && (r.levels_lufs.len() > 1) == multi)
+            .flat_map(|r| r.levels_lufs.iter().copied())
+            .collect();
+        (!v.is_empty())
+            .then(|| v.iter().copied().fold(f64::MIN, f64::max) - v.iter().copied().fold(f64::MAX, f64::min))
+    };
     let mut lags = pick(|r| r.lag_ms);
     lags.sort_by(f64::total_cmp);
     Summary {
@@ -184,9 +192,8 @@ pub fn summarise(system: &str, scenes: &[EvalScene], results: &[SceneResult]) ->
         stoi: mean(&pick(|r| r.stoi)),
         si_sdr_db: mean(&pick(|r| r.si_sdr_db)),
         seg_snr_db: mean(&pick(|r| r.seg_snr_db)),
-        level_spread_db: (!levels.is_empty()).then(|| {
-            levels.iter().copied().fold(f64::MIN, f64::max) - levels.iter().copied().fold(f64::MAX, f64::min)
-        }),
+        level_spread_db: spread(false),
+        jump_spread_db: spread(true),
         clipped_samples: results.iter().map(|r| r.clipped_samples).sum(),
         latency_ms: lags.get(lags.len() / 2).copied(),
         us_per_frame: mean(&results.iter().map(|r| r.us_per_frame).collect::<Vec<_>>()).unwrap_or(0.0),

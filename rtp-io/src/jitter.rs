@@ -11,7 +11,9 @@
 //! sender clock skew. Statistics are in [`JitterStats`] (webrtc-stats names). RFC 3389 comfort-noise
 //! packets go in through [`JitterBuffer::push_comfort_noise`]: they take part in sequence numbering (so a
 //! DTX period announced by CN is not loss) and the pause after them is filled with comfort noise
-//! ([`CnGenerator`], [`PlayoutKind::ComfortNoise`]) instead of silence.
+//! ([`CnGenerator`], [`PlayoutKind::ComfortNoise`]) instead of silence. RFC 4733 telephone-event packets of
+//! the stream go in through [`JitterBuffer::push_event`]: they take their sequence numbers (not loss) and the
+//! time they cover is a pause.
 //!
 //! # How
 //! Modelled on WebRTC NetEQ (`delay_manager.cc`, `decision_logic.cc`):
@@ -174,8 +176,19 @@ struct Slot {
     ts: i64,
     len: usize,
     arrival_us: i64,
-    /// An RFC 3389 comfort-noise packet.
-    cn: bool,
+    kind: SlotKind,
+}
+
+/// What a buffered packet carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum SlotKind {
+    /// Codec audio.
+    #[default]
+    Audio,
+    /// RFC 3389 comfort-noise parameters.
+    ComfortNoise,
+    /// No audio (an RFC 4733 telephone event): it only takes its place in the sequence numbering.
+    Event,
 }
 
 /// The adaptive jitter buffer (see the module documentation).
@@ -369,7 +382,7 @@ impl JitterBuffer {
 
     /// Accepts a packet that arrived at `now` (any monotonic clock, the same as given to `pop`).
     pub fn push(&mut self, now: Duration, p: &JitterPacket<'_>) -> PushOutcome {
-        self.push_packet(now, p, false)
+        self.push_packet(now, p, SlotKind::Audio)
     }
 
     /// Accepts an RFC 3389 comfort-noise packet of the same stream (payload type 13, or the dynamic `CN` type
@@ -377,10 +390,20 @@ impl JitterBuffer {
     /// follows it is filled with comfort noise at its level and spectrum. A malformed payload is counted in
     /// `decode_errors` and the pause keeps the previous noise.
     pub fn push_comfort_noise(&mut self, now: Duration, p: &JitterPacket<'_>) -> PushOutcome {
-        self.push_packet(now, p, true)
+        self.push_packet(now, p, SlotKind::ComfortNoise)
     }
 
-    fn push_packet(&mut self, now: Duration, p: &JitterPacket<'_>, cn: bool) -> PushOutcome {
+    /// Accepts a packet of the same stream that carries no audio but takes a sequence number: an RFC 4733
+    /// telephone-event packet (its payload is not kept). Its sequence number is not counted as lost, the
+    /// talkspurt ends at it (a sender replaces audio by events while a digit lasts) and the pause is silence
+    /// until audio resumes. Its timestamp (the event's start, repeated by every packet of the event) does
+    /// not feed the delay estimate.
+    pub fn push_event(&mut self, now: Duration, p: &JitterPacket<'_>) -> PushOutcome {
+        let q = JitterPacket { payload: &[], ..*p };
+        self.push_packet(now, &q, SlotKind::Event)
+    }
+
+    fn push_packet(&mut self, now: Duration, p: &JitterPacket<'_>, kind: SlotKind) -> PushOutcome {
         if p.payload.len() > self.cfg.max_payload {
             self.stats.packets_discarded += 1;
             return PushOutcome::TooLarge;
@@ -420,8 +443,10 @@ impl JitterBuffer {
             return PushOutcome::Duplicate;
         }
         let now_us = now.as_micros() as i64;
-        self.est.update(now, self.ts_to_us(ts));
-        self.update_target();
+        if kind != SlotKind::Event {
+            self.est.update(now, self.ts_to_us(ts));
+            self.update_target();
+        }
         if self.decoded_seq.is_some_and(|d| seq <= d) {
             self.stats.late_packets += 1;
             self.stats.packets_discarded += 1;
@@ -447,7 +472,7 @@ impl JitterBuffer {
             ts,
             len: p.payload.len(),
             arrival_us: now_us,
-            cn,
+            kind,
         };
         self.order.insert(pos, idx);
         self.stats.packets_received += 1;
@@ -547,7 +572,7 @@ impl JitterBuffer {
             return self.fill_pause(need);
         };
         let h = self.slots[head];
-        if h.cn {
+        if h.kind != SlotKind::Audio {
             let expected = self.decoded_seq.map_or(h.seq, |d| d + 1);
             let gap_ts = h.ts - self.next_ts;
             let max_gap_ts = self.samples_to_ts(self.cfg.audio_rate as usize * 2);
@@ -589,7 +614,7 @@ impl JitterBuffer {
         }
         let rem_samples = self.ts_to_samples(remaining).max(1);
         if self.cfg.fec
-            && !h.cn
+            && h.kind == SlotKind::Audio
             && h.seq == expected + 1
             && remaining <= self.pkt_dur_ts
             && rem_samples <= self.room()
@@ -686,25 +711,30 @@ impl JitterBuffer {
         PlayoutKind::ComfortNoise
     }
 
-    /// Takes the comfort-noise packet at the head: ends the talkspurt, updates the noise, fills `need`.
+    /// Takes the comfort-noise or event packet at the head: ends the talkspurt, updates the noise (CN) or
+    /// turns it off (event), fills `need`.
     fn consume_cn(&mut self, need: usize) -> PlayoutKind {
         let idx = self.order.pop_front().expect("called with a packet at the head");
         let h = self.slots[idx];
         let base = idx * self.cfg.max_payload;
-        match CnPayload::parse(&self.pool[base..base + h.len]) {
-            Ok(p) => self.cn.update(&p),
-            Err(_) => self.stats.decode_errors += 1,
+        if h.kind == SlotKind::ComfortNoise {
+            match CnPayload::parse(&self.pool[base..base + h.len]) {
+                Ok(p) => self.cn.update(&p),
+                Err(_) => self.stats.decode_errors += 1,
+            }
+            self.stats.comfort_noise_packets += 1;
+        } else {
+            self.stats.event_packets += 1;
         }
         self.free.push(idx);
         // Missing packets before it were lost; the CN packet itself was received and is "played".
         self.skip_to(h.seq);
         self.played_mask = (self.played_mask << 1) | 1;
         self.decoded_seq = Some(h.seq);
-        self.stats.comfort_noise_packets += 1;
         self.playing = false;
         self.clear_conceal_run();
         self.next_ts = h.ts;
-        self.cn_active = true;
+        self.cn_active = h.kind == SlotKind::ComfortNoise;
         self.fill_pause(need)
     }
 
@@ -823,8 +853,9 @@ impl JitterBuffer {
             while self.unplayed() < self.tsm.accelerate_needs() {
                 let Some(&next) = self.order.front() else { break };
                 let s = self.slots[next];
-                let contiguous =
-                    !s.cn && Some(s.seq) == self.decoded_seq.map(|d| d + 1) && s.ts == self.next_ts;
+                let contiguous = s.kind == SlotKind::Audio
+                    && Some(s.seq) == self.decoded_seq.map(|d| d + 1)
+                    && s.ts == self.next_ts;
                 if !contiguous || self.room() < self.ts_to_samples(self.pkt_dur_ts) + self.tsm.max_lag() {
                     break;
                 }

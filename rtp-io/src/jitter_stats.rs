@@ -48,6 +48,8 @@ pub struct JitterStats {
     pub comfort_noise_samples: u64,
     /// Comfort-noise packets received and played (they are neither loss nor audio).
     pub comfort_noise_packets: u64,
+    /// Packets without audio that took a sequence number (RFC 4733 events, `JitterBuffer::push_event`).
+    pub event_packets: u64,
     /// Packets accepted into the buffer.
     pub packets_received: u64,
     /// webrtc-stats `packetsDiscarded`: packets thrown away because they came too late, too early or the

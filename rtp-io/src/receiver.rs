@@ -15,6 +15,8 @@
 //! packets (payload type 13 for 8 kHz clocks by default, or the session's dynamic `CN` type set with
 //! [`Receiver::set_comfort_noise_payload_type`]) share the stream's sequence numbers: they go through the
 //! same source state and into the jitter buffer as comfort noise, so a DTX pause is neither loss nor silence.
+//! RFC 4733 telephone events of the stream ([`Receiver::set_event_payload_type`]) likewise take their place
+//! in the sequence numbering without audio.
 //!
 //! # Real-time safety
 //! `push` and `pop` do not allocate, lock or make system calls (given a decoder that does not); a new SSRC
@@ -45,7 +47,8 @@ pub enum ReceiveOutcome {
 pub struct ReceiverStats {
     /// SSRC of the current source (0 before any packet).
     pub ssrc: u32,
-    /// RTP packets of this receiver's payload type seen (including duplicates and comfort-noise packets).
+    /// RTP packets of this receiver's payload type seen (including duplicates, and comfort-noise and event
+    /// packets of the stream).
     pub packets: u64,
     /// RFC 3550 A.3 cumulative loss: expected minus received (sequence numbers never received).
     pub lost: i64,
@@ -70,6 +73,7 @@ pub struct Receiver {
     info: CodecInfo,
     payload_type: Option<u8>,
     cn_payload_type: Option<u8>,
+    event_payload_type: Option<u8>,
     source: Option<SourceStats>,
     packets: u64,
     ignored: u64,
@@ -97,6 +101,7 @@ impl Receiver {
             payload_type,
             // RFC 3551: payload type 13 is CN/8000.
             cn_payload_type: (info.clock_rate == 8000 && payload_type != Some(13)).then_some(13),
+            event_payload_type: None,
             source: None,
             packets: 0,
             ignored: 0,
@@ -113,6 +118,13 @@ impl Receiver {
     /// every packet of another payload type is ignored).
     pub fn set_comfort_noise_payload_type(&mut self, pt: Option<u8>) {
         self.cn_payload_type = pt.filter(|&p| Some(p) != self.payload_type);
+    }
+
+    /// Sets the payload type of RFC 4733 telephone events sent in this stream (same SSRC and sequence
+    /// numbers as the audio): they go through the RFC 3550 source state and take their place in the jitter
+    /// buffer ([`JitterBuffer::push_event`]), so the sequence numbers they use are not loss.
+    pub fn set_event_payload_type(&mut self, pt: Option<u8>) {
+        self.event_payload_type = pt.filter(|&p| Some(p) != self.payload_type);
     }
 
     /// The payload type taken as comfort noise.
@@ -153,7 +165,8 @@ impl Receiver {
     /// Takes a packet that arrived at `now` (the same clock as given to [`Receiver::pop`]).
     pub fn push(&mut self, now: Duration, pkt: &RtpPacket<'_>) -> ReceiveOutcome {
         let cn = self.cn_payload_type == Some(pkt.payload_type());
-        if !cn && self.payload_type.is_some_and(|pt| pt != pkt.payload_type()) {
+        let event = self.event_payload_type == Some(pkt.payload_type());
+        if !cn && !event && self.payload_type.is_some_and(|pt| pt != pkt.payload_type()) {
             self.ignored += 1;
             return ReceiveOutcome::WrongPayloadType;
         }
@@ -180,6 +193,9 @@ impl Receiver {
         };
         if cn {
             return ReceiveOutcome::Buffered(self.jb.push_comfort_noise(now, &jp));
+        }
+        if event {
+            return ReceiveOutcome::Buffered(self.jb.push_event(now, &jp));
         }
         ReceiveOutcome::Buffered(self.jb.push(now, &jp))
     }

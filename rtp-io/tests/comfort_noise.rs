@@ -1,6 +1,7 @@
-//! RFC 3389 comfort noise through the jitter buffer and the receiver: CN packets share the stream's sequence
-//! numbers, so a DTX period announced by them is neither loss nor concealment, and the pause is filled with
-//! noise at the level the packet carries (RFC 3389 §3.1: level in −dBov, 0 dBov = full-scale square wave).
+//! RFC 3389 comfort noise (and RFC 4733 events) through the jitter buffer and the receiver: CN packets share
+//! the stream's sequence numbers, so a DTX period announced by them is neither loss nor concealment, and the
+//! pause is filled with noise at the level the packet carries (RFC 3389 §3.1: level in −dBov, 0 dBov =
+//! full-scale square wave). Telephone-event packets likewise take sequence numbers without being loss.
 
 mod jb_common;
 
@@ -187,4 +188,71 @@ fn receiver_routes_payload_type_13_as_comfort_noise() {
 fn rx_default_cn() -> Option<u8> {
     let dec = CodecSpec::Pcmu.decoder().expect("G.711 decoder");
     Receiver::with_decoder(dec, Some(0)).comfort_noise_payload_type()
+}
+
+#[test]
+fn receiver_counts_telephone_events_in_the_sequence_not_as_loss() {
+    // PCMU, then a 100 ms RFC 4733 event (5 packets, same timestamp, sequence numbers continue) in place of
+    // audio, then PCMU again; all in one SSRC as RFC 4733 §2.1 has it.
+    let mut stream = Vec::new();
+    let (mut seq, mut ts) = (100u16, 0u32);
+    let pcmu = [0xFFu8; 160];
+    let mut at = 0u64;
+    for k in 0..25 {
+        stream.push((at, rtp(0, seq, ts, k == 0, &pcmu)));
+        (seq, ts, at) = (seq + 1, ts + 160, at + 20_000);
+    }
+    for k in 0..5u16 {
+        let dur = (k + 1) * 160;
+        let payload = [5u8, if k == 4 { 0x8a } else { 0x0a }, (dur >> 8) as u8, dur as u8];
+        stream.push((at, rtp(101, seq, ts, k == 0, &payload)));
+        (seq, at) = (seq + 1, at + 20_000);
+    }
+    ts += 5 * 160;
+    for k in 0..25 {
+        stream.push((at, rtp(0, seq, ts, k == 0, &pcmu)));
+        (seq, ts, at) = (seq + 1, ts + 160, at + 20_000);
+    }
+    let run = |event_pt: Option<u8>| {
+        let dec = CodecSpec::Pcmu.decoder().expect("G.711 decoder");
+        let mut rx = Receiver::with_decoder(dec, Some(0));
+        rx.set_event_payload_type(event_pt);
+        let mut out = vec![0i16; rx.frame_len()];
+        let mut next = 0;
+        let mut kinds = Vec::new();
+        // Until everything sent has been played (the stream's end is not concealment).
+        for f in 0..200u64 {
+            let now = f * 20_000;
+            while next < stream.len() && stream[next].0 <= now {
+                let p = RtpPacket::parse(&stream[next].1).expect("valid RTP");
+                rx.push(Duration::from_micros(stream[next].0), &p);
+                next += 1;
+            }
+            if next == stream.len() && !rx.has_pending_audio() {
+                break;
+            }
+            kinds.push(rx.pop(Duration::from_micros(now), &mut out));
+        }
+        (rx.stats(), kinds)
+    };
+    let (st, kinds) = run(Some(101));
+    assert_eq!(st.lost, 0, "RFC 3550 loss");
+    assert_eq!(st.packets, 55);
+    assert_eq!(st.jitter_buffer.lost_packets, 0);
+    assert_eq!(st.jitter_buffer.event_packets, 5);
+    assert_eq!(
+        st.jitter_buffer.concealment_events, 0,
+        "the event is a pause, not loss"
+    );
+    assert_eq!(
+        st.jitter_buffer.jitter_buffer_emitted_count,
+        50 * 160,
+        "all audio played"
+    );
+    assert!(kinds.contains(&PlayoutKind::Silence));
+    // Ignored, the event's sequence numbers are loss and its time is concealment.
+    let (st, _) = run(None);
+    assert_eq!(st.ignored_packets, 5);
+    assert_eq!(st.lost, 5);
+    assert!(st.jitter_buffer.concealment_events > 0);
 }

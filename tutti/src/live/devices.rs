@@ -6,7 +6,10 @@
 //!
 //! # How
 //! cpal's `available_hosts` / `Host::devices` / `default_{input,output}_config`. A host that cannot be
-//! opened (e.g. no JACK server running) is listed with its error instead of devices.
+//! opened (e.g. no JACK server running) is listed with its error instead of devices. cpal's JACK host
+//! prints its client-open failures on stdout (which would break `tutti devices --json`), so a JACK server
+//! is first probed with a client of our own (`jack_server_error`; libjack's messages go to `log`, i.e.
+//! nowhere) and cpal's JACK host is only created when one answers.
 //!
 //! # Real-time safety
 //! Not real-time code.
@@ -70,11 +73,37 @@ fn port(cfg: Result<cpal::SupportedStreamConfig, cpal::DefaultStreamConfigError>
     })
 }
 
+/// Why no JACK server can be used, or `None` when one answers (the one `JACK_DEFAULT_SERVER` names, or
+/// `default`). Opens and closes a client named `tutti_probe`; never starts a server.
+#[cfg(feature = "jack")]
+pub(crate) fn jack_server_error() -> Option<String> {
+    match jack::Client::new("tutti_probe", jack::ClientOptions::NO_START_SERVER) {
+        Ok(_) => None,
+        Err(e) => {
+            let server = std::env::var("JACK_DEFAULT_SERVER").unwrap_or_else(|_| "default".into());
+            Some(format!("no JACK server '{server}' is running ({e})"))
+        }
+    }
+}
+
 /// Lists every compiled-in host with its devices.
 pub fn devices() -> Vec<HostInfo> {
     let mut hosts = Vec::new();
     for id in cpal::available_hosts() {
         let name = id.name().to_ascii_lowercase();
+        #[cfg(feature = "jack")]
+        if id == cpal::HostId::Jack {
+            if let Some(e) = jack_server_error() {
+                hosts.push(HostInfo {
+                    name,
+                    default_input: None,
+                    default_output: None,
+                    devices: Vec::new(),
+                    error: Some(e),
+                });
+                continue;
+            }
+        }
         let host = match cpal::host_from_id(id) {
             Ok(h) => h,
             Err(e) => {

@@ -158,7 +158,11 @@ fn run_jack(
     reply: &mut dyn FnMut(String),
 ) -> Result<LiveReport, String> {
     // cpal's JACK host opens one client per direction, named `cpal_client_in` / `cpal_client_out`
-    // (ports `in_0…`, `out_0…`); it connects them to the `system` ports.
+    // (ports `in_0…`, `out_0…`); it connects them to the `system` ports. Probe first: cpal prints its
+    // client-open failures on stdout, which would break `--json`.
+    if let Some(e) = super::devices::jack_server_error() {
+        return Err(format!("--host jack: {e}"));
+    }
     let host = cpal::host_from_id(cpal::HostId::Jack).map_err(|e| format!("--host jack: {e}"))?;
     let none = "--host jack: no JACK client could be opened (is a JACK server running?)";
     let input = pick(

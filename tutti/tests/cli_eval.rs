@@ -127,6 +127,9 @@ fn eval_all_json_has_the_schema_anchors_and_plots() {
     assert_eq!(aec["chain"], "aec");
     for r in results(aec, "input") {
         assert!(f(&r["erle_db"]).abs() < 1e-9, "input ERLE {r}");
+        if r["scene"] != "double_talk" {
+            assert!(f(&r["erle_late_db"]).abs() < 1e-9, "input late ERLE {r}");
+        }
         assert!(r["time_to_20db_s"].is_null());
     }
     let t = summary(aec, "tutti");

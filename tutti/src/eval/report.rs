@@ -235,10 +235,11 @@ impl Report {
     /// One table: a row per (suite, system) with the suite's summary metrics.
     pub fn table(&self) -> String {
         let mut s = format!(
-            "{:<5} {:<8} {:>8} {:>8} {:>6} {:>7} {:>6} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>9}\n",
+            "{:<5} {:<8} {:>8} {:>8} {:>8} {:>6} {:>7} {:>6} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>9}\n",
             "suite",
             "system",
             "ERLE dB",
+            "late dB",
             "min dB",
             "T20 s",
             "PESQ-WB",
@@ -256,10 +257,11 @@ impl Report {
             for m in &suite.summary {
                 let applicable = matches!(suite.suite, Suite::Aec | Suite::Ns);
                 s.push_str(&format!(
-                    "{:<5} {:<8} {:>8} {:>8} {:>6} {:>7} {:>6} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>9.1}\n",
+                    "{:<5} {:<8} {:>8} {:>8} {:>8} {:>6} {:>7} {:>6} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>9.1}\n",
                     suite.suite.name(),
                     m.system,
                     num(m.erle_db, 1, false),
+                    num(m.erle_late_db, 1, false),
                     num(m.erle_min_db, 1, false),
                     num(m.time_to_20db_s, 2, false),
                     num(m.pesq_wb, 2, na && applicable),

@@ -31,6 +31,8 @@ pub struct SceneResult {
     pub scene: String,
     /// ERLE over the far-end single talk, dB.
     pub erle_db: Option<f64>,
+    /// ERLE over the second half of the scene (after the initial convergence), dB.
+    pub erle_late_db: Option<f64>,
     /// Time from the start until the ERLE first reaches 20 dB, s.
     pub time_to_20db_s: Option<f64>,
     /// Time from an echo-path change until the ERLE reaches 20 dB again, s.
@@ -66,6 +68,7 @@ pub fn score(system: &str, sc: &EvalScene, run: &Run) -> SceneResult {
         system: system.into(),
         scene: sc.name.clone(),
         erle_db: None,
+        erle_late_db: None,
         time_to_20db_s: None,
         reconverge_s: None,
         pesq_wb: None,
@@ -83,6 +86,7 @@ pub fn score(system: &str, sc: &EvalScene, run: &Run) -> SceneResult {
         Kind::FarSingleTalk => {
             let act = active_frames(&s.echo, FRAME);
             r.erle_db = erle_db(&s.mic, &run.out, &act, FRAME, 0);
+            r.erle_late_db = erle_db(&s.mic, &run.out, &act, FRAME, s.mic.len() / 2);
             let curve = erle_curve(&s.mic, &run.out, &act, FRAME, ERLE_WINDOW, RATE);
             let onset = act.iter().position(|&a| a).unwrap_or(0) as f64 * FRAME as f64 / f64::from(RATE);
             r.time_to_20db_s = time_to(&curve, 20.0, onset);
@@ -128,6 +132,8 @@ pub struct Summary {
     pub system: String,
     /// Mean ERLE over the far-end single-talk scenes, dB.
     pub erle_db: Option<f64>,
+    /// Mean over the far-end single-talk scenes of the ERLE over each scene's second half, dB.
+    pub erle_late_db: Option<f64>,
     /// Lowest per-scene ERLE over the far-end single-talk scenes, dB.
     pub erle_min_db: Option<f64>,
     /// Slowest time to 20 dB over the far-end single-talk scenes (`None` if a scene never got there).
@@ -186,6 +192,7 @@ pub fn summarise(system: &str, scenes: &[EvalScene], results: &[SceneResult]) ->
     Summary {
         system: system.into(),
         erle_db: mean(&erles),
+        erle_late_db: mean(&fe.iter().filter_map(|r| r.erle_late_db).collect::<Vec<_>>()),
         erle_min_db: erles.iter().copied().reduce(f64::min),
         time_to_20db_s: t20,
         pesq_wb: mean(&pick(|r| r.pesq_wb)),

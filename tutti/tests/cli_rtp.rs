@@ -31,14 +31,22 @@ fn tshark_streams(pcap: &Path, decode_as: &str) -> Vec<(u32, u64, i64, f64, f64)
         let Some(i) = f.iter().position(|s| s.starts_with("0x")) else {
             continue;
         };
-        // SSRC, Payload (one word), Pkts, Lost, (pct), min/mean/max delta, min/mean/max jitter.
+        // SSRC, Payload (one or more words: `g711U, CN, rtpevent`), Pkts, Lost, (pct), min/mean/max delta,
+        // min/mean/max jitter.
         let ssrc = u32::from_str_radix(&f[i][2..], 16).expect("hex SSRC");
-        let num = |k: usize| {
-            f[i + k]
+        let k = (2..f.len() - i - 2)
+            .find(|&k| {
+                f[i + k].parse::<u64>().is_ok()
+                    && f[i + k + 1].parse::<i64>().is_ok()
+                    && f[i + k + 2].starts_with('(')
+            })
+            .unwrap_or_else(|| panic!("tshark row without packet and loss columns: {line}"));
+        let num = |c: usize| {
+            f[i + k + c]
                 .parse::<f64>()
-                .unwrap_or_else(|_| panic!("tshark column {k}: {line}"))
+                .unwrap_or_else(|_| panic!("tshark column {c}: {line}"))
         };
-        rows.push((ssrc, num(2) as u64, num(3) as i64, num(9), num(10)));
+        rows.push((ssrc, num(0) as u64, num(1) as i64, num(7), num(8)));
     }
     rows
 }
@@ -619,4 +627,82 @@ fn sdp_module_maps_dynamic_payload_types_of_an_ffmpeg_sdp() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("bad.sdp"), "{err}");
+}
+
+#[test]
+fn comfort_noise_and_telephone_events_in_a_stream_are_not_loss() {
+    use tutti::rtp::{PcapWriter, RtpBuilder};
+    // One SSRC: 1 s of PCMU, an RFC 3389 CN packet (PT 13) and 0.5 s of DTX, a 100 ms RFC 4733 event
+    // (PT 101, 5 packets), 1 s of PCMU. Every packet takes the next sequence number, as senders do.
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("cn.pcap");
+    let mut w = PcapWriter::new(std::fs::File::create(&cap).unwrap()).unwrap();
+    let (src, dst) = ("10.0.0.1:4000".parse().unwrap(), "10.0.0.2:5000".parse().unwrap());
+    let (mut seq, mut ts, mut t_ns) = (7000u16, 123_456u32, 1_700_000_000_000_000_000u64);
+    let mut put = |pt: u8, marker: bool, payload: &[u8], seq: &mut u16, ts: u32, t_ns: u64| {
+        let mut buf = [0u8; 256];
+        let b = RtpBuilder {
+            marker,
+            payload_type: pt,
+            sequence_number: *seq,
+            timestamp: ts,
+            ssrc: 0x5eed_0001,
+            ..Default::default()
+        };
+        let n = b.write(payload, &mut buf).unwrap();
+        w.write_udp(t_ns, src, dst, &buf[..n]).unwrap();
+        *seq = seq.wrapping_add(1);
+    };
+    let pcmu = [0xF0u8; 160];
+    for k in 0..50 {
+        put(0, k == 0, &pcmu, &mut seq, ts, t_ns);
+        ts += 160;
+        t_ns += 20_000_000;
+    }
+    put(13, false, &[50, 140, 120], &mut seq, ts, t_ns);
+    ts += 25 * 160;
+    t_ns += 25 * 20_000_000;
+    for k in 0..5u16 {
+        let d = (k + 1) * 160;
+        let payload = [5u8, if k == 4 { 0x8a } else { 0x0a }, (d >> 8) as u8, d as u8];
+        put(101, k == 0, &payload, &mut seq, ts, t_ns);
+        t_ns += 20_000_000;
+    }
+    ts += 5 * 160;
+    for k in 0..50 {
+        put(0, k == 0, &pcmu, &mut seq, ts, t_ns);
+        ts += 160;
+        t_ns += 20_000_000;
+    }
+    drop(w);
+    let out = dir.path().join("out");
+    let j = decode_json(&[
+        "rtp",
+        "decode",
+        "--pcap",
+        cap.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+        "--pt",
+        "101=telephone-event/8000",
+        "--json",
+    ]);
+    let s = &j["streams"][0];
+    assert_eq!(s["codec"], "pcmu");
+    assert_eq!(s["packets"], 106);
+    assert_eq!(
+        s["lost"], 0,
+        "CN and event packets take sequence numbers: not loss"
+    );
+    assert_eq!(s["comfort_noise_packets"], 1);
+    assert_eq!(s["concealed_ms"], 0.0);
+    assert_eq!(j["ignored_packets"], 0);
+    assert_eq!(s["events"][0]["digit"], "5");
+    // The DTX pause after the CN packet is comfort noise (its 20 ms frames), not concealment.
+    let cn_ms = s["comfort_noise_ms"].as_f64().unwrap();
+    assert!(cn_ms >= 400.0, "comfort noise {cn_ms} ms");
+    // tshark sees one stream with no loss in the same capture.
+    let ts_rows = tshark_streams(&cap, "udp.port==5000,rtp");
+    assert_eq!(ts_rows.len(), 1);
+    assert_eq!((ts_rows[0].1, ts_rows[0].2), (106, 0), "tshark: packets, lost");
 }

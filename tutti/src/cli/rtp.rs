@@ -609,6 +609,8 @@ fn decode_stream(
     cfg.frame_ms = a.frame_ms;
     let mut rx = Receiver::new(decoder, cfg, Some(pt));
     rx.set_comfort_noise_payload_type(cn_pt);
+    // RFC 4733 events share the stream's sequence numbers: the receiver counts them, not as loss.
+    rx.set_event_payload_type(event_pt);
     let info = rx.codec();
     let ch = info.channels.max(1);
     let mut frame = vec![0i16; rx.frame_len()];
@@ -621,9 +623,10 @@ fn decode_stream(
     loop {
         while next < pkts.len() && pkts[next].time_us <= t {
             let p = RtpPacket::parse(&pkts[next].bytes).expect("parsed when the capture was read");
-            if p.payload_type() == pt || Some(p.payload_type()) == cn_pt {
+            let ppt = Some(p.payload_type());
+            if ppt == Some(pt) || ppt == cn_pt || ppt == event_pt {
                 rx.push(Duration::from_micros(pkts[next].time_us), &p);
-            } else if Some(p.payload_type()) != event_pt {
+            } else {
                 ignored += 1;
             }
             next += 1;

@@ -306,3 +306,92 @@ fn agc(seconds: f64, seed: u64, prompts: &Prompts) -> Result<Vec<EvalScene>, Eva
     });
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tutti_effects::voice::scene::active_level;
+
+    fn db(p: f64) -> f64 {
+        10.0 * p.log10()
+    }
+
+    #[test]
+    fn agc_scenes_have_the_stated_levels_and_are_deterministic() {
+        let prompts = Prompts::open().expect("asterisk-core-sounds-en-g722 is installed (scripts/setup.sh)");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let a = build(Suite::Agc, 4.0, 3, &prompts, dir.path()).expect("scenes");
+        let b = build(Suite::Agc, 4.0, 3, &prompts, dir.path()).expect("scenes");
+        assert_eq!(a.len(), 5);
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.scene, y.scene, "{} is not deterministic", x.name);
+        }
+        for (sc, level) in a.iter().zip([-40.0, -30.0, -20.0, -12.0]) {
+            let l = db(active_level(&sc.scene.near, RATE));
+            assert!((l - level).abs() < 0.01, "{}: {l}", sc.name);
+            // Pink noise 35 dB below the speech's active level.
+            let snr =
+                db(active_level(&sc.scene.near, RATE) / tutti_effects::voice::scene::power(&sc.scene.noise));
+            assert!((snr - 35.0).abs() < 0.01, "{}: snr {snr}", sc.name);
+        }
+        let jumps = &a[4];
+        let q = jumps.scene.near.len() / 4;
+        for (k, level) in [-40.0, -12.0, -30.0, -20.0].into_iter().enumerate() {
+            let l = db(active_level(&jumps.scene.near[k * q..(k + 1) * q], RATE));
+            assert!((l - level).abs() < 0.01, "segment {k}: {l}");
+        }
+    }
+
+    #[test]
+    fn aec_scenes_follow_their_descriptions() {
+        let prompts = Prompts::open().expect("asterisk-core-sounds-en-g722 is installed (scripts/setup.sh)");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sc = build(Suite::Aec, 4.0, 1, &prompts, dir.path()).expect("scenes (espeak-ng installed)");
+        let names: Vec<&str> = sc.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "linear",
+                "delay_450ms",
+                "nonlinear",
+                "path_change",
+                "drift",
+                "double_talk"
+            ]
+        );
+        for s in &sc[..5] {
+            assert_eq!(s.kind, Kind::FarSingleTalk);
+            assert!(
+                s.scene.near.iter().all(|&v| v == 0.0),
+                "{}: near-end in single talk",
+                s.name
+            );
+            // ERL 6 dB.
+            let erl = db(tutti_effects::voice::scene::power(&s.scene.far)
+                / tutti_effects::voice::scene::power(&s.scene.echo));
+            assert!((erl - 6.0).abs() < 0.01, "{}: ERL {erl}", s.name);
+        }
+        // 450 ms: the echo starts 450 ms (+ the direct path) after the far-end does.
+        let far_on = sc[1]
+            .scene
+            .far
+            .iter()
+            .position(|v| v.abs() > 1e-4)
+            .expect("far-end speech");
+        let echo_on = sc[1]
+            .scene
+            .echo
+            .iter()
+            .position(|v| v.abs() > 1e-6)
+            .expect("echo");
+        assert!(
+            (echo_on as i64 - far_on as i64 - 7200).abs() < 40,
+            "echo onset {echo_on} far {far_on}"
+        );
+        assert_eq!(sc[3].change_at, Some(sc[3].scene.mic.len() / 2));
+        let dt = &sc[5];
+        assert!(dt.scene.near[..dt.measure_from].iter().all(|&v| v == 0.0));
+        let ser = db(active_level(&dt.scene.near, RATE) / active_level(&dt.scene.echo, RATE));
+        assert!((ser + 2.0).abs() < 0.01, "SER {ser}");
+    }
+}

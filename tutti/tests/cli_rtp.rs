@@ -520,6 +520,10 @@ fn ffmpeg_srtp_is_decrypted_and_wrong_keys_are_counted() {
     let js = decode_json(&with_sdp);
     assert_eq!(js["streams"][0]["packets"], s["packets"]);
     assert_eq!(js["streams"][0]["srtp_auth_failures"], 0);
+    // --srtp-key with the SDP: the suite comes from its a=crypto line.
+    with_sdp.extend(["--srtp-key", key]);
+    let jb = decode_json(&with_sdp);
+    assert_eq!(jb["streams"][0]["packets"], s["packets"]);
     // The decrypted audio is ffmpeg's own µ-law coding of the tone.
     let raw = dir.path().join("tone.ul");
     let o = tool("ffmpeg")

@@ -329,9 +329,15 @@ fn srtp_context(
 ) -> Result<Option<tutti_rtp::SrtpContext>, CliError> {
     use tutti_rtp::{CryptoAttribute, SrtpConfig, SrtpProfile};
     let attr = if let Some(k) = key {
-        let name = suite.unwrap_or("AES_CM_128_HMAC_SHA1_80");
-        let profile = SrtpProfile::from_sdes_name(name)
-            .ok_or_else(|| CliError::new(format!("--srtp-suite {name}: unknown SRTP suite")))?;
+        // The suite: --srtp-suite, else the SDP's a=crypto suite (INTERFACE.md), else AES_CM_128_HMAC_SHA1_80.
+        let profile = match (suite, sdp) {
+            (Some(name), _) => SrtpProfile::from_sdes_name(name)
+                .ok_or_else(|| CliError::new(format!("--srtp-suite {name}: unknown SRTP suite")))?,
+            (None, Some((sd, path))) => {
+                sdp_crypto(sd, path)?.map_or(SrtpProfile::Aes128CmHmacSha1_80, |c| c.profile)
+            }
+            (None, None) => SrtpProfile::Aes128CmHmacSha1_80,
+        };
         Some(
             CryptoAttribute::from_base64_key(profile, k)
                 .map_err(|e| CliError::new(format!("--srtp-key: {e}")))?,

@@ -171,6 +171,31 @@ fn eval_all_json_has_the_schema_anchors_and_plots() {
         assert!((spread_in - 28.0).abs() < 3.0, "input {key} {spread_in}");
     }
 
+    // The peers act on the scenes (a broken binding would pass the input through).
+    #[cfg(feature = "peers")]
+    {
+        for p in ["speex", "webrtc"] {
+            assert!(
+                f(&summary(aec, p)["erle_db"]) > 3.0,
+                "{p} aec {}",
+                summary(aec, p)
+            );
+            let spread = f(&summary(agc, p)["level_spread_db"]);
+            assert!(
+                spread < f(&summary(agc, "input")["level_spread_db"]) - 5.0,
+                "{p} agc spread {spread}"
+            );
+        }
+        let noisy = f(&summary(ns, "input")["si_sdr_db"]);
+        for p in ["speex", "webrtc", "rnnoise"] {
+            assert!(
+                f(&summary(ns, p)["si_sdr_db"]) > noisy,
+                "{p} ns {}",
+                summary(ns, p)
+            );
+        }
+    }
+
     // Plots: every listed file is a PNG that ffprobe decodes, with the expected size.
     let plots = doc["plots"].as_array().expect("plots");
     assert!(plots.len() >= 10, "{} plots", plots.len());

@@ -51,6 +51,27 @@ fn tshark_streams(pcap: &Path, decode_as: &str) -> Vec<(u32, u64, i64, f64, f64)
     rows
 }
 
+/// `tutti rtp decode --pcap CAP --out-dir OUT --json`.
+fn decode_args<'a>(cap: &'a Path, out: &'a Path) -> Vec<&'a str> {
+    let path = |p: &'a Path| p.to_str().expect("UTF-8 temp path");
+    vec![
+        "rtp",
+        "decode",
+        "--pcap",
+        path(cap),
+        "--out-dir",
+        path(out),
+        "--json",
+    ]
+}
+
+/// Runs `tutti rtp decode` on a capture with `extra` arguments and parses its JSON.
+fn rtp_decode(cap: &Path, out: &Path, extra: &[&str]) -> Value {
+    let mut args = decode_args(cap, out);
+    args.extend_from_slice(extra);
+    decode_json(&args)
+}
+
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(char::is_ascii_hexdigit).collect();
     (0..s.len() / 2)
@@ -130,15 +151,7 @@ fn sipp_g711a_matches_tshark_statistics_and_ffmpeg_decode() {
     assert!(pcap.is_file(), "missing {}", pcap.display());
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let j = decode_json(&[
-        "rtp",
-        "decode",
-        "--pcap",
-        pcap.to_str().unwrap(),
-        "--out-dir",
-        out.to_str().unwrap(),
-        "--json",
-    ]);
+    let j = rtp_decode(&pcap, &out, &[]);
     let streams = j["streams"].as_array().unwrap();
     assert_eq!(streams.len(), 1);
     let s = &streams[0];
@@ -205,17 +218,7 @@ fn sipp_dtmf_captures_decode_to_their_digits() {
         let pcap = vectors().join(format!("sipp/dtmf_2833_{name}.pcap"));
         assert!(pcap.is_file(), "missing {}", pcap.display());
         let out = dir.path().join(name);
-        let j = decode_json(&[
-            "rtp",
-            "decode",
-            "--pcap",
-            pcap.to_str().unwrap(),
-            "--out-dir",
-            out.to_str().unwrap(),
-            "--pt",
-            "101=telephone-event/8000",
-            "--json",
-        ]);
+        let j = rtp_decode(&pcap, &out, &["--pt", "101=telephone-event/8000"]);
         let streams = j["streams"].as_array().unwrap();
         assert_eq!(streams.len(), 1, "{name}");
         let s = &streams[0];
@@ -273,10 +276,33 @@ fn tone_wav(dir: &Path) -> PathBuf {
     src
 }
 
+/// A capture of the RTP datagrams `rtp` (to `port`) at their ideal arrival times: as their RTP timestamps
+/// (at `clock` Hz) say, as a perfect network would deliver them. On a loaded machine the real
+/// capture carries the scheduling jitter of sender and recorder, which the jitter buffer answers with time
+/// stretching or concealment (as it must); the ideal capture checks the decode itself bit for bit.
+fn ideal_capture(rtp: &[Vec<u8>], port: u16, clock: u32, path: &Path) {
+    use tutti::rtp::PcapWriter;
+    let mut w = PcapWriter::new(std::fs::File::create(path).unwrap()).unwrap();
+    let ts = |b: &[u8]| u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+    let ts0 = ts(&rtp[0]);
+    let (src, dst) = ("127.0.0.1:9".parse().unwrap(), ([127, 0, 0, 1], port).into());
+    for b in rtp {
+        let t_ns =
+            1_700_000_000_000_000_000 + u64::from(ts(b).wrapping_sub(ts0)) * 1_000_000_000 / u64::from(clock);
+        w.write_udp(t_ns, src, dst, b).unwrap();
+    }
+}
+
 /// ffmpeg sends the tone in real time (`-re`) with `args` to `url`; the test's own sockets on loopback ports
 /// P and P + 1 (held for the whole test, so parallel tests cannot collide) record every datagram into a
-/// pcap with the arrival time. Returns the capture and the tone file.
-fn capture_ffmpeg(dir: &Path, pair: &LoopbackPair, args: &[&str], url: &str) -> (PathBuf, PathBuf) {
+/// pcap with the arrival time. Returns the capture, the ideal capture ([`ideal_capture`]) and the tone file.
+fn capture_ffmpeg(
+    dir: &Path,
+    pair: &LoopbackPair,
+    args: &[&str],
+    url: &str,
+    clock: u32,
+) -> (PathBuf, PathBuf, PathBuf) {
     let cap = dir.join("cap.pcap");
     let src = tone_wav(dir);
     let mut ff = tool("ffmpeg")
@@ -287,13 +313,21 @@ fn capture_ffmpeg(dir: &Path, pair: &LoopbackPair, args: &[&str], url: &str) -> 
         .stderr(Stdio::piped())
         .spawn()
         .expect("ffmpeg starts");
-    let st = pair.record(&mut ff, &cap, |_, _| {});
+    let mut rtp = Vec::new();
+    let st = pair.record(&mut ff, &cap, |is_rtcp, b| {
+        if !is_rtcp {
+            rtp.push(b.to_vec());
+        }
+    });
     let mut err = String::new();
     if let Some(mut e) = ff.stderr.take() {
         let _ = std::io::Read::read_to_string(&mut e, &mut err);
     }
     assert!(st.success(), "ffmpeg: {err}");
-    (cap, src)
+    assert!(!rtp.is_empty(), "ffmpeg sent RTP");
+    let ideal = dir.join("ideal.pcap");
+    ideal_capture(&rtp, pair.port, clock, &ideal);
+    (cap, ideal, src)
 }
 
 #[test]
@@ -301,7 +335,7 @@ fn ffmpeg_rtp_over_loopback_decodes_bit_exact() {
     let dir = tempfile::tempdir().unwrap();
     let pair = LoopbackPair::bind();
     let port = pair.port;
-    let (cap, _) = capture_ffmpeg(
+    let (cap, ideal, _) = capture_ffmpeg(
         dir.path(),
         &pair,
         &[
@@ -315,17 +349,10 @@ fn ffmpeg_rtp_over_loopback_decodes_bit_exact() {
             "rtp",
         ],
         &format!("rtp://127.0.0.1:{port}"),
+        8000,
     );
     let out = dir.path().join("out");
-    let j = decode_json(&[
-        "rtp",
-        "decode",
-        "--pcap",
-        cap.to_str().unwrap(),
-        "--out-dir",
-        out.to_str().unwrap(),
-        "--json",
-    ]);
+    let j = rtp_decode(&cap, &out, &[]);
     let streams = j["streams"].as_array().unwrap();
     assert_eq!(streams.len(), 1);
     let s = &streams[0];
@@ -344,25 +371,20 @@ fn ffmpeg_rtp_over_loopback_decodes_bit_exact() {
         .unwrap()
         .iter()
         .any(|r| r["type"] == "SR" && r["ssrc"] == format!("{ssrc:08x}")));
-    // Audio equals ffmpeg's decode of the payloads it sent (the loopback neither loses nor reorders).
+    // Audio equals ffmpeg's decode of the payloads it sent, delivered at their ideal times.
+    let j = rtp_decode(&ideal, &dir.path().join("ideal"), &[]);
+    let s = &j["streams"][0];
+    assert_eq!(s["concealed_ms"], 0.0);
+    assert_eq!(s["removed_samples_for_acceleration"], 0);
+    assert_eq!(s["inserted_samples_for_deceleration"], 0);
     let (_, ours) = wav_samples(s["wav"].as_str().unwrap());
     let payloads = tshark_payloads(&cap, &decode_as, ssrc);
     let reference = ffmpeg_g711(&payloads, "mulaw", dir.path());
-    if s["removed_samples_for_acceleration"] == 0
-        && s["inserted_samples_for_deceleration"] == 0
-        && s["concealed_ms"] == 0.0
-    {
-        assert_eq!(ours.len(), reference.len() - 30);
-        assert!(
-            ours == reference[..ours.len()],
-            "decoded audio differs from ffmpeg's"
-        );
-    } else {
-        // A loaded machine delays the sender or the recorder now and then, and the jitter buffer
-        // stretches or conceals (as it must for live traffic): then compare the energy.
-        let e = |x: &[i16]| x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len() as f64;
-        assert!((e(&ours) / e(&reference) - 1.0).abs() < 0.1);
-    }
+    assert_eq!(ours.len(), reference.len() - 30);
+    assert!(
+        ours == reference[..ours.len()],
+        "decoded audio differs from ffmpeg's"
+    );
 }
 
 fn ntp_now_secs() -> u64 {
@@ -402,6 +424,7 @@ fn send_paces_rtp_with_rtcp_and_decodes_back() {
         .expect("tutti starts");
     let cap = dir.path().join("recv.pcap");
     let (mut n_rtp, mut srs, mut bye) = (0, 0, false);
+    let mut rtp = Vec::new();
     let st = pair.record(&mut child, &cap, |is_rtcp, bytes| {
         if !is_rtcp {
             let p = RtpPacket::parse(bytes).expect("tutti sends valid RTP");
@@ -410,6 +433,7 @@ fn send_paces_rtp_with_rtcp_and_decodes_back() {
                 (0x00c0_ffee, 8, 160)
             );
             n_rtp += 1;
+            rtp.push(bytes.to_vec());
             return;
         }
         for p in rtcp_packets(bytes) {
@@ -434,20 +458,18 @@ fn send_paces_rtp_with_rtcp_and_decodes_back() {
     assert_eq!(summary["packets"], 50);
     assert_eq!(n_rtp, 50, "1 s in 20 ms packets");
     assert!(srs >= 1 && bye, "sender report(s) and a BYE on port + 1");
-    // Decode what was received and compare with ffmpeg's A-law decode of the same payloads.
-    let j = decode_json(&[
-        "rtp",
-        "decode",
-        "--pcap",
-        cap.to_str().unwrap(),
-        "--out-dir",
-        dir.path().join("o").to_str().unwrap(),
-        "--json",
-    ]);
+    // Decode what was received (real arrival times): the counts.
+    let j = rtp_decode(&cap, &dir.path().join("o"), &[]);
     let s = &j["streams"][0];
     assert_eq!(s["ssrc"], "00c0ffee");
     assert_eq!(s["packets"], 50);
     assert_eq!(s["lost"], 0);
+    // The same packets at their ideal times: ffmpeg's A-law decode of the same payloads, bit for bit.
+    let ideal = dir.path().join("ideal.pcap");
+    ideal_capture(&rtp, port, 8000, &ideal);
+    let j = rtp_decode(&ideal, &dir.path().join("i"), &[]);
+    let s = &j["streams"][0];
+    assert_eq!(s["concealed_ms"], 0.0);
     let (rate, ours) = wav_samples(s["wav"].as_str().unwrap());
     assert_eq!(rate, 8000);
     let payloads = tshark_payloads(&cap, &format!("udp.port=={port},rtp"), 0x00c0_ffee);
@@ -458,13 +480,8 @@ fn send_paces_rtp_with_rtcp_and_decodes_back() {
         (rms / (32768.0 / 8.0 / 2f64.sqrt()) - 1.0).abs() < 0.1,
         "rms {rms}"
     );
-    if s["concealed_ms"] == 0.0
-        && s["removed_samples_for_acceleration"] == 0
-        && s["inserted_samples_for_deceleration"] == 0
-    {
-        assert_eq!(ours.len(), reference.len() - 30);
-        assert!(ours == reference[..ours.len()]);
-    }
+    assert_eq!(ours.len(), reference.len() - 30);
+    assert!(ours == reference[..ours.len()]);
 }
 
 #[test]
@@ -490,17 +507,15 @@ fn ffmpeg_srtp_is_decrypted_and_wrong_keys_are_counted() {
         "-sdp_file",
     ];
     ff_args.push(sdp.to_str().unwrap());
-    let (cap, src) = capture_ffmpeg(dir.path(), &pair, &ff_args, &format!("srtp://127.0.0.1:{port}"));
+    let (cap, ideal, src) = capture_ffmpeg(
+        dir.path(),
+        &pair,
+        &ff_args,
+        &format!("srtp://127.0.0.1:{port}"),
+        8000,
+    );
     let out = dir.path().join("out");
-    let args = [
-        "rtp",
-        "decode",
-        "--pcap",
-        cap.to_str().unwrap(),
-        "--out-dir",
-        out.to_str().unwrap(),
-        "--json",
-    ];
+    let args = decode_args(&cap, &out);
     let mut with_key = args.to_vec();
     with_key.extend(["--srtp-key", key]);
     let j = decode_json(&with_key);
@@ -535,18 +550,18 @@ fn ffmpeg_srtp_is_decrypted_and_wrong_keys_are_counted() {
         .unwrap();
     assert!(o.status.success());
     let reference = ffmpeg_g711(&std::fs::read(&raw).unwrap(), "mulaw", dir.path());
-    let (_, ours) = wav_samples(s["wav"].as_str().unwrap());
+    // (The same SRTP packets at their ideal arrival times, so no time stretching or concealment.)
+    let ji = rtp_decode(&ideal, &dir.path().join("ideal"), &["--srtp-key", key]);
+    let si = &ji["streams"][0];
+    assert_eq!(si["concealed_ms"], 0.0);
+    assert_eq!(si["packets"], s["packets"]);
+    let (_, ours) = wav_samples(si["wav"].as_str().unwrap());
     let n = ours.len().min(reference.len() - 30);
     assert!(n > 7000);
-    if s["concealed_ms"] == 0.0
-        && s["removed_samples_for_acceleration"] == 0
-        && s["inserted_samples_for_deceleration"] == 0
-    {
-        assert!(
-            ours[..n] == reference[..n],
-            "decrypted audio differs from ffmpeg's µ-law coding"
-        );
-    }
+    assert!(
+        ours[..n] == reference[..n],
+        "decrypted audio differs from ffmpeg's µ-law coding"
+    );
     // A wrong key: every packet fails authentication, nothing is decoded, nothing panics.
     let mut wrong = args.to_vec();
     wrong.extend(["--srtp-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]);
@@ -564,7 +579,7 @@ fn sdp_module_maps_dynamic_payload_types_of_an_ffmpeg_sdp() {
     let pair = LoopbackPair::bind();
     let port = pair.port;
     let sdp = dir.path().join("opus.sdp");
-    let (cap, _) = capture_ffmpeg(
+    let (cap, ideal, _) = capture_ffmpeg(
         dir.path(),
         &pair,
         &[
@@ -578,6 +593,7 @@ fn sdp_module_maps_dynamic_payload_types_of_an_ffmpeg_sdp() {
             sdp.to_str().unwrap(),
         ],
         &format!("rtp://127.0.0.1:{port}"),
+        48000,
     );
     let text = std::fs::read_to_string(&sdp).unwrap();
     let pt: u8 = text
@@ -588,15 +604,7 @@ fn sdp_module_maps_dynamic_payload_types_of_an_ffmpeg_sdp() {
         .expect("ffmpeg's SDP has an a=rtpmap line");
     assert!(pt >= 96, "dynamic payload type {pt}");
     let out = dir.path().join("out");
-    let base = [
-        "rtp",
-        "decode",
-        "--pcap",
-        cap.to_str().unwrap(),
-        "--out-dir",
-        out.to_str().unwrap(),
-        "--json",
-    ];
+    let base = decode_args(&cap, &out);
     // Without the SDP the payload type is unknown: no audio, the packets are ignored.
     let j = decode_json(&base);
     assert_eq!(j["streams"][0]["codec"], "unknown");
@@ -613,6 +621,12 @@ fn sdp_module_maps_dynamic_payload_types_of_an_ffmpeg_sdp() {
     );
     assert_eq!(s["lost"], 0);
     assert_eq!(s["sample_rate"], 48000);
+    // The audio, from the same packets at their ideal arrival times.
+    let mut ideal_args = decode_args(&ideal, &out);
+    ideal_args.extend(["--sdp", sdp.to_str().unwrap()]);
+    let j = decode_json(&ideal_args);
+    let s = &j["streams"][0];
+    assert_eq!(s["concealed_ms"], 0.0);
     let played = s["played_ms"].as_f64().unwrap();
     assert!(played > 900.0, "played {played} ms");
     // lavfi's sine has amplitude 1/8: RMS 32768 / 8 / √2 (Opus at 32 kbit/s keeps a pure tone's level).
@@ -680,17 +694,7 @@ fn comfort_noise_and_telephone_events_in_a_stream_are_not_loss() {
     }
     drop(w);
     let out = dir.path().join("out");
-    let j = decode_json(&[
-        "rtp",
-        "decode",
-        "--pcap",
-        cap.to_str().unwrap(),
-        "--out-dir",
-        out.to_str().unwrap(),
-        "--pt",
-        "101=telephone-event/8000",
-        "--json",
-    ]);
+    let j = rtp_decode(&cap, &out, &["--pt", "101=telephone-event/8000"]);
     let s = &j["streams"][0];
     assert_eq!(s["codec"], "pcmu");
     assert_eq!(s["packets"], 106);

@@ -50,7 +50,8 @@ impl Src {
         let rate = self.spec.info().audio_rate as f32;
         for (i, s) in self.pcm.iter_mut().enumerate() {
             let t = (self.n + i) as f32 / rate;
-            *s = (amp * 32767.0 * (2.0 * std::f32::consts::PI * (200.0 + ssrc as f32 % 900.0) * t).sin()) as i16;
+            *s = (amp * 32767.0 * (2.0 * std::f32::consts::PI * (200.0 + ssrc as f32 % 900.0) * t).sin())
+                as i16;
         }
         self.n += self.pcm.len();
         let len = self.enc.encode(&self.pcm, &mut self.payload).expect("encode");
@@ -63,7 +64,9 @@ impl Src {
             ..Default::default()
         };
         self.seq = self.seq.wrapping_add(1);
-        self.ts = self.ts.wrapping_add(self.pcm.len() as u32 * info.clock_rate / info.audio_rate);
+        self.ts = self
+            .ts
+            .wrapping_add(self.pcm.len() as u32 * info.clock_rate / info.audio_rate);
         b.write(&self.payload[..len], &mut self.pkt).expect("write")
     }
 }

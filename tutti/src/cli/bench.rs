@@ -69,7 +69,10 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             .map_err(|e| CliError::new(format!("--chain: {e}")))?;
     }
     if c.talkers == 0 || c.talkers > 15 {
-        return Err(CliError::new(format!("--talkers {}: expected 1 to 15", c.talkers)));
+        return Err(CliError::new(format!(
+            "--talkers {}: expected 1 to 15",
+            c.talkers
+        )));
     }
     let cfg = BenchConfig {
         legs: c.legs,
@@ -90,7 +93,10 @@ pub fn run(a: &Args) -> Result<(), CliError> {
              p99.9 {:.0} µs, max {:.0} µs; {:.2} µs per leg per tick; {:.1} encodes per tick",
             r.legs,
             codec.cli_name(),
-            c.chain.as_deref().map(|s| format!(", chain {s}")).unwrap_or_default(),
+            c.chain
+                .as_deref()
+                .map(|s| format!(", chain {s}"))
+                .unwrap_or_default(),
             c.talkers,
             r.ticks,
             r.deadline_misses,

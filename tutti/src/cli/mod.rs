@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod codec;
+mod conference;
 mod devices;
 mod eval;
 mod live;
@@ -74,6 +75,8 @@ enum Command {
     Mix(mix::Args),
     /// Benchmarks under synthetic load: `tutti bench conference`.
     Bench(bench::Args),
+    /// Live conference server on UDP: N−1 mixes in each leg's codec, CSRC lists and levels.
+    Conference(conference::Args),
     /// Research: seeded voice scenes, Tutti vs the installed peers (ERLE, PESQ, STOI, SI-SDR, plots).
     Eval(eval::Args),
 }
@@ -99,6 +102,7 @@ pub fn main() -> i32 {
         Command::Live(a) => live::run(a),
         Command::Mix(a) => mix::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Conference(a) => conference::run(a),
         Command::Eval(a) => eval::run(a),
     };
     match result {

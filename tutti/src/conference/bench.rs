@@ -193,7 +193,8 @@ impl Task for BenchTask {
             }
         }
         self.sent.fetch_add(sent, Ordering::Relaxed);
-        self.encodes.fetch_add(self.conf.stats().encodes_last_tick as u64, Ordering::Relaxed);
+        self.encodes
+            .fetch_add(self.conf.stats().encodes_last_tick as u64, Ordering::Relaxed);
         self.tick += 1;
     }
 }
@@ -236,9 +237,7 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, String> {
     for i in 0..cfg.legs {
         let mut lc = LegConfig::new(format!("leg{i}"), cfg.codec);
         lc.local_ssrc = Some(0x4000_0000 + i as u32);
-        let id = conf
-            .add_leg(lc, Duration::ZERO)
-            .map_err(|e| e.to_string())?;
+        let id = conf.add_leg(lc, Duration::ZERO).map_err(|e| e.to_string())?;
         sources.push(Source {
             id,
             clip: if i < talkers { i } else { talkers + i % noise_clips },
@@ -270,7 +269,10 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, String> {
     })
     .map_err(|e| e.to_string())?;
     let id = sched
-        .add(Box::new(task), TaskOptions::every(Duration::from_millis(u64::from(ptime))))
+        .add(
+            Box::new(task),
+            TaskOptions::every(Duration::from_millis(u64::from(ptime))),
+        )
         .map_err(|e| e.to_string())?;
     std::thread::sleep(Duration::from_secs_f64(cfg.seconds));
     let ts = sched.task_stats(id).unwrap_or_default();

@@ -8,8 +8,8 @@
 //! (`tutti bench conference`) and in tests faster than real time.
 //!
 //! # How
-//! One tick walks every frame one way: per leg, jitter buffer → decoder/PLC → chain → level → gain →
-//! resampler to the mix rate; the [`TalkerSelector`] picks at most K talkers; the full mix is the sum of the
+//! One tick walks every frame one way: per leg, jitter buffer → decoder/PLC → chain → level; then, for legs
+//! carrying speech only, gain → resampler to the mix rate; the [`TalkerSelector`] picks at most K talkers; the full mix is the sum of the
 //! talkers. A talker hears the full mix minus its own contribution (N−1); everyone else hears the full mix,
 //! so legs that are not talking and share a codec and output gain share one limiter, resampler and encode
 //! (a "group"): with 3 talkers, 200 Opus listeners cost 4 encodes, not 200. Every packet names the
@@ -435,7 +435,12 @@ impl Conference {
         let eligible = &self.eligible;
         self.talkers
             .update(&self.energy, self.cfg.ptime_ms, |i| eligible[i]);
-        // 3. Full mix and contributors.
+        // 3. Legs that may be mixed go to the mix rate; full mix and contributors.
+        for (i, slot) in self.legs.iter_mut().enumerate() {
+            if let Some(l) = slot {
+                l.make_mix_in(self.talkers.is_talking(i) || self.talkers.is_active(i));
+            }
+        }
         self.full.fill(0.0);
         self.n_contributors = 0;
         for (i, slot) in self.legs.iter().enumerate() {

@@ -31,6 +31,9 @@ use super::config::{ConferenceConfig, ConferenceError, LegConfig, LegId};
 use super::dsp::{from_i16, level_db, to_i16, FrameResampler, Limiter};
 use super::queue::PacketQueue;
 
+/// How long a cascaded mixer's last contributor list stays valid after its packets stop naming anyone.
+const CSRC_HOLD: Duration = Duration::from_millis(300);
+
 /// Largest datagram handled.
 pub const MTU: usize = 1500;
 
@@ -81,6 +84,7 @@ pub struct Leg {
     x: Vec<f32>,
     chain_out: Vec<f32>,
     up: Option<FrameResampler>,
+    up_warm: bool,
     /// This tick's contribution at the mix rate (gain applied).
     pub(crate) mix_in: Vec<f32>,
     /// This tick's frame energy in dBov (before gain).
@@ -108,6 +112,8 @@ pub struct Leg {
     remote_levels: [u8; RTP_MAX_CSRCS],
     remote_n: usize,
     remote_has_levels: bool,
+    remote_is_mixer: bool,
+    csrcs_seen_at: Duration,
     /// RFC 6464 level the client last reported (−dBov).
     client_level: Option<u8>,
     pub(crate) last_rx: Duration,
@@ -222,6 +228,7 @@ impl Leg {
             x: vec![0.0; frame],
             chain_out: vec![0.0; frame],
             up: None,
+            up_warm: false,
             mix_in: vec![0.0; mix_frame],
             energy_db: -127.0,
             own_mix: vec![0.0; mix_frame],
@@ -245,6 +252,8 @@ impl Leg {
             remote_levels: [127; RTP_MAX_CSRCS],
             remote_n: 0,
             remote_has_levels: false,
+            remote_is_mixer: false,
+            csrcs_seen_at: Duration::ZERO,
             client_level: None,
             last_rx: now,
             bye: false,
@@ -276,6 +285,7 @@ impl Leg {
         };
         let mix_frame = (mix_rate * conf.ptime_ms / 1000) as usize;
         self.up = mk(rate, mix_rate, frame)?;
+        self.up_warm = false;
         self.down = mk(mix_rate, rate, mix_frame)?;
         self.mix_in = vec![0.0; mix_frame];
         self.own_mix = vec![0.0; mix_frame];
@@ -349,6 +359,15 @@ impl Leg {
                 self.rtcp.on_rtp_received(now_us, &pkt);
                 if pkt.payload_type() == self.cfg.payload_type {
                     self.remote_ssrc = Some(pkt.ssrc());
+                    // A mixer's contributor list is kept for a while after it empties: the audio those
+                    // contributors sent is still in the jitter buffer when the list goes empty.
+                    if pkt.csrc_count() > 0 {
+                        self.remote_is_mixer = true;
+                        self.csrcs_seen_at = now;
+                    } else if now.saturating_sub(self.csrcs_seen_at) < CSRC_HOLD {
+                        self.receiver.push(now, &pkt);
+                        return Ok(());
+                    }
                     self.remote_n = 0;
                     for c in pkt.csrcs().take(RTP_MAX_CSRCS) {
                         self.remote_csrcs[self.remote_n] = c;
@@ -401,33 +420,45 @@ impl Leg {
         }
     }
 
-    /// Plays out this tick's frame: jitter buffer, decoder/concealment, chain, level, gain, resampling to the
-    /// mix rate (into `mix_in`).
+    /// Plays out this tick's frame: jitter buffer, decoder/concealment, chain and level (`energy_db`).
     pub(crate) fn pull_frame(&mut self, now: Duration) {
         let kind = self.receiver.pop(now, &mut self.pcm);
         if kind == PlayoutKind::Concealed {
             self.counters.concealed_frames += 1;
         }
         from_i16(&self.pcm, &mut self.x);
-        let x: &[f32] = match self.chain.as_mut() {
-            Some((g, has_far)) => {
-                if *has_far {
-                    g.process(&[&self.x, &self.heard_codec], &mut [&mut self.chain_out]);
-                } else {
-                    g.process(&[&self.x], &mut [&mut self.chain_out]);
-                }
-                &self.chain_out
+        if let Some((g, has_far)) = self.chain.as_mut() {
+            if *has_far {
+                g.process(&[&self.x, &self.heard_codec], &mut [&mut self.chain_out]);
+            } else {
+                g.process(&[&self.x], &mut [&mut self.chain_out]);
             }
-            None => &self.x,
-        };
+            std::mem::swap(&mut self.x, &mut self.chain_out);
+        }
         self.energy_db = if kind == PlayoutKind::Silence && !self.receiver.jitter_buffer().is_playing() {
             -127.0
         } else {
-            level_db(x)
+            level_db(&self.x)
         };
+    }
+
+    /// Brings this tick's frame to the mix rate with the input gain (into `mix_in`) when the leg may be
+    /// mixed (`active`: a talker, or speech that may make it one). Idle legs skip the resampler, which is
+    /// what lets a thousand idle legs cost little; a leg that becomes active restarts it from silence.
+    pub(crate) fn make_mix_in(&mut self, active: bool) {
+        if !active {
+            self.up_warm = false;
+            return;
+        }
+        if !self.up_warm {
+            if let Some(r) = self.up.as_mut() {
+                r.reset();
+            }
+            self.up_warm = true;
+        }
         let up = match self.up.as_mut() {
-            Some(r) => r.process(x),
-            None => x,
+            Some(r) => r.process(&self.x),
+            None => &self.x,
         };
         for (m, &s) in self.mix_in.iter_mut().zip(up) {
             *m = s * self.gain_in;
@@ -456,7 +487,8 @@ impl Leg {
                 };
                 *n += 1;
             }
-        } else if let Some(ssrc) = self.remote_ssrc {
+        } else if let (Some(ssrc), false) = (self.remote_ssrc, self.remote_is_mixer) {
+            // A mixer with no contributors names nobody (its own SSRC is not a talker).
             if *n < RTP_MAX_CSRCS {
                 out[*n] = Contributor {
                     csrc: ssrc,

@@ -23,6 +23,7 @@ mod core;
 mod dsp;
 mod leg;
 mod queue;
+mod server;
 mod stats;
 mod talkers;
 
@@ -33,5 +34,6 @@ pub use config::{ConferenceConfig, ConferenceError, LegConfig, LegId, MixRate};
 pub use dsp::{FrameResampler, Limiter};
 pub use leg::{Contributor, Leg, LegCounters, MTU};
 pub use queue::PacketQueue;
+pub use server::{serve, LegEntry, ServeOptions, ServerConfig};
 pub use stats::{ConferenceStats, LegStats};
 pub use talkers::{TalkerConfig, TalkerSelector};

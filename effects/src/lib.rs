@@ -14,7 +14,7 @@ mod basic;
 mod fx;
 pub mod voice;
 
-pub use basic::{Biquad, BiquadCoeffs, Delay, Gain, HighPass, Remix};
+pub use basic::{Biquad, BiquadBank8, BiquadCoeffs, Delay, Gain, HighPass, Remix};
 pub use fx::{
     resample_signal, reverb_rt60, woodworth_itd, ImpulseResponse, Pan3d, PartitionedConvolver, PitchShifter,
     Reverb, SofaHrtf, StreamResampler, StretchMode, TimeStretcher,

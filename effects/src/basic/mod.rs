@@ -2,12 +2,14 @@
 //! filter section they and the EQ share.
 
 mod biquad;
+mod biquad_bank;
 mod delay;
 mod gain;
 mod hpf;
 mod remix;
 
 pub use biquad::{Biquad, BiquadCoeffs};
+pub use biquad_bank::BiquadBank8;
 pub use delay::Delay;
 pub use gain::Gain;
 pub use hpf::HighPass;

@@ -30,6 +30,8 @@ fn tool(name: &str) -> bool {
 struct Jack {
     child: Child,
     name: String,
+    /// The pool name's lock (held while the server runs; released when the process ends).
+    _lock: std::fs::File,
 }
 
 impl Drop for Jack {
@@ -79,16 +81,21 @@ fn jack_cmd(server: &str, prog: &str) -> Command {
 /// answers. JACK's shared-memory registry holds at most 8 servers and reclaims a dead server's entry only
 /// when a server of the same name starts again, so names unique per process (the earlier scheme) filled
 /// the registry after a few killed runs ("Too many servers already active"); a fixed pool reuses the
-/// entries. A name a live server holds (a concurrent run) is skipped.
+/// entries. A name another run holds (an exclusive lock on `$TMPDIR/<name>.jack.lock`) is skipped.
 fn start_jack(tag: &str) -> Jack {
     let mut logs = String::new();
     for k in 0..4 {
         let name = format!("tutti_{tag}_{k}");
-        if server_running(&name) {
+        // An exclusive lock on a file per name keeps concurrent runs (e.g. two `cargo test`s) apart;
+        // the kernel releases it when a run dies, however it dies.
+        let lock = std::fs::File::create(std::env::temp_dir().join(format!("{name}.jack.lock")))
+            .expect("temp dir is writable");
+        if lock.try_lock().is_err() || server_running(&name) {
             continue; // a concurrent run uses this name
         }
         // Semaphores a killed client of an earlier server of this name left behind would start the new
-        // clients with stale counts: remove them (no server of this name runs).
+        // clients with stale counts: remove them (no server of this name runs, and the lock keeps
+        // other runs from starting one).
         if let Ok(dir) = std::fs::read_dir("/dev/shm") {
             let tail = format!("_{name}_");
             for e in dir.flatten() {
@@ -119,7 +126,11 @@ fn start_jack(tag: &str) -> Jack {
             .stderr(Stdio::from(log))
             .spawn()
             .expect("jackd starts (checked with command -v)");
-        let mut jack = Jack { child, name };
+        let mut jack = Jack {
+            child,
+            name,
+            _lock: lock,
+        };
         let t0 = Instant::now();
         let mut exited = false;
         while t0.elapsed() < Duration::from_secs(30) {

@@ -224,7 +224,7 @@ fn click_train_transient_spread() {
     let win = RATE as usize * 40 / 1000;
     let dir = scratch("clicks");
     let inp = dir.join("clicks.wav");
-    write_wav(&inp, RATE, &[x.clone()]);
+    write_wav(&inp, RATE, std::slice::from_ref(&x));
     let med = |v: Vec<f64>| percentile(v, 0.5);
     let mut report = Vec::new();
     for mode in ["music", "speech"] {
@@ -330,7 +330,7 @@ fn pitch_shift_round_trip_pesq_wb() {
     let q = pesq_wb(&reference, &ours);
     // Rubber Band R3 on the same round trip (offline, so no latency to remove).
     let inp = dir.join("in48.wav");
-    write_wav(&inp, RATE, &[x.clone()]);
+    write_wav(&inp, RATE, std::slice::from_ref(&x));
     let (a, b) = (dir.join("rb_up.wav"), dir.join("rb_rt.wav"));
     run_tool(
         "rubberband",

@@ -437,7 +437,12 @@ impl JitterBuffer {
                 return PushOutcome::Duplicate;
             }
         }
-        let pos = self.order.partition_point(|&i| self.slots[i].seq < seq);
+        // In-order arrival (the common case) appends: skip the binary search.
+        let pos = match self.order.back() {
+            Some(&last) if self.slots[last].seq < seq => self.order.len(),
+            None => 0,
+            _ => self.order.partition_point(|&i| self.slots[i].seq < seq),
+        };
         if pos < self.order.len() && self.slots[self.order[pos]].seq == seq {
             self.stats.duplicate_packets += 1;
             return PushOutcome::Duplicate;

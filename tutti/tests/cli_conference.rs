@@ -559,3 +559,114 @@ fn bad_config_gives_one_line_error_naming_the_file_and_field() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn recordings_only_for_consenting_legs_and_encrypted_at_rest() {
+    let dir = tmp("rec");
+    let port = free_port();
+    let key_file = dir.join("key");
+    std::fs::write(
+        &key_file,
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+    )
+    .expect("key");
+    let rec_dir = dir.join("rec");
+    let cfg = dir.join("rec.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"listen = "127.0.0.1:{port}"
+allow_join = false
+record_dir = "{}"
+record_mix = true
+record_key_file = "{}"
+[[leg]]
+name = "carol"
+codec = "g722"
+remote = "127.0.0.1:9"
+remote_ssrc = 8888
+record = true
+[[leg]]
+name = "dave"
+codec = "pcmu"
+remote = "127.0.0.1:9"
+remote_ssrc = 9999
+"#,
+            rec_dir.display(),
+            key_file.display()
+        ),
+    )
+    .expect("config");
+    let server = conference(&cfg, 8.0);
+    std::thread::sleep(Duration::from_millis(300));
+    let p = prompt("demo-congrats");
+    let mut carol = ffmpeg_sender(
+        &p,
+        &[
+            "-ar",
+            "16000",
+            "-c:a",
+            "g722",
+            "-f",
+            "rtp",
+            "-ssrc",
+            "8888",
+            "-payload_type",
+            "9",
+        ],
+        &format!("rtp://127.0.0.1:{port}?pkt_size=172"),
+    );
+    assert!(carol.wait().expect("ffmpeg").success());
+    let o = server.wait_with_output().expect("conference ends");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(&rec_dir)
+        .expect("record dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec!["carol.wav.enc", "mix.wav.enc"],
+        "dave did not consent"
+    );
+    let enc = std::fs::read(rec_dir.join("mix.wav.enc")).expect("read");
+    assert!(!enc.windows(4).any(|w| w == b"RIFF"), "encrypted at rest");
+    let plain = dir.join("mix.wav");
+    let d = Command::new(env!("CARGO_BIN_EXE_tutti"))
+        .args(["record", "decrypt", "--in"])
+        .arg(rec_dir.join("mix.wav.enc"))
+        .arg("--out")
+        .arg(&plain)
+        .arg("--key-file")
+        .arg(&key_file)
+        .output()
+        .expect("runs");
+    assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stderr));
+    // The decrypted file is a proper WAV (sizes restored) that ffmpeg reads, 8 s at the mix rate.
+    let w = tutti::wav::read_wav(&plain).expect("valid WAV after decryption");
+    assert_eq!(w.sample_rate, 16000);
+    let secs = w.channels[0].len() as f32 / 16000.0;
+    assert!((secs - 8.0).abs() < 0.3, "{secs} s recorded");
+    let x = reference(&p, 8000, 5.0);
+    let y: Vec<f32> = w.channels[0].iter().step_by(2).copied().collect();
+    let c = mean_rho(&windows(&y, &x));
+    assert!(c > 0.5, "the mix recording carries carol (rho = {c:.3})");
+    let probe = tool("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&plain)
+        .output()
+        .expect("ffprobe");
+    let dur: f32 = String::from_utf8_lossy(&probe.stdout)
+        .trim()
+        .parse()
+        .expect("duration");
+    assert!((dur - secs).abs() < 0.05, "ffprobe reads {dur} s");
+    let _ = std::fs::remove_dir_all(&dir);
+}

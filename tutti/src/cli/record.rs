@@ -49,12 +49,17 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let res = write_atomically(&io.out, |tmp| {
         let out = File::create(tmp).map_err(|e| e.to_string())?;
         if decrypting {
-            let mut w = BufWriter::new(out);
-            record::decrypt(BufReader::new(input), &mut w, &key).map_err(|e| {
+            let mut plain = Vec::new();
+            record::decrypt(BufReader::new(input), &mut plain, &key).map_err(|e| {
                 detail = Some(e.clone());
                 e
             })?;
-            w.flush().map_err(|e| e.to_string())
+            // Conference recordings are streaming WAVs (sizes unknown while encrypting): restore them.
+            crate::conference::fix_streaming_wav_header(&mut plain);
+            let mut w = BufWriter::new(out);
+            w.write_all(&plain)
+                .and_then(|()| w.flush())
+                .map_err(|e| e.to_string())
         } else {
             let mut w = EncryptedWriter::new(BufWriter::new(out), &key).map_err(|e| e.to_string())?;
             std::io::copy(&mut BufReader::new(input), &mut w).map_err(|e| e.to_string())?;

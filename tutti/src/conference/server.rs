@@ -5,7 +5,8 @@
 //! (codec, payload type, where to send, how to recognise their packets, SRTP key, chain, gains) or join by
 //! sending RTP to the port (symmetric RTP: the mix goes back to the packet's source; codec from the payload
 //! type). Legs that fall silent for the timeout, or send RTCP BYE, are removed with a BYE of our own.
-//! Statistics (one JSON line per leg set) on SIGUSR1 or every `stats_every_s`.
+//! Statistics (one JSON line per leg set) on SIGUSR1 or every `stats_every_s`. Recordings of the full mix
+//! and of the legs that consented (`record = true`), encrypted at rest when a key is configured.
 //!
 //! # How
 //! A thin driver: it reads datagrams until the next tick is due (receive timeout = time left), hands each to
@@ -31,6 +32,7 @@ use tutti_rtp::{CryptoAttribute, SrtpProfile};
 use super::config::{ConferenceConfig, LegConfig, LegId, MixRate};
 use super::core::Conference;
 use super::leg::MTU;
+use super::recorder::Recording;
 
 /// One `[[leg]]` of the configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -66,6 +68,9 @@ pub struct LegEntry {
     /// Deaf.
     #[serde(default)]
     pub deaf: bool,
+    /// The participant consented to being recorded (written to `record_dir` only then).
+    #[serde(default)]
+    pub record: bool,
 }
 
 /// The configuration file of `tutti conference` (TOML).
@@ -98,6 +103,19 @@ pub struct ServerConfig {
     /// Most legs (default 256).
     #[serde(default)]
     pub max_legs: Option<usize>,
+    /// Directory for recordings: `mix.wav` (with `record_mix`) and `<leg>.wav` for legs with `record = true`.
+    #[serde(default)]
+    pub record_dir: Option<String>,
+    /// Record the full mix.
+    #[serde(default)]
+    pub record_mix: bool,
+    /// Encrypt recordings at rest (AES-256-GCM STREAM) with the key in this file (`.wav.enc` files; see
+    /// `tutti record decrypt`). `record_encrypt = true` takes the key from `TUTTI_RECORD_KEY` instead.
+    #[serde(default)]
+    pub record_key_file: Option<String>,
+    /// Encrypt recordings with the key from `TUTTI_RECORD_KEY`.
+    #[serde(default)]
+    pub record_encrypt: bool,
     /// Configured legs.
     #[serde(default)]
     pub leg: Vec<LegEntry>,
@@ -144,6 +162,8 @@ struct Route {
     id: LegId,
     remote: SocketAddr,
     by_ssrc: Option<u32>,
+    /// Index into the recordings (consenting legs only).
+    rec: Option<usize>,
 }
 
 /// Options of [`serve`] beyond the file.
@@ -219,6 +239,25 @@ pub fn serve(file: &Path, cfg: &ServerConfig, opts: &ServeOptions) -> Result<(),
     let sock = UdpSocket::bind(&cfg.listen).map_err(|e| format!("{fname}: listen {}: {e}", cfg.listen))?;
     let start = Instant::now();
     let mut routes: Vec<Route> = Vec::new();
+    let key = if cfg.record_key_file.is_some() || cfg.record_encrypt {
+        Some(
+            crate::record::load_key(cfg.record_key_file.as_deref().map(Path::new))
+                .map_err(|e| format!("{fname}: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let rec_dir = cfg.record_dir.as_deref().map(Path::new);
+    if let Some(d) = rec_dir {
+        std::fs::create_dir_all(d).map_err(|e| format!("{fname}: record_dir {}: {e}", d.display()))?;
+    } else if cfg.record_mix || cfg.leg.iter().any(|l| l.record) {
+        return Err(format!("{fname}: record_mix / record = true need record_dir"));
+    }
+    let mut recs: Vec<Option<Recording>> = Vec::new();
+    let mut mix_rec = match (rec_dir, cfg.record_mix) {
+        (Some(d), true) => Some(Recording::create(d, "mix", conf.mix_rate(), key.as_ref())?),
+        _ => None,
+    };
     for (i, l) in cfg.leg.iter().enumerate() {
         let what = format!("{fname}: leg[{i}] '{}'", l.name);
         let codec = parse_codec(&l.codec, &what)?;
@@ -250,10 +289,23 @@ pub fn serve(file: &Path, cfg: &ServerConfig, opts: &ServeOptions) -> Result<(),
         let id = conf
             .add_leg(lc, Duration::ZERO)
             .map_err(|e| format!("{what}: {e}"))?;
+        let rec = match (rec_dir, l.record) {
+            (Some(d), true) => {
+                recs.push(Some(Recording::create(
+                    d,
+                    &l.name,
+                    conf.mix_rate(),
+                    key.as_ref(),
+                )?));
+                Some(recs.len() - 1)
+            }
+            _ => None,
+        };
         routes.push(Route {
             id,
             remote,
             by_ssrc: l.remote_ssrc,
+            rec,
         });
     }
     let allow_join = cfg.allow_join.unwrap_or(true);
@@ -324,10 +376,12 @@ pub fn serve(file: &Path, cfg: &ServerConfig, opts: &ServeOptions) -> Result<(),
                                 lc.payload_type = pt;
                                 match conf.add_leg(lc, at) {
                                     Ok(id) => {
+                                        // Joining legs gave no consent: never recorded.
                                         let r = Route {
                                             id,
                                             remote: from,
                                             by_ssrc: None,
+                                            rec: None,
                                         };
                                         routes.push(r);
                                         let _ = conf.receive(id, at, d);
@@ -355,9 +409,23 @@ pub fn serve(file: &Path, cfg: &ServerConfig, opts: &ServeOptions) -> Result<(),
                 let _ = sock.send_to(&out[..n], r.remote);
             }
         }
+        // Recordings: what each consenting leg hears, and the full mix.
+        for r in &routes {
+            if let (Some(i), Some(heard)) = (r.rec, conf.heard(r.id)) {
+                if let Some(rec) = recs[i].as_mut() {
+                    rec.append(heard)?;
+                }
+            }
+        }
+        if let Some(m) = mix_rec.as_mut() {
+            m.append(conf.full_mix())?;
+        }
         for id in conf.expired(due) {
             if let Some(pos) = routes.iter().position(|r| r.id == id) {
                 let r = routes.remove(pos);
+                if let Some(rec) = r.rec.and_then(|i| recs[i].take()) {
+                    rec.finish()?;
+                }
                 if let Ok((stats, byes)) = conf.remove_leg(id, due) {
                     for b in byes {
                         let _ = sock.send_to(&b, r.remote);
@@ -382,6 +450,12 @@ pub fn serve(file: &Path, cfg: &ServerConfig, opts: &ServeOptions) -> Result<(),
     }
     let now = start.elapsed();
     print_stats(&conf, &routes, "final");
+    for rec in recs.into_iter().flatten() {
+        rec.finish()?;
+    }
+    if let Some(m) = mix_rec {
+        m.finish()?;
+    }
     for r in &routes {
         if let Ok((_, byes)) = conf.remove_leg(r.id, now) {
             for b in byes {

@@ -263,7 +263,27 @@ impl Conference {
     ///
     /// # Errors
     /// [`ConferenceError::Full`], or the leg's codec, chain or SRTP keying failed.
-    pub fn add_leg(&mut self, cfg: LegConfig, now: Duration) -> Result<LegId, ConferenceError> {
+    pub fn add_leg(&mut self, mut cfg: LegConfig, now: Duration) -> Result<LegId, ConferenceError> {
+        // Opus carries any audio rate under its 48 kHz RTP clock (RFC 7587): decoding and encoding at the
+        // mix rate (when Opus has it) skips two resamplers and most of the decoder's work.
+        if let CodecSpec::Opus {
+            sample_rate,
+            channels,
+            bitrate,
+        } = cfg.codec
+        {
+            let mix = match self.cfg.mix_rate {
+                MixRate::Fixed(r) => r,
+                MixRate::Highest => 48000,
+            };
+            if mix < sample_rate && [8000, 12000, 16000, 24000].contains(&mix) {
+                cfg.codec = CodecSpec::Opus {
+                    sample_rate: mix,
+                    channels,
+                    bitrate,
+                };
+            }
+        }
         let slot = self
             .legs
             .iter()

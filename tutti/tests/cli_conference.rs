@@ -4,8 +4,11 @@
 //! own decode of the prompts) and not its own, with the right CSRC lists. A second test cascades two
 //! conference servers.
 
+mod common;
+use common::{asterisk_prompt as prompt, tmp_dir, tool};
+
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -15,37 +18,7 @@ use std::time::Duration;
 use tutti::codecs::CodecSpec;
 use tutti::rtp::{CryptoAttribute, RtpPacket, SrtpConfig, SrtpProfile};
 
-const SOUNDS: &str = "/usr/share/asterisk/sounds/en";
 const KEY: &str = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
-
-fn tool(name: &str) -> Command {
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .output();
-    assert!(
-        ok.is_ok_and(|o| o.status.success()),
-        "{name} is not installed (scripts/setup.sh installs it)"
-    );
-    Command::new(name)
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tutti-cli-conf-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
-fn prompt(name: &str) -> PathBuf {
-    let p = Path::new(SOUNDS).join(format!("{name}.g722"));
-    assert!(
-        p.is_file(),
-        "{} missing: install asterisk-core-sounds-en-g722 (scripts/setup.sh)",
-        p.display()
-    );
-    p
-}
 
 /// ffmpeg's decode of a prompt at `rate` (first `secs` seconds).
 fn reference(g722: &Path, rate: u32, secs: f32) -> Vec<f32> {
@@ -242,6 +215,26 @@ fn ffmpeg_sender(input: &Path, args: &[&str], url: &str) -> Child {
         .expect("ffmpeg starts")
 }
 
+/// ffmpeg sending a prompt as G.722 RTP (20 ms packets) with an SSRC to a local port.
+fn g722_sender(input: &Path, ssrc: &str, port: u16) -> Child {
+    ffmpeg_sender(
+        input,
+        &[
+            "-ar",
+            "16000",
+            "-c:a",
+            "g722",
+            "-f",
+            "rtp",
+            "-ssrc",
+            ssrc,
+            "-payload_type",
+            "9",
+        ],
+        &format!("rtp://127.0.0.1:{port}?pkt_size=172"),
+    )
+}
+
 fn conference(config: &Path, seconds: f32) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tutti"))
         .args(["conference", "--config"])
@@ -255,7 +248,7 @@ fn conference(config: &Path, seconds: f32) -> Child {
 
 #[test]
 fn three_ffmpeg_clients_pcmu_g722_opus_srtp_hear_each_other_not_themselves() {
-    let dir = tmp("e2e");
+    let dir = tmp_dir("e2e");
     let prompts = [
         prompt("demo-instruct"),
         prompt("demo-congrats"),
@@ -313,22 +306,7 @@ srtp_key = "{KEY}"
             ],
             &url,
         ),
-        ffmpeg_sender(
-            &prompts[1],
-            &[
-                "-ar",
-                "16000",
-                "-c:a",
-                "g722",
-                "-f",
-                "rtp",
-                "-ssrc",
-                "2222",
-                "-payload_type",
-                "9",
-            ],
-            &url,
-        ),
+        g722_sender(&prompts[1], "2222", port),
         ffmpeg_sender(
             &prompts[2],
             &[
@@ -441,7 +419,7 @@ srtp_key = "{KEY}"
 
 #[test]
 fn cascaded_servers_carry_a_talker_across_with_its_ssrc_in_csrc() {
-    let dir = tmp("cascade");
+    let dir = tmp_dir("cascade");
     let (pa, pb) = (free_port(), free_port());
     let listener = Recorder::start();
     let a_cfg = dir.join("a.toml");
@@ -490,22 +468,7 @@ remote_ssrc = 7777
     let b = conference(&b_cfg, 8.0);
     std::thread::sleep(Duration::from_millis(300));
     let p = prompt("demo-congrats");
-    let mut alice = ffmpeg_sender(
-        &p,
-        &[
-            "-ar",
-            "16000",
-            "-c:a",
-            "g722",
-            "-f",
-            "rtp",
-            "-ssrc",
-            "4444",
-            "-payload_type",
-            "9",
-        ],
-        &format!("rtp://127.0.0.1:{pa}?pkt_size=172"),
-    );
+    let mut alice = g722_sender(&p, "4444", pa);
     assert!(alice.wait().expect("ffmpeg").success());
     for s in [a, b] {
         let o = s.wait_with_output().expect("conference ends");
@@ -535,7 +498,7 @@ remote_ssrc = 7777
 
 #[test]
 fn bad_config_gives_one_line_error_naming_the_file_and_field() {
-    let dir = tmp("bad");
+    let dir = tmp_dir("bad");
     let cfg = dir.join("bad.toml");
     for (text, needle) in [
         ("listen = \"nonsense\"", "listen"),
@@ -562,7 +525,7 @@ fn bad_config_gives_one_line_error_naming_the_file_and_field() {
 
 #[test]
 fn recordings_only_for_consenting_legs_and_encrypted_at_rest() {
-    let dir = tmp("rec");
+    let dir = tmp_dir("rec");
     let port = free_port();
     let key_file = dir.join("key");
     std::fs::write(
@@ -600,22 +563,7 @@ remote_ssrc = 9999
     let server = conference(&cfg, 8.0);
     std::thread::sleep(Duration::from_millis(300));
     let p = prompt("demo-congrats");
-    let mut carol = ffmpeg_sender(
-        &p,
-        &[
-            "-ar",
-            "16000",
-            "-c:a",
-            "g722",
-            "-f",
-            "rtp",
-            "-ssrc",
-            "8888",
-            "-payload_type",
-            "9",
-        ],
-        &format!("rtp://127.0.0.1:{port}?pkt_size=172"),
-    );
+    let mut carol = g722_sender(&p, "8888", port);
     assert!(carol.wait().expect("ffmpeg").success());
     let o = server.wait_with_output().expect("conference ends");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

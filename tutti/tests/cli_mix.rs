@@ -5,6 +5,9 @@
 //! shipped (raw G.722 at 64 kbit/s), or prompts re-encoded by ffmpeg at other levels. The reference audio
 //! each output is compared with is ffmpeg's decode of the same files.
 
+mod common;
+use common::{asterisk_prompt as prompt, tmp_dir, tool};
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,7 +15,6 @@ use std::process::Command;
 use serde_json::Value;
 use tutti::rtp::{PcapWriter, RtpBuilder};
 
-const SOUNDS: &str = "/usr/share/asterisk/sounds/en";
 const PROMPTS: [&str; 6] = [
     "demo-instruct",
     "demo-congrats",
@@ -22,35 +24,6 @@ const PROMPTS: [&str; 6] = [
     "conf-adminmenu-18",
 ];
 const SECONDS: usize = 8;
-
-fn tool(name: &str) -> Command {
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .output();
-    assert!(
-        ok.is_ok_and(|o| o.status.success()),
-        "{name} is not installed (scripts/setup.sh installs it)"
-    );
-    Command::new(name)
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tutti-cli-mix-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
-fn prompt(name: &str) -> PathBuf {
-    let p = Path::new(SOUNDS).join(format!("{name}.g722"));
-    assert!(
-        p.is_file(),
-        "{} missing: install asterisk-core-sounds-en-g722 (scripts/setup.sh)",
-        p.display()
-    );
-    p
-}
 
 /// ffmpeg: G.722 file → 16 kHz mono f32 samples.
 fn ffmpeg_decode(g722: &Path) -> Vec<f32> {
@@ -166,7 +139,7 @@ fn run_mix(cap: &Path, out: &Path, extra: &[&str]) -> Value {
 
 #[test]
 fn four_speakers_each_hear_the_others_and_not_themselves() {
-    let dir = tmp("n1");
+    let dir = tmp_dir("n1");
     let files: Vec<PathBuf> = PROMPTS[..4].iter().map(|p| prompt(p)).collect();
     let refs: Vec<Vec<f32>> = files.iter().map(|f| ffmpeg_decode(f)).collect();
     let cap = dir.join("four.pcap");
@@ -196,7 +169,7 @@ fn four_speakers_each_hear_the_others_and_not_themselves() {
 
 #[test]
 fn six_talkers_three_loudest_heard_without_flapping() {
-    let dir = tmp("k3");
+    let dir = tmp_dir("k3");
     let gains = [0.0f32, -16.0, -2.0, -18.0, -4.0, -14.0];
     let files: Vec<PathBuf> = PROMPTS
         .iter()
@@ -261,7 +234,7 @@ fn six_talkers_three_loudest_heard_without_flapping() {
 
 #[test]
 fn bad_inputs_give_one_line_errors() {
-    let dir = tmp("bad");
+    let dir = tmp_dir("bad");
     let run = |args: &[&str]| {
         let o = Command::new(env!("CARGO_BIN_EXE_tutti"))
             .args(args)

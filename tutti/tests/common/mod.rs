@@ -172,3 +172,23 @@ impl LoopbackPair {
         }
     }
 }
+
+/// A fresh temporary directory for one test (named after the process and `tag`).
+pub fn tmp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tutti-test-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// A recorded prompt of Debian's `asterisk-core-sounds-en-g722` (raw G.722 at 64 kbit/s); fails the test
+/// when the package is missing.
+pub fn asterisk_prompt(name: &str) -> PathBuf {
+    let p = Path::new("/usr/share/asterisk/sounds/en").join(format!("{name}.g722"));
+    assert!(
+        p.is_file(),
+        "{} missing: install asterisk-core-sounds-en-g722 (scripts/setup.sh)",
+        p.display()
+    );
+    p
+}

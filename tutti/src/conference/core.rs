@@ -8,9 +8,10 @@
 //! (`tutti bench conference`) and in tests faster than real time.
 //!
 //! # How
-//! One tick walks every frame one way: per leg, jitter buffer → decoder/PLC → chain → level; then, for legs
-//! carrying speech only, gain → resampler to the mix rate; the [`TalkerSelector`] picks at most K talkers; the full mix is the sum of the
-//! talkers. A talker hears the full mix minus its own contribution (N−1); everyone else hears the full mix,
+//! One tick walks every frame one way: per leg, jitter buffer → decoder/PLC → chain → level; then, for
+//! legs carrying speech only, gain → resampler to the mix rate; the [`TalkerSelector`] picks at most K
+//! talkers; the full mix is the sum of the talkers. A talker hears the full mix minus its own
+//! contribution (N−1); everyone else hears the full mix,
 //! so legs that are not talking and share a codec and output gain share one limiter, resampler and encode
 //! (a "group"): with 3 talkers, 200 Opus listeners cost 4 encodes, not 200. Every packet names the
 //! contributing sources as CSRCs (a cascaded mixer's own contributors are passed through) with RFC 6465

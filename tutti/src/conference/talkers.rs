@@ -243,7 +243,7 @@ mod tests {
         run(&mut s, &lv, 100);
         let talking: Vec<usize> = (0..8).filter(|&i| s.is_talking(i)).collect();
         assert_eq!(talking.len(), 3);
-        // First come first served, then the challenges settle on the three loudest.
+        // The three loudest fill the free slots; the others stay out.
         assert_eq!(talking, vec![0, 2, 5]);
     }
 

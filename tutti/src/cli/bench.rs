@@ -53,16 +53,7 @@ pub fn run(a: &Args) -> Result<(), CliError> {
     let What::Conference(c) = &a.what;
     let codec = tutti_codecs::CodecSpec::parse(&c.codec)
         .map_err(|e| CliError::new(format!("--codec {}: {e}", c.codec)))?;
-    let codec = match codec {
-        tutti_codecs::CodecSpec::Opus {
-            sample_rate, bitrate, ..
-        } => tutti_codecs::CodecSpec::Opus {
-            sample_rate,
-            channels: 1,
-            bitrate,
-        },
-        other => other,
-    };
+    let codec = crate::conference::leg_codec(codec, crate::conference::MixRate::Fixed(c.mix_rate));
     if let Some(ch) = &c.chain {
         let nodes = crate::chain::parse(ch).map_err(|e| CliError::new(format!("--chain: {e}")))?;
         crate::chain::resolve(&nodes, &crate::registry::node_types())

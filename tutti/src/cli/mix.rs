@@ -51,7 +51,7 @@ pub(crate) fn parse_mix_rate(s: &str) -> Result<MixRate, CliError> {
     }
 }
 
-/// Payload-type mappings and SRTP keying from an SDP file.
+/// Payload-type mappings and SRTP keying from an SDP file (the same reading as `tutti rtp decode --sdp`).
 pub(crate) fn sdp_options(
     path: &Path,
 ) -> Result<
@@ -61,37 +61,9 @@ pub(crate) fn sdp_options(
     ),
     CliError,
 > {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
-    let sd = tutti_rtp::SessionDescription::parse(&text)
-        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
-    let mut pts = BTreeMap::new();
-    let mut crypto = None;
-    for m in sd.media.iter().filter(|m| m.media.eq_ignore_ascii_case("audio")) {
-        for r in m.rtpmaps() {
-            let ch = if r.encoding.eq_ignore_ascii_case("opus") {
-                2
-            } else {
-                r.channels
-            };
-            let map = if ch > 1 {
-                format!("{}/{}/{ch}", r.encoding, r.clock_rate)
-            } else {
-                format!("{}/{}", r.encoding, r.clock_rate)
-            };
-            if let Ok(f) = tutti_codecs::rtp_format(&map) {
-                pts.insert(r.payload_type, f);
-            }
-        }
-        for a in m.attributes.iter().filter(|a| a.name == "crypto") {
-            if crypto.is_none() {
-                if let Some(v) = &a.value {
-                    crypto = tutti_rtp::CryptoAttribute::parse(v).ok();
-                }
-            }
-        }
-    }
-    Ok((pts, crypto))
+    let sd = super::rtp::read_sdp(path)?;
+    let pts = super::rtp::sdp_formats(&sd).into_iter().collect();
+    Ok((pts, super::rtp::sdp_crypto(&sd, path)?))
 }
 
 /// Runs `tutti mix`.

@@ -159,7 +159,7 @@ fn parse_codec_name(c: &str) -> Result<RtpFormat, String> {
 }
 
 /// The `--sdp` file, parsed by the SDP module (`tutti_rtp::SessionDescription`).
-fn read_sdp(path: &Path) -> Result<SessionDescription, CliError> {
+pub(super) fn read_sdp(path: &Path) -> Result<SessionDescription, CliError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
     SessionDescription::parse(&text).map_err(|e| CliError::new(format!("{}: {e}", path.display())))
@@ -168,7 +168,7 @@ fn read_sdp(path: &Path) -> Result<SessionDescription, CliError> {
 /// Payload types of the SDP's audio sections (`a=rtpmap`, or RFC 3551 static assignments of the `m=` line)
 /// that map to something we decode (codecs, comfort noise, telephone events). An encoding we cannot decode
 /// is not an error of the file: its packets are ignored.
-fn sdp_formats(sd: &SessionDescription) -> Vec<(u8, RtpFormat)> {
+pub(super) fn sdp_formats(sd: &SessionDescription) -> Vec<(u8, RtpFormat)> {
     let mut out = Vec::new();
     for m in sd.media.iter().filter(|m| m.media.eq_ignore_ascii_case("audio")) {
         for r in m.rtpmaps() {
@@ -192,7 +192,10 @@ fn sdp_formats(sd: &SessionDescription) -> Vec<(u8, RtpFormat)> {
 }
 
 /// The first supported `a=crypto` line of the SDP's audio sections (or of the session level).
-fn sdp_crypto(sd: &SessionDescription, path: &Path) -> Result<Option<tutti_rtp::CryptoAttribute>, CliError> {
+pub(super) fn sdp_crypto(
+    sd: &SessionDescription,
+    path: &Path,
+) -> Result<Option<tutti_rtp::CryptoAttribute>, CliError> {
     let audio = sd.media.iter().filter(|m| m.media.eq_ignore_ascii_case("audio"));
     let mut offered = false;
     for m in audio {

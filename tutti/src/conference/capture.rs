@@ -81,13 +81,6 @@ fn codec_for(pt: u8, opts: &MixOptions) -> Option<CodecSpec> {
         .copied()
         .or_else(|| tutti_codecs::static_payload_type(pt))?;
     match f {
-        RtpFormat::Audio(CodecSpec::Opus {
-            sample_rate, bitrate, ..
-        }) => Some(CodecSpec::Opus {
-            sample_rate,
-            channels: 1,
-            bitrate,
-        }),
         RtpFormat::Audio(CodecSpec::L16 { channels, .. }) if channels != 1 => None,
         RtpFormat::Audio(c) => Some(c),
         _ => None,

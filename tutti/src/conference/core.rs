@@ -52,6 +52,34 @@ struct Group {
     len: Option<usize>,
 }
 
+/// The codec a conference leg really runs: legs are mono, so an Opus stream (always `opus/48000/2` in SDP,
+/// RFC 7587) is decoded and encoded as mono; and Opus carries any audio rate under its 48 kHz RTP clock, so
+/// it is coded at the mix rate when Opus has that rate (two resamplers and most of the decoder's work
+/// saved).
+pub fn leg_codec(codec: CodecSpec, mix_rate: MixRate) -> CodecSpec {
+    match codec {
+        CodecSpec::Opus {
+            sample_rate, bitrate, ..
+        } => {
+            let mix = match mix_rate {
+                MixRate::Fixed(r) => r,
+                MixRate::Highest => 48000,
+            };
+            let sample_rate = if mix < sample_rate && [8000, 12000, 16000, 24000].contains(&mix) {
+                mix
+            } else {
+                sample_rate
+            };
+            CodecSpec::Opus {
+                sample_rate,
+                channels: 1,
+                bitrate,
+            }
+        }
+        other => other,
+    }
+}
+
 /// A sans-IO conference mixer (see the module docs).
 pub struct Conference {
     cfg: ConferenceConfig,
@@ -70,6 +98,7 @@ pub struct Conference {
     encodes_last_tick: usize,
     encodes_total: u64,
     limited_full: Vec<f32>,
+    mix_limiter: Limiter,
 }
 
 impl std::fmt::Debug for Conference {
@@ -134,6 +163,7 @@ impl Conference {
             eligible: vec![false; n],
             full: vec![0.0; frame],
             limited_full: vec![0.0; frame],
+            mix_limiter: Limiter::new(cfg.limiter_dbfs, mix_rate),
             contributors: [NO_CONTRIBUTOR; RTP_MAX_CSRCS],
             n_contributors: 0,
             rng: cfg.seed | 1,
@@ -246,6 +276,7 @@ impl Conference {
         let frame = (rate * self.cfg.ptime_ms / 1000) as usize;
         self.full = vec![0.0; frame];
         self.limited_full = vec![0.0; frame];
+        self.mix_limiter = Limiter::new(self.cfg.limiter_dbfs, rate);
         for leg in self.legs.iter_mut().flatten() {
             leg.set_mix_rate(rate, &self.cfg)?;
         }
@@ -265,26 +296,7 @@ impl Conference {
     /// # Errors
     /// [`ConferenceError::Full`], or the leg's codec, chain or SRTP keying failed.
     pub fn add_leg(&mut self, mut cfg: LegConfig, now: Duration) -> Result<LegId, ConferenceError> {
-        // Opus carries any audio rate under its 48 kHz RTP clock (RFC 7587): decoding and encoding at the
-        // mix rate (when Opus has it) skips two resamplers and most of the decoder's work.
-        if let CodecSpec::Opus {
-            sample_rate,
-            channels,
-            bitrate,
-        } = cfg.codec
-        {
-            let mix = match self.cfg.mix_rate {
-                MixRate::Fixed(r) => r,
-                MixRate::Highest => 48000,
-            };
-            if mix < sample_rate && [8000, 12000, 16000, 24000].contains(&mix) {
-                cfg.codec = CodecSpec::Opus {
-                    sample_rate: mix,
-                    channels,
-                    bitrate,
-                };
-            }
-        }
+        cfg.codec = leg_codec(cfg.codec, self.cfg.mix_rate);
         let slot = self
             .legs
             .iter()
@@ -543,16 +555,11 @@ impl Conference {
         }
     }
 
-    /// The full mix of the last tick at the mix rate (all talkers, limited to the ceiling).
+    /// The full mix of the last tick at the mix rate (all talkers), through a limiter of its own at the
+    /// ceiling. Call once per tick (recording drivers do): the limiter's envelope runs on.
     pub fn full_mix(&mut self) -> &[f32] {
         self.limited_full.copy_from_slice(&self.full);
-        let peak = self.limited_full.iter().fold(0f32, |m, s| m.max(s.abs()));
-        let ceil = 10f32.powf(self.cfg.limiter_dbfs / 20.0);
-        if peak > ceil {
-            for s in &mut self.limited_full {
-                *s *= ceil / peak;
-            }
-        }
+        self.mix_limiter.process(&mut self.limited_full);
         &self.limited_full
     }
 

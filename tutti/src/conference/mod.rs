@@ -28,7 +28,7 @@ mod server;
 mod stats;
 mod talkers;
 
-pub use self::core::Conference;
+pub use self::core::{leg_codec, Conference};
 pub use bench::{run_bench, BenchConfig, BenchReport};
 pub use capture::{mix_capture, MixOptions, MixOutput, Participant};
 pub use config::{ConferenceConfig, ConferenceError, LegConfig, LegId, MixRate};

@@ -143,17 +143,7 @@ impl ServerConfig {
 }
 
 fn parse_codec(s: &str, what: &str) -> Result<CodecSpec, String> {
-    let c = CodecSpec::parse(s).map_err(|e| format!("{what}: codec \"{s}\": {e}"))?;
-    Ok(match c {
-        CodecSpec::Opus {
-            sample_rate, bitrate, ..
-        } => CodecSpec::Opus {
-            sample_rate,
-            channels: 1,
-            bitrate,
-        },
-        other => other,
-    })
+    CodecSpec::parse(s).map_err(|e| format!("{what}: codec \"{s}\": {e}"))
 }
 
 /// How incoming datagrams find their leg.

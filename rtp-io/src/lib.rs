@@ -14,6 +14,7 @@ mod header_ext;
 mod pcap_file;
 mod pcapng_file;
 mod rtcp_build;
+mod rtcp_feedback;
 mod rtcp_interval;
 mod rtcp_packet;
 mod rtcp_session;
@@ -43,13 +44,17 @@ pub use header_ext::{
 pub use pcap_file::{CapturedFrame, PcapReader, PcapWriter, MAX_FRAME_LEN};
 pub use pcapng_file::PcapngReader;
 pub use rtcp_build::{RtcpWriter, SdesChunkSpec};
+pub use rtcp_feedback::{
+    remb_quantised, Feedback, Remb, Tmmb, TmmbItem, TmmbItems, FMT_AFB, FMT_TMMBN, FMT_TMMBR, REMB_ID,
+    RTCP_PSFB, RTCP_RTPFB, TMMB_ITEM_LEN,
+};
 pub use rtcp_interval::{deterministic_interval, rtcp_interval, IntervalInput, SeededRng, COMPENSATION};
 pub use rtcp_packet::{
     rtcp_packets, validate_compound, App, Bye, ReceiverReport, ReportBlock, ReportBlocks, RtcpIter,
     RtcpPacket, Sdes, SdesChunk, SdesItem, SdesType, SenderInfo, SenderReport, REPORT_BLOCK_LEN, RTCP_APP,
     RTCP_BYE, RTCP_RR, RTCP_SDES, RTCP_SR,
 };
-pub use rtcp_session::{RtcpSession, RtcpSessionConfig, RtcpSessionStats};
+pub use rtcp_session::{FeedbackMessage, RtcpEvent, RtcpSession, RtcpSessionConfig, RtcpSessionStats};
 pub use rtp_packet::{rtp_header_len, RtpBuilder, RtpHeader, RtpPacket, RTP_FIXED_HEADER_LEN, RTP_MAX_CSRCS};
 pub use sdes_crypto::CryptoAttribute;
 pub use sdp::{
@@ -62,6 +67,12 @@ pub use srtp_keys::{SrtpProfile, SrtpSessionKeys};
 pub use srtp_replay::{ReplayVerdict, ReplayWindow};
 pub use udp::{Channel, Received, UdpTransport};
 // --- end protocol ---
+
+// --- rate adaptation (rtp) ---
+mod rate_control;
+
+pub use rate_control::{RateConfig, RateController, RateDecision, MAX_TMMBR_OWNERS};
+// --- end rate adaptation ---
 
 // --- quality (integrator) ---
 mod emodel;

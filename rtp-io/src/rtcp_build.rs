@@ -1,8 +1,8 @@
 //! Building RTCP packets into a caller buffer.
 //!
 //! # What
-//! [`RtcpWriter`] appends SR, RR, SDES, BYE and APP packets (RFC 3550 §6.4–6.7) to a compound datagram
-//! in a caller-provided buffer; [`RtcpWriter::finish`] returns its length.
+//! [`RtcpWriter`] appends SR, RR, SDES, BYE and APP packets (RFC 3550 §6.4–6.7), and the rate feedback
+//! messages TMMBR/TMMBN (RFC 5104 §4.2) and REMB, to a compound datagram in a caller-provided buffer; [`RtcpWriter::finish`] returns its length.
 //!
 //! # How
 //! Each method writes the common header with the length in 32-bit words minus one and pads item text
@@ -13,6 +13,9 @@
 //! Allocation-free.
 
 use crate::error::RtpError;
+use crate::rtcp_feedback::{
+    remb_fields, TmmbItem, FMT_AFB, FMT_TMMBN, FMT_TMMBR, REMB_ID, RTCP_PSFB, RTCP_RTPFB, TMMB_ITEM_LEN,
+};
 use crate::rtcp_packet::{
     ReportBlock, SdesType, SenderInfo, REPORT_BLOCK_LEN, RTCP_APP, RTCP_BYE, RTCP_RR, RTCP_SDES, RTCP_SR,
 };
@@ -228,6 +231,71 @@ impl<'b> RtcpWriter<'b> {
         out[4..8].copy_from_slice(&ssrc.to_be_bytes());
         out[8..12].copy_from_slice(&name);
         out[12..].copy_from_slice(data);
+        Ok(())
+    }
+}
+
+impl RtcpWriter<'_> {
+    fn tmmb(&mut self, fmt: u8, sender_ssrc: u32, items: &[TmmbItem]) -> Result<(), RtpError> {
+        let len = 12 + TMMB_ITEM_LEN * items.len();
+        if len > 4 * 65_536 {
+            return Err(RtpError::malformed("RTCP TMMBR/TMMBN", "too many entries"));
+        }
+        let out = self.reserve(len)?;
+        Self::header(out, fmt, RTCP_RTPFB, len);
+        out[4..8].copy_from_slice(&sender_ssrc.to_be_bytes());
+        // The media-source SSRC stays 0 (RFC 5104 §4.2.1.2, §4.2.2.2).
+        for (chunk, it) in out[12..].chunks_exact_mut(TMMB_ITEM_LEN).zip(items) {
+            let arr: &mut [u8; TMMB_ITEM_LEN] = chunk
+                .try_into()
+                .expect("chunks_exact_mut yields TMMB_ITEM_LEN-byte chunks");
+            it.write(arr);
+        }
+        Ok(())
+    }
+
+    /// Appends a TMMBR (RFC 5104 §4.2.1): requests from `sender_ssrc` to the media senders named in
+    /// `items`. Bitrates are rounded down to 17 significant bits.
+    ///
+    /// # Errors
+    /// [`RtpError::BufferTooSmall`]; [`RtpError::Malformed`] without items.
+    pub fn tmmbr(&mut self, sender_ssrc: u32, items: &[TmmbItem]) -> Result<(), RtpError> {
+        if items.is_empty() {
+            return Err(RtpError::malformed("RTCP TMMBR", "no FCI entry"));
+        }
+        self.tmmb(FMT_TMMBR, sender_ssrc, items)
+    }
+
+    /// Appends a TMMBN (RFC 5104 §4.2.2) from the media sender `sender_ssrc` listing the current
+    /// bounding set (empty when no restriction is in force).
+    ///
+    /// # Errors
+    /// [`RtpError::BufferTooSmall`].
+    pub fn tmmbn(&mut self, sender_ssrc: u32, bounding_set: &[TmmbItem]) -> Result<(), RtpError> {
+        self.tmmb(FMT_TMMBN, sender_ssrc, bounding_set)
+    }
+
+    /// Appends a REMB (PSFB FMT 15, draft-alvestrand-rmcat-remb): `bitrate_bps` (rounded down to 18
+    /// significant bits) estimated by `sender_ssrc` for the streams `ssrcs`.
+    ///
+    /// # Errors
+    /// [`RtpError::BufferTooSmall`]; [`RtpError::Malformed`] for more than 255 SSRCs.
+    pub fn remb(&mut self, sender_ssrc: u32, bitrate_bps: u64, ssrcs: &[u32]) -> Result<(), RtpError> {
+        if ssrcs.len() > 255 {
+            return Err(RtpError::malformed("RTCP REMB", "more than 255 SSRCs"));
+        }
+        let len = 20 + 4 * ssrcs.len();
+        let out = self.reserve(len)?;
+        Self::header(out, FMT_AFB, RTCP_PSFB, len);
+        out[4..8].copy_from_slice(&sender_ssrc.to_be_bytes());
+        out[12..16].copy_from_slice(&REMB_ID);
+        let (exp, mantissa) = remb_fields(bitrate_bps);
+        out[16] = ssrcs.len() as u8;
+        out[17] = (exp << 2) | (mantissa >> 16) as u8;
+        out[18..20].copy_from_slice(&(mantissa as u16).to_be_bytes());
+        for (i, s) in ssrcs.iter().enumerate() {
+            out[20 + 4 * i..24 + 4 * i].copy_from_slice(&s.to_be_bytes());
+        }
         Ok(())
     }
 }

@@ -3,8 +3,8 @@
 //! # What
 //! [`RtcpIter`] walks the packets of a compound RTCP datagram and yields typed views: [`SenderReport`],
 //! [`ReceiverReport`] (both with [`ReportBlock`]s), [`Sdes`] (chunks of [`SdesItem`]s such as CNAME),
-//! [`Bye`], [`App`], and [`RtcpPacket::Other`] for types this crate does not interpret (RTPFB/PSFB
-//! feedback, XR). [`validate_compound`] applies the RFC 3550 A.2 header validity checks, relaxed for
+//! [`Bye`], [`App`], and [`RtcpPacket::Other`] for the remaining types (RTPFB/PSFB feedback, which
+//! [`RtcpPacket::feedback`] interprets further, XR…). [`validate_compound`] applies the RFC 3550 A.2 header validity checks, relaxed for
 //! RFC 5506 reduced-size RTCP when allowed.
 //!
 //! # How
@@ -489,6 +489,14 @@ impl<'a> RtcpPacket<'a> {
             },
         };
         Ok((p, len))
+    }
+
+    /// This packet as an RTCP feedback message (RTPFB/PSFB, RFC 4585): `None` for other types.
+    ///
+    /// # Errors
+    /// As for [`Feedback::parse`](crate::Feedback::parse).
+    pub fn feedback(&self) -> Option<Result<crate::rtcp_feedback::Feedback<'a>, RtpError>> {
+        crate::rtcp_feedback::Feedback::parse(self)
     }
 
     /// The packet type byte.

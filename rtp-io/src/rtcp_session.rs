@@ -20,13 +20,22 @@
 //! * RTT (§6.4.1): for a report block about our SSRC, `A − LSR − DLSR` with `A` the NTP time of
 //!   arrival. Times are inputs: `now_us` (any monotonic epoch) and the NTP time at construction.
 //! * BYE is sent at once (the §6.3.7 BYE back-off matters only for sessions above 50 members).
+//! * Rate feedback (RFC 5104 §4.2, REMB): received TMMBR entries for our SSRC, TMMBNs and REMBs are
+//!   queued as [`RtcpEvent`]s, as are report blocks about our stream ([`RtcpSession::poll_event`]); other feedback is tolerated and ignored.
+//!   [`RtcpSession::write_feedback`] sends TMMBR/TMMBN/REMB at once, in a compound packet (report +
+//!   SDES + feedback, RFC 4585 §3.1) or alone when reduced-size RTCP is on; it does not move the
+//!   regular report schedule (the RFC 4585 early-feedback timing is the caller's: TMMBN answers
+//!   and bitrate requests are rare).
 //!
 //! # Real-time safety
 //! Not on an audio thread. After construction (which allocates the member table), the per-packet
 //! methods and report generation do not allocate.
 
 use crate::error::RtpError;
+use std::collections::VecDeque;
+
 use crate::rtcp_build::{RtcpWriter, SdesChunkSpec};
+use crate::rtcp_feedback::{Feedback, TmmbItem};
 use crate::rtcp_interval::{deterministic_interval, rtcp_interval, IntervalInput, SeededRng};
 use crate::rtcp_packet::{rtcp_packets, validate_compound, ReportBlock, RtcpPacket, SdesType, SenderInfo};
 use crate::rtp_packet::RtpPacket;
@@ -36,6 +45,63 @@ use crate::source_stats::{SeqOutcome, SourceConfig, SourceEvent, SourceTable};
 const LOWER_LAYER_OVERHEAD: f64 = 28.0;
 /// Reports keep at most this many blocks (one RTCP packet).
 const MAX_BLOCKS: usize = 31;
+/// Pending [`RtcpEvent`]s kept; older ones are dropped (and counted) beyond this.
+const MAX_EVENTS: usize = 32;
+
+/// Rate feedback received by an [`RtcpSession`], for the sender's rate control
+/// ([`RateController`](crate::RateController)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RtcpEvent {
+    /// A TMMBR entry addressed to our SSRC (RFC 5104 §4.2.1): answer with a TMMBN.
+    Tmmbr {
+        /// The requester (owner of the tuple).
+        sender_ssrc: u32,
+        /// The request (its `ssrc` is ours).
+        request: TmmbItem,
+    },
+    /// A TMMBN (RFC 5104 §4.2.2) from a media sender.
+    Tmmbn {
+        /// The media sender notifying.
+        sender_ssrc: u32,
+        /// Entries in its bounding set.
+        entries: usize,
+        /// Our own tuple when we are an owner in that bounding set.
+        ours: Option<TmmbItem>,
+    },
+    /// A report block about our stream (in an SR or RR from `reporter_ssrc`): loss and jitter for the
+    /// sender's rate control.
+    Report {
+        /// The receiver that reported.
+        reporter_ssrc: u32,
+        /// Its block about us.
+        block: ReportBlock,
+    },
+    /// A REMB (receiver estimated maximum bitrate).
+    Remb {
+        /// The estimating receiver.
+        sender_ssrc: u32,
+        /// Estimated maximum total bitrate, bit/s.
+        bitrate_bps: u64,
+        /// True when our SSRC is in its SSRC list.
+        applies_to_us: bool,
+    },
+}
+
+/// A feedback message for [`RtcpSession::write_feedback`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedbackMessage<'a> {
+    /// TMMBR requests to media senders (each entry's `ssrc` names one).
+    Tmmbr(&'a [TmmbItem]),
+    /// TMMBN: our bounding set (as [`RateController::tmmbn`](crate::RateController::tmmbn) gives it).
+    Tmmbn(&'a [TmmbItem]),
+    /// REMB: our estimate for the listed media senders.
+    Remb {
+        /// Estimated maximum total bitrate, bit/s.
+        bitrate_bps: u64,
+        /// The media senders it applies to.
+        ssrcs: &'a [u32],
+    },
+}
 
 /// Configuration of an [`RtcpSession`].
 #[derive(Debug, Clone)]
@@ -101,6 +167,14 @@ pub struct RtcpSessionStats {
     pub timeouts: u64,
     /// RTP or RTCP packets that carried our own SSRC (collisions or loops).
     pub collisions: u64,
+    /// RTCP feedback messages (RTPFB/PSFB) received, including ones not interpreted.
+    pub feedback_received: u64,
+    /// Feedback messages whose FCI was malformed (ignored; the rest of the datagram is used).
+    pub feedback_malformed: u64,
+    /// Events dropped because [`RtcpSession::poll_event`] was not called often enough.
+    pub events_dropped: u64,
+    /// Feedback datagrams written by [`RtcpSession::write_feedback`].
+    pub feedback_sent: u64,
 }
 
 /// The sans-IO RTCP state machine (see the module docs).
@@ -124,6 +198,7 @@ pub struct RtcpSession {
     last_rtp_send_us: Option<u64>,
     stats: RtcpSessionStats,
     last_report_about_us: Option<(u32, ReportBlock)>,
+    events: VecDeque<RtcpEvent>,
 }
 
 impl RtcpSession {
@@ -151,6 +226,7 @@ impl RtcpSession {
             last_rtp_send_us: None,
             stats: RtcpSessionStats::default(),
             last_report_about_us: None,
+            events: VecDeque::with_capacity(MAX_EVENTS),
             cfg,
         };
         let t = s.interval();
@@ -298,10 +374,100 @@ impl RtcpSession {
                         self.remove_member(ssrc, now_us);
                     }
                 }
-                RtcpPacket::App(_) | RtcpPacket::Other { .. } => {}
+                RtcpPacket::App(_) => {}
+                RtcpPacket::Other { .. } => match p.feedback() {
+                    Some(Ok(fb)) => {
+                        self.stats.feedback_received += 1;
+                        self.on_feedback(fb, now_us);
+                    }
+                    Some(Err(_)) => {
+                        self.stats.feedback_received += 1;
+                        self.stats.feedback_malformed += 1;
+                    }
+                    None => {}
+                },
             }
         }
         Ok(())
+    }
+
+    fn push_event(&mut self, e: RtcpEvent) {
+        if self.events.len() == MAX_EVENTS {
+            self.events.pop_front();
+            self.stats.events_dropped += 1;
+        }
+        self.events.push_back(e);
+    }
+
+    fn on_feedback(&mut self, fb: Feedback<'_>, now_us: u64) {
+        let me = self.cfg.local_ssrc;
+        match fb {
+            Feedback::Tmmbr(t) => {
+                self.note_member(t.sender_ssrc, now_us);
+                for request in t.items().filter(|i| i.ssrc == me) {
+                    self.push_event(RtcpEvent::Tmmbr {
+                        sender_ssrc: t.sender_ssrc,
+                        request,
+                    });
+                }
+            }
+            Feedback::Tmmbn(t) => {
+                self.note_member(t.sender_ssrc, now_us);
+                self.push_event(RtcpEvent::Tmmbn {
+                    sender_ssrc: t.sender_ssrc,
+                    entries: t.len(),
+                    ours: t.items().find(|i| i.ssrc == me),
+                });
+            }
+            Feedback::Remb(r) => {
+                self.note_member(r.sender_ssrc, now_us);
+                self.push_event(RtcpEvent::Remb {
+                    sender_ssrc: r.sender_ssrc,
+                    bitrate_bps: r.bitrate_bps,
+                    applies_to_us: r.applies_to(me),
+                });
+            }
+            Feedback::Other { .. } => {}
+        }
+    }
+
+    /// The next received rate-feedback event or report block about us, oldest first (at most 32 are
+    /// kept).
+    pub fn poll_event(&mut self) -> Option<RtcpEvent> {
+        self.events.pop_front()
+    }
+
+    /// Writes `msgs` into `out` at once: after an RR/SR and SDES CNAME (compound, RFC 4585 §3.1), or
+    /// alone when the session uses reduced-size RTCP. Returns the datagram length. The regular report
+    /// schedule is not changed.
+    ///
+    /// # Errors
+    /// [`RtpError::BufferTooSmall`]; [`RtpError::Malformed`] for a TMMBR without entries or a REMB
+    /// with more than 255 SSRCs.
+    pub fn write_feedback(
+        &mut self,
+        now_us: u64,
+        msgs: &[FeedbackMessage<'_>],
+        out: &mut [u8],
+    ) -> Result<usize, RtpError> {
+        let head = if self.cfg.reduced_size {
+            0
+        } else {
+            self.write_report(now_us, out, None)?
+        };
+        let ssrc = self.cfg.local_ssrc;
+        let mut w = RtcpWriter::new(&mut out[head..]);
+        for m in msgs {
+            match *m {
+                FeedbackMessage::Tmmbr(items) => w.tmmbr(ssrc, items)?,
+                FeedbackMessage::Tmmbn(items) => w.tmmbn(ssrc, items)?,
+                FeedbackMessage::Remb { bitrate_bps, ssrcs } => w.remb(ssrc, bitrate_bps, ssrcs)?,
+            }
+        }
+        let n = head + w.finish();
+        self.avg_rtcp_size += (n as f64 + LOWER_LAYER_OVERHEAD - self.avg_rtcp_size) / 16.0;
+        self.stats.feedback_sent += 1;
+        Ok(n)
     }
 
     fn note_member(&mut self, ssrc: u32, now_us: u64) {
@@ -316,6 +482,10 @@ impl RtcpSession {
             return;
         }
         self.last_report_about_us = Some((reporter, b));
+        self.push_event(RtcpEvent::Report {
+            reporter_ssrc: reporter,
+            block: b,
+        });
         if let Some(rtt) = b.rtt(arrival_mid) {
             let us = u64::from(rtt) * 1_000_000 / 65_536;
             if let Some(m) = self.members.iter_mut().find(|m| m.ssrc == reporter) {

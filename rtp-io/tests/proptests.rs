@@ -254,3 +254,75 @@ fn sdp_strategy() -> impl Strategy<Value = SessionDescription> {
             }
         })
 }
+
+mod feedback {
+    use proptest::prelude::*;
+    use tutti_rtp::{
+        remb_quantised, rtcp_packets, validate_compound, Feedback, ReportBlock, RtcpWriter, TmmbItem,
+    };
+
+    /// Bitrates spread over all exponents (a uniform u64 would almost always need a large exponent).
+    fn bitrate() -> impl Strategy<Value = u64> {
+        (0u32..64, any::<u64>()).prop_map(|(bits, v)| if bits == 0 { 0 } else { v >> (64 - bits) })
+    }
+
+    proptest! {
+        #[test]
+        fn tmmbr_tmmbn_remb_round_trip(
+            sender: u32,
+            items in prop::collection::vec((any::<u32>(), bitrate(), 0u16..512), 1..10),
+            remb_bps in bitrate(),
+            ssrcs in prop::collection::vec(any::<u32>(), 0..20),
+            reduced: bool,
+        ) {
+            let items: Vec<TmmbItem> = items.into_iter()
+                .map(|(ssrc, bitrate_bps, overhead)| TmmbItem { ssrc, bitrate_bps, overhead }).collect();
+            let mut buf = vec![0u8; 1500];
+            let mut w = RtcpWriter::new(&mut buf);
+            if !reduced {
+                w.receiver_report(sender, &[ReportBlock::default()]).unwrap();
+            }
+            w.tmmbr(sender, &items).unwrap();
+            w.tmmbn(sender, &items[1..]).unwrap();
+            w.remb(sender, remb_bps, &ssrcs).unwrap();
+            let n = w.finish();
+            validate_compound(&buf[..n], reduced).unwrap();
+            let fbs: Vec<Feedback<'_>> = rtcp_packets(&buf[..n])
+                .filter_map(|p| p.unwrap().feedback()).collect::<Result<_, _>>().unwrap();
+            prop_assert_eq!(fbs.len(), 3);
+            let Feedback::Tmmbr(r) = fbs[0] else { unreachable!("TMMBR first") };
+            let Feedback::Tmmbn(nn) = fbs[1] else { unreachable!("TMMBN second") };
+            let Feedback::Remb(rb) = fbs[2] else { unreachable!("REMB third") };
+            prop_assert_eq!((r.sender_ssrc, r.media_ssrc, nn.sender_ssrc, nn.media_ssrc), (sender, 0, sender, 0));
+            let want: Vec<TmmbItem> = items.iter()
+                .map(|i| TmmbItem { bitrate_bps: TmmbItem::quantised(i.bitrate_bps), ..*i }).collect();
+            prop_assert_eq!(r.items().collect::<Vec<_>>(), want.clone());
+            prop_assert_eq!(nn.items().collect::<Vec<_>>(), want[1..].to_vec());
+            for (q, i) in want.iter().zip(&items) {
+                // Rounded down, by less than one part in 2^16 (17-bit mantissa).
+                prop_assert!(q.bitrate_bps <= i.bitrate_bps);
+                prop_assert!((i.bitrate_bps - q.bitrate_bps) as f64 <= i.bitrate_bps as f64 / 65_536.0);
+                prop_assert_eq!(TmmbItem::quantised(q.bitrate_bps), q.bitrate_bps);
+            }
+            prop_assert_eq!(rb.sender_ssrc, sender);
+            prop_assert_eq!(rb.bitrate_bps, remb_quantised(remb_bps));
+            prop_assert!(remb_bps - rb.bitrate_bps <= remb_bps / 131_072);
+            prop_assert_eq!(rb.ssrcs().collect::<Vec<_>>(), ssrcs);
+        }
+
+        #[test]
+        fn feedback_parse_never_panics(pt in 205u8..=206, fmt in 0u8..32,
+                                       body in prop::collection::vec(any::<u8>(), 0..64)) {
+            let len_words = body.len().div_ceil(4);
+            let mut d = vec![0x80 | fmt, pt];
+            d.extend_from_slice(&(len_words as u16).to_be_bytes());
+            d.extend_from_slice(&body);
+            d.resize(4 + 4 * len_words, 0);
+            for p in rtcp_packets(&d).flatten() {
+                if let Some(Ok(Feedback::Tmmbr(t) | Feedback::Tmmbn(t))) = p.feedback() {
+                    prop_assert_eq!(t.items().count(), t.len());
+                }
+            }
+        }
+    }
+}

@@ -165,3 +165,153 @@ fn tshark_dissects_our_compound_and_reduced_size_packets() {
     assert!(!verbose.contains("Malformed"), "{verbose}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// TMMBR, TMMBN (RFC 5104) and REMB that we build, dissected by tshark: bitrates, exponents,
+/// mantissas, overheads and SSRCs as tshark reads them equal what we wrote.
+#[test]
+fn tshark_dissects_our_tmmbr_tmmbn_and_remb() {
+    use tutti_rtp::{remb_quantised, TmmbItem};
+    let dir = std::env::temp_dir().join(format!("tutti-rtcp-fb-tshark-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("fb.pcap");
+    let mut w = PcapWriter::new(std::fs::File::create(&path).unwrap()).unwrap();
+    let (src, dst) = ("10.0.0.1:5005".parse().unwrap(), "10.0.0.2:5005".parse().unwrap());
+    let items = [
+        TmmbItem {
+            ssrc: 0x1111_2222,
+            bitrate_bps: 64_000,
+            overhead: 40,
+        },
+        TmmbItem {
+            ssrc: 0x3333_4444,
+            bitrate_bps: 2_500_000, // exponent 5, mantissa 78125
+            // tshark 4.0 shows only the low 8 bits of this 9-bit field (it reads 511 as 255; the bytes
+            // are checked below), so the dissector comparison stays below 256.
+            overhead: 255,
+        },
+    ];
+    let remb_bps = 1_234_567; // 18-bit mantissa: exponent 3, 154320 -> 1234560
+    let mut buf = [0u8; 1500];
+    // Compound: RR + SDES + TMMBR.
+    let mut rw = RtcpWriter::new(&mut buf);
+    rw.receiver_report(0xcafe_f00d, &[]).unwrap();
+    rw.sdes(&[SdesChunkSpec {
+        ssrc: 0xcafe_f00d,
+        items: &[(SdesType::Cname, b"rx@example.org")],
+    }])
+    .unwrap();
+    rw.tmmbr(0xcafe_f00d, &items).unwrap();
+    let n = rw.finish();
+    // The 9-bit overhead at full range, by the RFC 5104 §4.2.1.1 bit layout: exp 5 | mantissa 78125 |
+    // overhead 511 = 0x16625bff.
+    let mut full = [0u8; 8];
+    TmmbItem {
+        overhead: 511,
+        ..items[1]
+    }
+    .write(&mut full);
+    assert_eq!(full[4..], 0x1662_5bffu32.to_be_bytes());
+    w.write_udp(1_000_000_000, src, dst, &buf[..n]).unwrap();
+    // Reduced-size TMMBN (one entry) and REMB.
+    let mut rw = RtcpWriter::new(&mut buf);
+    rw.tmmbn(0x1111_2222, &items[..1]).unwrap();
+    let n = rw.finish();
+    w.write_udp(2_000_000_000, dst, src, &buf[..n]).unwrap();
+    let mut rw = RtcpWriter::new(&mut buf);
+    rw.remb(0xcafe_f00d, remb_bps, &[0x1111_2222, 0x3333_4444])
+        .unwrap();
+    let n = rw.finish();
+    w.write_udp(3_000_000_000, src, dst, &buf[..n]).unwrap();
+    drop(w);
+
+    let fields = tshark(
+        &path,
+        &[
+            "-T",
+            "fields",
+            "-E",
+            "separator=;",
+            "-E",
+            "aggregator=,",
+            "-e",
+            "rtcp.pt",
+            "-e",
+            "rtcp.rtpfb.fmt",
+            "-e",
+            "rtcp.psfb.fmt",
+            "-e",
+            "rtcp.rtpfb.tmmbr.fci.ssrc",
+            "-e",
+            "rtcp.rtpfb.tmmbr.fci.exp",
+            "-e",
+            "rtcp.rtpfb.tmmbr.fci.mantissa",
+            "-e",
+            "rtcp.rtpfb.tmmbr.fci.bitrate",
+            "-e",
+            "rtcp.rtpfb.tmmbr.fci.measuredoverhead",
+            "-e",
+            "rtcp.psfb.remb.identifier",
+            "-e",
+            "rtcp.psfb.remb.fci.number_ssrcs",
+            "-e",
+            "rtcp.psfb.remb.fci.br_exp",
+            "-e",
+            "rtcp.psfb.remb.fci.br_mantissa",
+            "-e",
+            "rtcp.psfb.remb.fci.bitrate",
+            "-e",
+            "rtcp.psfb.remb.fci.ssrc",
+            "-e",
+            "rtcp.senderssrc",
+            "-e",
+            "rtcp.mediassrc",
+            "-e",
+            "_ws.malformed",
+        ],
+    );
+    let lines: Vec<Vec<&str>> = fields.lines().map(|l| l.split(';').collect()).collect();
+    assert_eq!(lines.len(), 3, "{fields}");
+    let f = &lines[0];
+    assert_eq!(f[0], "201,202,205");
+    assert_eq!(f[1], "3", "TMMBR FMT");
+    assert_eq!(f[3], "0x11112222,0x33334444");
+    assert_eq!(f[4], "0,5");
+    assert_eq!(f[5], "64000,78125");
+    // The bitrate field is text-only in -T fields; it is checked in the -V text below.
+    let exps: Vec<u32> = f[4].split(',').map(|v| v.parse().unwrap()).collect();
+    let mants: Vec<u64> = f[5].split(',').map(|v| v.parse().unwrap()).collect();
+    let rates: Vec<u64> = mants.iter().zip(&exps).map(|(m, e)| m << e).collect();
+    assert_eq!(rates, [64_000, 2_500_000]);
+    assert_eq!(f[7], "40,255");
+    assert_eq!(f[16], "", "malformed");
+    let g = &lines[1];
+    assert_eq!(
+        (g[0], g[1], g[3], g[4], g[5], g[7], g[16]),
+        ("205", "4", "0x11112222", "0", "64000", "40", "")
+    );
+    let h = &lines[2];
+    assert_eq!((h[0], h[2]), ("206", "15"));
+    assert_eq!(h[8], "REMB");
+    assert_eq!(h[9], "2");
+    assert_eq!(h[10], "3");
+    assert_eq!(h[11], "154320");
+    assert_eq!(154_320u64 << 3, remb_quantised(remb_bps));
+    assert_eq!(h[13], "0x11112222,0x33334444");
+    assert_eq!(h[16], "", "malformed");
+    // Media-source SSRC is 0 in all three (RFC 5104 §4.2.1.2, §4.2.2.2; REMB draft §2.2).
+    for l in &lines {
+        assert!(l[15].split(',').all(|s| s == "0x00000000"), "{l:?}");
+    }
+    let verbose = tshark(&path, &["-V"]);
+    assert!(!verbose.contains("Malformed"), "{verbose}");
+    for text in [
+        "Temporary Maximum Media Stream Bit Rate Request (TMMBR) (3)",
+        "Maximum total media bit rate: 64000*2^0",
+        "Maximum total media bit rate: 78125*2^5",
+        "Temporary Maximum Media Stream Bit Rate Notification (TMMBN) (4)",
+        "Maximum bit rate: 1234560",
+    ] {
+        assert!(verbose.contains(text), "{text} missing in:\n{verbose}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -2,7 +2,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tutti_rtp::{rtcp_packets, validate_compound, RtcpPacket, RtcpSession, RtcpSessionConfig};
+use tutti_rtp::{
+    rtcp_packets, validate_compound, Feedback, RateConfig, RateController, RtcpPacket, RtcpSession,
+    RtcpSessionConfig,
+};
 
 fuzz_target!(|data: &[u8]| {
     let _ = validate_compound(data, false);
@@ -23,11 +26,35 @@ fuzz_target!(|data: &[u8]| {
             Ok(RtcpPacket::Bye(b)) => {
                 let _ = (b.ssrcs().count(), b.reason);
             }
-            _ => {}
+            Ok(p) => match p.feedback() {
+                Some(Ok(Feedback::Tmmbr(t) | Feedback::Tmmbn(t))) => {
+                    let _ = t
+                        .items()
+                        .map(|i| i.bitrate_bps)
+                        .sum::<u64>()
+                        .wrapping_add(t.len() as u64);
+                }
+                Some(Ok(Feedback::Remb(r))) => {
+                    let _ = (r.bitrate_bps, r.ssrcs().count());
+                }
+                _ => {}
+            },
+            Err(_) => {}
         }
     }
     let mut s = RtcpSession::new(RtcpSessionConfig::new(1, "fuzz", 8000, 64_000), 0, 0);
     let _ = s.on_rtcp_received(1_000, data);
+    // Feedback events drive a rate controller; TMMBN answers are written back.
+    let mut rc = RateController::new(RateConfig::new(6_000, 64_000), 0);
+    while let Some(e) = s.poll_event() {
+        rc.on_event(1_000, &e);
+    }
+    let _ = rc.poll(2_000_000);
+    let mut out = [0u8; 1500];
+    if let Some(set) = rc.tmmbn() {
+        let set = set.to_vec();
+        let _ = s.write_feedback(2_000_000, &[tutti_rtp::FeedbackMessage::Tmmbn(&set)], &mut out);
+    }
     let mut out = [0u8; 1500];
     let _ = s.handle_timeout(100_000_000, &mut out);
 });

@@ -14,8 +14,9 @@
 //! # Real-time safety
 //! Encode, decode and conceal work on fixed state and caller buffers: no allocation, locks or syscalls.
 
-use crate::g722_core::{G722Adpcm, G722Mode, QmfAnalysis, QmfSynthesis};
+use crate::g722_core::{G722Adpcm, G722Mode};
 use crate::g722_plc::G722Plc;
+use crate::g722_qmf::{QmfAnalysis, QmfSynthesis, BLOCK};
 use crate::{CodecError, CodecInfo, Decoder, Encoder};
 
 fn info(mode: G722Mode) -> CodecInfo {
@@ -62,9 +63,10 @@ impl G722Encoder {
     #[inline]
     fn encode_pairs(&mut self, pcm: &[i16], out: &mut [u8]) {
         let mask = self.mode.code_mask();
-        for (o, pair) in out.iter_mut().zip(pcm.chunks_exact(2)) {
-            let (xl, xh) = self.qmf.process(pair[0], pair[1]);
-            *o = self.adpcm.encode(xl, xh) & mask;
+        let (mut xl, mut xh) = ([0i16; BLOCK], [0i16; BLOCK]);
+        for (block, o) in pcm.chunks(2 * BLOCK).zip(out.chunks_mut(BLOCK)) {
+            self.qmf.split(block, &mut xl, &mut xh);
+            self.adpcm.encode_block(&xl, &xh, mask, o);
         }
     }
 }
@@ -134,11 +136,10 @@ impl G722Decoder {
     /// Decodes octets without concealment bookkeeping (`out.len() >= 2 * codes.len()`).
     #[inline]
     fn decode_raw(&mut self, codes: &[u8], out: &mut [i16]) {
-        for (&c, o) in codes.iter().zip(out.chunks_exact_mut(2)) {
-            let (rl, rh) = self.adpcm.decode(c, self.mode);
-            let (a, b) = self.qmf.process(rl, rh);
-            o[0] = a;
-            o[1] = b;
+        let (mut rl, mut rh) = ([0i16; BLOCK], [0i16; BLOCK]);
+        for (block, o) in codes.chunks(BLOCK).zip(out.chunks_mut(2 * BLOCK)) {
+            self.adpcm.decode_block(block, self.mode, &mut rl, &mut rh);
+            self.qmf.join(&rl, &rh, block.len(), o);
         }
     }
 }

@@ -1,18 +1,18 @@
-//! The G.722 sub-band ADPCM core and QMF filters.
+//! The G.722 sub-band ADPCM core.
 //!
 //! # What
-//! [`G722Adpcm`] holds the two ADPCM coders (lower band 6 bits, higher band 2 bits) of ITU-T G.722 and
-//! [`QmfAnalysis`] / [`QmfSynthesis`] the 24-tap quadrature mirror filters that split 16 kHz audio into the
-//! two 8 kHz sub-bands and join them again. Used directly, `G722Adpcm` is the "test mode" of G.722
-//! Appendix II that bypasses the QMF.
+//! [`G722Adpcm`] holds the two ADPCM coders (lower band 6 bits, higher band 2 bits) of ITU-T G.722 (the
+//! QMF filters are in `g722_qmf`). Used directly, `G722Adpcm` is the "test mode" of G.722 Appendix II
+//! that bypasses the QMF.
 //!
 //! # How
 //! ITU-T G.722 (09/2012) §3–§4 blocks SUBTRA, QUANTL/QUANTH, INVQAL/INVQBL/INVQAH, LOGSCL/LOGSCH,
 //! SCALEL/SCALEH, UPZERO, UPPOL1/UPPOL2, FILTEZ, FILTEP, PREDIC, LIMIT, in the order and with the 16-bit
 //! saturating arithmetic of the G.191 STL reference (`funcg722.c`), so results are bit-exact. The
 //! quantiser decision counts, in one SSE2 pass, the monotonic thresholds `q6[i]·DET >> 12` above |e|; the
-//! QMF keeps its delay line as a doubled ring and evaluates both tap sums with `pmaddwd`; the inverse
-//! quantisers and the ILA scale-factor table are precomputed at compile time.
+//! inverse quantisers and the ILA scale-factor table are precomputed at compile time. The codec runs
+//! whole blocks (`encode_block` / `decode_block`) with both band states copied into locals so they stay
+//! in registers.
 //!
 //! # Real-time safety
 //! Plain integer arithmetic on fixed-size state; nothing allocates.
@@ -130,6 +130,25 @@ static QM6: [i16; 64] = {
     }
     t
 };
+/// `QM5` and `QM4` indexed by the 6-bit code (the ignored auxiliary bits select the same entry).
+static QL56: [i16; 64] = {
+    let mut t = [0i16; 64];
+    let mut i = 0;
+    while i < 64 {
+        t[i] = QM5[i >> 1];
+        i += 1;
+    }
+    t
+};
+static QL48: [i16; 64] = {
+    let mut t = [0i16; 64];
+    let mut i = 0;
+    while i < 64 {
+        t[i] = QM4[i >> 2];
+        i += 1;
+    }
+    t
+};
 const QM2: [i16; 4] = [-7408, -1616, 7408, 1616];
 const WH: [i16; 4] = [798, -214, 798, -214];
 
@@ -163,106 +182,115 @@ impl G722Mode {
             Self::Kbps48 => 0xFC,
         }
     }
+
+    /// The lower-band inverse quantiser of this mode indexed by the full 6-bit code (INVQBL).
+    fn low_table(self) -> &'static [i16; 64] {
+        match self {
+            Self::Kbps64 => &QM6,
+            Self::Kbps56 => &QL56,
+            Self::Kbps48 => &QL48,
+        }
+    }
 }
 
 /// One ADPCM band's adaptive predictor and scale-factor state.
+///
+/// The zero predictor is kept as 8-lane vectors: `b[i]` / `d[i]` hold `b(i+1)` / `d(i+1)` for `i < 6`
+/// (lanes 6 and 7 of `b` stay zero). `rr1`, `rr2` are the doubled reconstructed signals `add(r, r)`,
+/// the only form in which FILTEP uses them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Band {
-    a: [i16; 3],
-    b: [i16; 7],
-    d: [i16; 7],
-    p: [i16; 3],
-    r: [i16; 3],
+    b: [i16; 8],
+    d: [i16; 8],
+    a1: i16,
+    a2: i16,
+    p1: i16,
+    p2: i16,
+    rr1: i16,
+    rr2: i16,
     det: i16,
     nb: i16,
     s: i16,
-    sp: i16,
     sz: i16,
+}
+
+/// `true` when `x` and `y` have the same sign bit (the STL's `sg(x) == sg(y)`).
+#[inline(always)]
+fn same_sign(x: i16, y: i16) -> bool {
+    (x ^ y) >= 0
 }
 
 impl Band {
     const fn new(det: i16) -> Self {
         Self {
-            a: [0; 3],
-            b: [0; 7],
-            d: [0; 7],
-            p: [0; 3],
-            r: [0; 3],
+            b: [0; 8],
+            d: [0; 8],
+            a1: 0,
+            a2: 0,
+            p1: 0,
+            p2: 0,
+            rr1: 0,
+            rr2: 0,
             det,
             nb: 0,
             s: 0,
-            sp: 0,
             sz: 0,
         }
     }
 
-    /// Blocks PARREC, RECONS, UPZERO, UPPOL2, UPPOL1, FILTEZ, FILTEP, PREDIC for quantised difference `d0`.
+    /// Blocks PARREC, RECONS, UPZERO, UPPOL2, UPPOL1, FILTEZ, FILTEP, PREDIC for quantised difference
+    /// `d0`; returns the reconstructed signal `r0`.
+    ///
+    /// Only the STL saturations that can act are kept (value ranges: |d0| ≤ 10 228, |a1| ≤ 15 360,
+    /// |a2| ≤ 12 288, so `wd2 + wd3 + mult(a2, 32512)`, `wd1 + mult(a1, 32640)` and FILTEP's
+    /// `mult(a1, ·) + mult(a2, ·)` stay inside 16 bits); the others are done in `i32` and saturated.
     #[inline(always)]
-    fn adapt(&mut self, d0: i16) {
-        self.d[0] = d0;
-        self.p[0] = add(d0, self.sz);
-        self.r[0] = add(self.s, d0);
-        // UPZERO
-        let wd1: i16 = if d0 == 0 { 0 } else { 128 };
-        let sg0 = d0 >> 15;
-        for i in (1..7).rev() {
-            let sgi = self.d[i] >> 15;
-            let wd2 = if sg0 == sgi { wd1 } else { -wd1 };
-            let wd3 = mult(self.b[i], 32640);
-            self.b[i] = add(wd2, wd3);
-            self.d[i] = self.d[i - 1];
-        }
+    fn adapt(&mut self, d0: i16) -> i16 {
+        let p0 = sat(i32::from(d0) + i32::from(self.sz));
+        let r0 = sat(i32::from(self.s) + i32::from(d0));
+        // UPZERO + FILTEZ on the vector lanes.
+        let sz = simd::zero_section(&mut self.b, &mut self.d, d0);
         // UPPOL2
-        let sg0 = self.p[0] >> 15;
-        let sg1 = self.p[1] >> 15;
-        let sg2 = self.p[2] >> 15;
-        let wd1 = sat(i32::from(self.a[1]) << 2);
-        let wd2 = if sg0 == sg1 { wd1.saturating_neg() } else { wd1 } >> 7;
-        let wd3: i16 = if sg0 == sg2 { 128 } else { -128 };
-        let apl2 = add(add(wd2, wd3), mult(self.a[2], 32512)).clamp(-12288, 12288);
-        self.a[2] = apl2;
+        let (a1, a2) = (i32::from(self.a1), i32::from(self.a2));
+        let same1 = same_sign(p0, self.p1);
+        let wd1 = (a1 << 2).clamp(-32768, 32767);
+        let wd2 = (if same1 { (-wd1).min(32767) } else { wd1 }) >> 7;
+        let wd3 = if same_sign(p0, self.p2) { 128 } else { -128 };
+        let apl2 = (wd2 + wd3 + ((a2 * 32512) >> 15)).clamp(-12288, 12288);
         // UPPOL1
-        let wd1: i16 = if sg0 == sg1 { 192 } else { -192 };
-        let mut apl1 = add(wd1, mult(self.a[1], 32640));
-        let wd3 = 15360 - apl2;
-        if apl1 > wd3 {
-            apl1 = wd3;
-        } else if apl1 < -wd3 {
-            apl1 = -wd3;
-        }
-        self.p[2] = self.p[1];
-        self.p[1] = self.p[0];
-        self.a[1] = apl1;
-        // FILTEZ
-        let mut sz: i16 = 0;
-        for i in (1..7).rev() {
-            sz = add(sz, mult(add(self.d[i], self.d[i]), self.b[i]));
-        }
+        let wd1 = if same1 { 192 } else { -192 };
+        let lim = 15360 - apl2;
+        let apl1 = (wd1 + ((a1 * 32640) >> 15)).min(lim).max(-lim);
+        self.p2 = self.p1;
+        self.p1 = p0;
+        self.a1 = apl1 as i16;
+        self.a2 = apl2 as i16;
         self.sz = sz;
-        // FILTEP
-        self.r[2] = self.r[1];
-        self.r[1] = self.r[0];
-        let wd1 = mult(self.a[1], add(self.r[1], self.r[1]));
-        let wd2 = mult(self.a[2], add(self.r[2], self.r[2]));
-        self.sp = add(wd1, wd2);
+        // FILTEP: the doubled r1 is the previous sample's, rr0 becomes rr1.
+        let rr0 = sat(i32::from(r0) * 2);
+        self.rr2 = self.rr1;
+        self.rr1 = rr0;
+        let sp = ((apl1 * i32::from(rr0)) >> 15) + ((apl2 * i32::from(self.rr2)) >> 15);
         // PREDIC
-        self.s = add(self.sp, self.sz);
+        self.s = sat(sp + i32::from(sz));
+        r0
     }
 
-    /// LOGSCL + SCALEL for lower-band code `il`.
+    /// LOGSCL + SCALEL for lower-band code `il` (`nb` ≤ 18 432, so `mult(nb, 32512) + WL` cannot saturate).
     #[inline(always)]
     fn scale_low(&mut self, il: u8) {
-        let nb = add(mult(self.nb, 32512), WL[RIL4[(il >> 2) as usize]]).clamp(0, 18432);
-        self.nb = nb;
-        self.det = DET[(((nb >> 6) & 511) + 64) as usize];
+        let nb =
+            (((i32::from(self.nb) * 32512) >> 15) + i32::from(WL[RIL4[(il >> 2) as usize]])).clamp(0, 18432);
+        self.nb = nb as i16;
+        self.det = DET[(nb >> 6) as usize + 64];
     }
 
-    /// LOGSCH + SCALEH for higher-band code `ih`.
+    /// LOGSCH + SCALEH for higher-band code `ih` (`nb` ≤ 22 528: no saturation either).
     #[inline(always)]
     fn scale_high(&mut self, ih: u8) {
-        let nb = add(mult(self.nb, 32512), WH[ih as usize]).clamp(0, 22528);
-        self.nb = nb;
-        self.det = DET[((nb >> 6) & 511) as usize];
+        let nb = (((i32::from(self.nb) * 32512) >> 15) + i32::from(WH[ih as usize])).clamp(0, 22528);
+        self.nb = nb as i16;
+        self.det = DET[(nb >> 6) as usize];
     }
 
     /// Lower-band encoder (STL `lsbcod`).
@@ -295,12 +323,14 @@ impl Band {
     /// Lower-band decoder (STL `lsbdec`).
     #[inline(always)]
     fn decode_low(&mut self, il: u8, mode: G722Mode) -> i16 {
+        self.decode_low_with(il, mode.low_table())
+    }
+
+    /// Lower-band decoder with the mode's inverse-quantiser table ([`G722Mode::low_table`]).
+    #[inline(always)]
+    fn decode_low_with(&mut self, il: u8, table: &[i16; 64]) -> i16 {
         let il = il & 0x3F;
-        let q = match mode {
-            G722Mode::Kbps64 => QM6[il as usize],
-            G722Mode::Kbps56 => QM5[(il >> 1) as usize],
-            G722Mode::Kbps48 => QM4[(il >> 2) as usize],
-        };
+        let q = table[il as usize];
         let yl = limit(add(self.s, mult(self.det, q)));
         let dlt = mult(self.det, QM4[(il >> 2) as usize]);
         self.scale_low(il);
@@ -314,8 +344,7 @@ impl Band {
         let ih = ih & 3;
         let dh = mult(QM2[ih as usize], self.det);
         self.scale_high(ih);
-        self.adapt(dh);
-        limit(self.r[0])
+        limit(self.adapt(dh))
     }
 }
 
@@ -365,70 +394,131 @@ impl G722Adpcm {
         let rh = self.high.decode_high(code >> 6);
         (rl, rh)
     }
-}
 
-/// QMF coefficients ×2 as in the STL (`coef_qmf`).
-const COEF_QMF: [i16; 24] = [
-    6, -22, -22, 106, 24, -312, 64, 724, -420, -1610, 1902, 7752, 7752, 1902, -1610, -420, 724, 64, -312, 24,
-    106, -22, -22, 6,
-];
-
-/// `COEF_QMF` with the odd taps zeroed (the `A` sum of the STL) and with the even taps zeroed (`B`).
-const COEF_EVEN: [i16; 24] = {
-    let mut t = [0i16; 24];
-    let mut i = 0;
-    while i < 24 {
-        t[i] = COEF_QMF[i];
-        i += 2;
-    }
-    t
-};
-const COEF_ODD: [i16; 24] = {
-    let mut t = [0i16; 24];
-    let mut i = 1;
-    while i < 24 {
-        t[i] = COEF_QMF[i];
-        i += 2;
-    }
-    t
-};
-
-/// The 24-sample QMF delay line as a doubled ring: every sample is stored at `j` and `j + 24`, so the
-/// window `buf[pos..pos + 24]` (newest first) is always contiguous and nothing is shifted per sample.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct DelayLine {
-    buf: [i16; 48],
-    pos: usize,
-}
-
-impl DelayLine {
-    const fn new() -> Self {
-        Self { buf: [0; 48], pos: 0 }
+    /// Encodes `xl[i]`, `xh[i]` into `out[i]` (masked with `mask`) for every `i < out.len()`; both
+    /// inputs must be at least as long as `out`. The band states live in registers for the whole block.
+    #[inline]
+    pub(crate) fn encode_block(&mut self, xl: &[i16], xh: &[i16], mask: u8, out: &mut [u8]) {
+        let (mut low, mut high) = (self.low, self.high);
+        for ((o, &l), &h) in out.iter_mut().zip(xl).zip(xh) {
+            let il = low.encode_low(l);
+            let ih = high.encode_high(h);
+            *o = ((ih << 6) | il) & mask;
+        }
+        (self.low, self.high) = (low, high);
     }
 
-    /// Pushes `older` then `newer`; returns the sums `(A, B)` of the even and odd taps over the window
-    /// (`x[0]` = `newer`). The products and sums are exact in `i32` (|sum| ≤ 32 768 · 25 928 < 2³¹),
-    /// so the order of accumulation does not matter.
-    #[inline(always)]
-    fn push_and_filter(&mut self, older: i16, newer: i16) -> (i32, i32) {
-        let p = if self.pos == 0 { 22 } else { self.pos - 2 };
-        self.pos = p;
-        self.buf[p] = newer;
-        self.buf[p + 24] = newer;
-        self.buf[p + 1] = older;
-        self.buf[p + 25] = older;
-        let w: &[i16; 24] = self.buf[p..p + 24]
-            .try_into()
-            .expect("p <= 22, so p + 24 <= 46 < 48");
-        simd::dot2(w)
+    /// Decodes `codes` at `mode` into `rl[i]`, `rh[i]`; both outputs must be at least as long as `codes`.
+    #[inline]
+    pub(crate) fn decode_block(&mut self, codes: &[u8], mode: G722Mode, rl: &mut [i16], rh: &mut [i16]) {
+        let table = mode.low_table();
+        let (mut low, mut high) = (self.low, self.high);
+        for ((&c, l), h) in codes.iter().zip(rl.iter_mut()).zip(rh.iter_mut()) {
+            *l = low.decode_low_with(c & 0x3F, table);
+            *h = high.decode_high(c >> 6);
+        }
+        (self.low, self.high) = (low, high);
     }
 }
 
-/// Fixed-size kernels of the QMF and the lower-band quantiser: SSE2 on x86-64 (part of the baseline ABI),
-/// portable scalar code elsewhere. Both compute exactly the same integers.
+/// Fixed-size kernels of the ADPCM core: SSE2 on x86-64 (part of the baseline ABI), portable scalar code
+/// elsewhere. Both compute exactly the same integers.
 #[allow(unsafe_code)]
 mod simd {
-    use super::{COEF_EVEN, COEF_ODD, Q6};
+    use super::Q6;
+
+    /// UPZERO then FILTEZ (G.722 §3.6.3 / §3.6.5) for the new quantised difference `d0`: updates the six
+    /// zero-predictor coefficients `b` (lanes 0–5) against the previous differences `d` (lanes 0–5 =
+    /// d1..d6), shifts `d0` into `d`, and returns `sz`, the STL's saturating sum of `mult(2·d_i, b_i)` for
+    /// i = 6 down to 1. The `b` update `wd2 + mult(b, 32640)` never saturates (|result| ≤ 32 767 and
+    /// ≥ −32 768 for every 16-bit `b`), and `mult(b, 32640) = b + ⌊−256·b / 2¹⁶⌋` exactly.
+    #[inline(always)]
+    pub(super) fn zero_section(b: &mut [i16; 8], d: &mut [i16; 8], d0: i16) -> i16 {
+        let (sum, abs) = zero_section_sums(b, d, d0);
+        if abs <= 32767 {
+            // No partial sum can leave the 16-bit range: the saturating sum equals the exact one.
+            sum as i16
+        } else {
+            sequential_sz(b, d)
+        }
+    }
+
+    /// The STL's FILTEZ loop over the already-updated lanes (rarely needed: large coefficients).
+    #[cold]
+    #[inline(never)]
+    fn sequential_sz(b: &[i16; 8], d: &[i16; 8]) -> i16 {
+        let mut sz: i16 = 0;
+        for i in (0..6).rev() {
+            let dd = d[i].saturating_add(d[i]);
+            sz = sz.saturating_add(((i32::from(dd) * i32::from(b[i])) >> 15) as i16);
+        }
+        sz
+    }
+
+    /// Updates `b` and `d`; returns `(Σ mult(2·d_i, b_i), Σ |mult(2·d_i, b_i)|)` exactly in `i32`.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn zero_section_sums(b: &mut [i16; 8], d: &mut [i16; 8], d0: i16) -> (i32, i32) {
+        use std::arch::x86_64::*;
+        const C128: [i16; 8] = [128, 128, 128, 128, 128, 128, 0, 0];
+        // SAFETY: SSE2 is part of the x86-64 baseline; every load and store moves 8 i16 of an [i16; 8]
+        // and the unaligned intrinsics have no alignment requirement.
+        unsafe {
+            let bp = b.as_mut_ptr() as *mut __m128i;
+            let dp = d.as_mut_ptr() as *mut __m128i;
+            let bv = _mm_loadu_si128(bp);
+            let dv = _mm_loadu_si128(dp);
+            let zero = _mm_setzero_si128();
+            let d0v = _mm_set1_epi16(d0);
+            // wd1 = 128 in lanes 0–5 unless d0 == 0; negated where sg(d0) != sg(d_i).
+            let wd1 = _mm_andnot_si128(
+                _mm_cmpeq_epi16(d0v, zero),
+                _mm_loadu_si128(C128.as_ptr() as *const __m128i),
+            );
+            let m = _mm_srai_epi16(_mm_xor_si128(dv, d0v), 15);
+            let wd2 = _mm_sub_epi16(_mm_xor_si128(wd1, m), m);
+            let bm = _mm_add_epi16(bv, _mm_mulhi_epi16(bv, _mm_set1_epi16(-256)));
+            let bn = _mm_add_epi16(wd2, bm);
+            _mm_storeu_si128(bp, bn);
+            // d_i ← d_{i−1}, d_1 ← d0.
+            let dn = _mm_insert_epi16(_mm_slli_si128(dv, 2), i32::from(d0), 0);
+            _mm_storeu_si128(dp, dn);
+            // mult(2·d, b) = (2·d·b) >> 15 from the high and low product halves (|2d| ≤ 20 456).
+            let dd = _mm_add_epi16(dn, dn);
+            let hi = _mm_mulhi_epi16(dd, bn);
+            let lo = _mm_mullo_epi16(dd, bn);
+            let prod = _mm_or_si128(_mm_slli_epi16(hi, 1), _mm_srli_epi16(lo, 15));
+            let abs = _mm_max_epi16(prod, _mm_sub_epi16(zero, prod));
+            let ones = _mm_set1_epi16(1);
+            let ps = _mm_madd_epi16(prod, ones);
+            let pa = _mm_madd_epi16(abs, ones);
+            let lo = _mm_unpacklo_epi32(ps, pa);
+            let hi = _mm_unpackhi_epi32(ps, pa);
+            let t = _mm_add_epi32(lo, hi);
+            let t = _mm_add_epi32(t, _mm_unpackhi_epi64(t, t));
+            (_mm_cvtsi128_si32(t), _mm_cvtsi128_si32(_mm_srli_si128(t, 4)))
+        }
+    }
+
+    /// Portable version of the zero-predictor update.
+    #[cfg(not(target_arch = "x86_64"))]
+    #[inline(always)]
+    fn zero_section_sums(b: &mut [i16; 8], d: &mut [i16; 8], d0: i16) -> (i32, i32) {
+        let wd1: i16 = if d0 == 0 { 0 } else { 128 };
+        for i in 0..6 {
+            let wd2 = if (d0 ^ d[i]) >= 0 { wd1 } else { -wd1 };
+            b[i] = wd2 + ((i32::from(b[i]) * 32640) >> 15) as i16;
+        }
+        d.copy_within(0..7, 1);
+        d[0] = d0;
+        let (mut sum, mut abs) = (0i32, 0i32);
+        for i in 0..6 {
+            let p = (i32::from(d[i]) * 2 * i32::from(b[i])) >> 15;
+            sum += p;
+            abs += p.abs();
+        }
+        (sum, abs)
+    }
 
     /// `16 · q6[i]` for i in 1..=29, padded with zeros to 32 lanes (a zero threshold never exceeds |e|).
     const Q16: [u16; 32] = {
@@ -440,56 +530,6 @@ mod simd {
         }
         t
     };
-
-    /// `(Σ COEF_EVEN[i]·w[i], Σ COEF_ODD[i]·w[i])`.
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    pub(super) fn dot2(w: &[i16; 24]) -> (i32, i32) {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of the x86-64 baseline; every load reads 8 i16 inside a 24-element array
-        // (offsets 0, 8, 16) and the unaligned load intrinsics have no alignment requirement.
-        unsafe {
-            let p = w.as_ptr() as *const __m128i;
-            let e = COEF_EVEN.as_ptr() as *const __m128i;
-            let o = COEF_ODD.as_ptr() as *const __m128i;
-            let x0 = _mm_loadu_si128(p);
-            let x1 = _mm_loadu_si128(p.add(1));
-            let x2 = _mm_loadu_si128(p.add(2));
-            let a = _mm_add_epi32(
-                _mm_add_epi32(
-                    _mm_madd_epi16(x0, _mm_loadu_si128(e)),
-                    _mm_madd_epi16(x1, _mm_loadu_si128(e.add(1))),
-                ),
-                _mm_madd_epi16(x2, _mm_loadu_si128(e.add(2))),
-            );
-            let b = _mm_add_epi32(
-                _mm_add_epi32(
-                    _mm_madd_epi16(x0, _mm_loadu_si128(o)),
-                    _mm_madd_epi16(x1, _mm_loadu_si128(o.add(1))),
-                ),
-                _mm_madd_epi16(x2, _mm_loadu_si128(o.add(2))),
-            );
-            // Horizontal sums: interleave so that one pass of adds reduces both vectors.
-            let lo = _mm_unpacklo_epi32(a, b); // a0 b0 a1 b1
-            let hi = _mm_unpackhi_epi32(a, b); // a2 b2 a3 b3
-            let s = _mm_add_epi32(lo, hi); // a0+a2 b0+b2 a1+a3 b1+b3
-            let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-            (_mm_cvtsi128_si32(s), _mm_cvtsi128_si32(_mm_srli_si128(s, 4)))
-        }
-    }
-
-    /// Portable version of the dot products.
-    #[cfg(not(target_arch = "x86_64"))]
-    #[inline(always)]
-    pub(super) fn dot2(w: &[i16; 24]) -> (i32, i32) {
-        let mut a = 0i32;
-        let mut b = 0i32;
-        for i in 0..24 {
-            a += i32::from(COEF_EVEN[i]) * i32::from(w[i]);
-            b += i32::from(COEF_ODD[i]) * i32::from(w[i]);
-        }
-        (a, b)
-    }
 
     /// The lower-band quantiser interval: the smallest `m` in 1..=30 with `mult(q6[m] << 3, det) > wd`
     /// (30 if none), for `det` in 0..=16 384 and `wd` in 0..=32 767. The thresholds are monotonic in
@@ -527,65 +567,143 @@ mod simd {
     }
 }
 
-/// The transmit QMF: two 16 kHz samples in, one lower- and one higher-band sample out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QmfAnalysis {
-    x: DelayLine,
-}
-
-impl Default for QmfAnalysis {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl QmfAnalysis {
-    /// Zero state.
-    pub const fn new() -> Self {
-        Self { x: DelayLine::new() }
-    }
-
-    /// Filters the pair (`first`, `second`) in time order; returns `(xl, xh)`.
-    #[inline]
-    pub fn process(&mut self, first: i16, second: i16) -> (i16, i16) {
-        let (a, b) = self.x.push_and_filter(first, second);
-        let xl = limit((((a + b) * 2) >> 16) as i16);
-        let xh = limit((((a - b) * 2) >> 16) as i16);
-        (xl, xh)
-    }
-}
-
-/// The receive QMF: one lower- and one higher-band sample in, two 16 kHz samples out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QmfSynthesis {
-    x: DelayLine,
-}
-
-impl Default for QmfSynthesis {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl QmfSynthesis {
-    /// Zero state.
-    pub const fn new() -> Self {
-        Self { x: DelayLine::new() }
-    }
-
-    /// Joins `rl`, `rh`; returns the two output samples in time order.
-    #[inline]
-    pub fn process(&mut self, rl: i16, rh: i16) -> (i16, i16) {
-        let (a, b) = self.x.push_and_filter(add(rl, rh), rl.saturating_sub(rh));
-        let out =
-            |acc: i32| ((i64::from(acc) << 4).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) >> 16) as i16;
-        (out(a), out(b))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The STL band state and adaptation, transcribed block by block with every saturation kept (the
+    /// pre-optimisation implementation), as the reference for the vectorised [`Band::adapt`].
+    #[derive(Clone, Copy)]
+    struct RefBand {
+        a: [i16; 3],
+        b: [i16; 7],
+        d: [i16; 7],
+        p: [i16; 3],
+        r: [i16; 3],
+        s: i16,
+        sz: i16,
+    }
+
+    impl RefBand {
+        fn adapt(&mut self, d0: i16) {
+            let m = |a: i16, b: i16| sat((i32::from(a) * i32::from(b)) >> 15);
+            self.d[0] = d0;
+            self.p[0] = add(d0, self.sz);
+            self.r[0] = add(self.s, d0);
+            let wd1: i16 = if d0 == 0 { 0 } else { 128 };
+            for i in (1..7).rev() {
+                let wd2 = if (d0 >> 15) == (self.d[i] >> 15) {
+                    wd1
+                } else {
+                    -wd1
+                };
+                self.b[i] = add(wd2, m(self.b[i], 32640));
+                self.d[i] = self.d[i - 1];
+            }
+            let (sg0, sg1, sg2) = (self.p[0] >> 15, self.p[1] >> 15, self.p[2] >> 15);
+            let wd1 = sat(i32::from(self.a[1]) << 2);
+            let wd2 = if sg0 == sg1 { wd1.saturating_neg() } else { wd1 } >> 7;
+            let wd3: i16 = if sg0 == sg2 { 128 } else { -128 };
+            let apl2 = add(add(wd2, wd3), m(self.a[2], 32512)).clamp(-12288, 12288);
+            let wd1: i16 = if sg0 == sg1 { 192 } else { -192 };
+            let apl1 = add(wd1, m(self.a[1], 32640));
+            let wd3 = 15360 - apl2;
+            let apl1 = if apl1 > wd3 {
+                wd3
+            } else if apl1 < -wd3 {
+                -wd3
+            } else {
+                apl1
+            };
+            self.a = [0, apl1, apl2];
+            self.p[2] = self.p[1];
+            self.p[1] = self.p[0];
+            let mut sz: i16 = 0;
+            for i in (1..7).rev() {
+                sz = add(sz, m(add(self.d[i], self.d[i]), self.b[i]));
+            }
+            self.sz = sz;
+            self.r[2] = self.r[1];
+            self.r[1] = self.r[0];
+            let sp = add(
+                m(apl1, add(self.r[1], self.r[1])),
+                m(apl2, add(self.r[2], self.r[2])),
+            );
+            self.s = add(sp, sz);
+        }
+
+        /// Σ |mult(2·d_i, b_i)|: above 32 767 the FILTEZ partial sums may saturate.
+        fn abs_sum(&self) -> i32 {
+            (1..7)
+                .map(|i| ((2 * i32::from(self.d[i]) * i32::from(self.b[i])) >> 15).abs())
+                .sum()
+        }
+    }
+
+    #[test]
+    fn vectorised_adaptation_equals_the_saturating_reference() {
+        let mut seed = 0x2545_f491u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        let mut saturating_cases = 0;
+        for run in 0..400 {
+            let mut band = Band::new(if run % 2 == 0 { 32 } else { 8 });
+            let mut reference = RefBand {
+                a: [0; 3],
+                b: [0; 7],
+                d: [0; 7],
+                p: [0; 3],
+                r: [0; 3],
+                s: 0,
+                sz: 0,
+            };
+            // Random differences, long runs of one extreme value (drive b, a and s to their limits)
+            // and sign flips.
+            let style = run % 4;
+            let mut held = 0i16;
+            for k in 0..3000 {
+                let d0 = match style {
+                    0 => (next() % 20457) as i16 - 10228,
+                    1 => {
+                        if k % 200 == 0 {
+                            held = [10228, -10228, 3704, -3704, 1, 0][(next() % 6) as usize];
+                        }
+                        held
+                    }
+                    2 => {
+                        if next() % 3 == 0 {
+                            -held
+                        } else {
+                            held = (next() % 20457) as i16 - 10228;
+                            held
+                        }
+                    }
+                    _ => [10228, 10228, -1, 10228, 0][(next() % 5) as usize],
+                };
+                let r0 = band.adapt(d0);
+                reference.adapt(d0);
+                if reference.abs_sum() > 32767 {
+                    saturating_cases += 1;
+                }
+                assert_eq!(r0, reference.r[0], "r0, run {run} step {k}");
+                assert_eq!(band.s, reference.s, "s, run {run} step {k}");
+                assert_eq!(band.sz, reference.sz, "sz, run {run} step {k}");
+                assert_eq!(
+                    (band.a1, band.a2),
+                    (reference.a[1], reference.a[2]),
+                    "a, run {run} step {k}"
+                );
+                assert_eq!(&band.b[..6], &reference.b[1..], "b, run {run} step {k}");
+                assert_eq!(&band.d[..6], &reference.d[1..], "d, run {run} step {k}");
+            }
+        }
+        // The slow FILTEZ path was exercised, not only the fast one.
+        assert!(saturating_cases > 0, "no case reached the saturating FILTEZ path");
+    }
 
     #[test]
     fn quantiser_interval_equals_the_binary_search_of_the_stl() {

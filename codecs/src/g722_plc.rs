@@ -19,7 +19,7 @@
 //! # Real-time safety
 //! Fixed arrays; nothing allocates after construction.
 
-use crate::g722_core::QmfAnalysis;
+use crate::g722_qmf::QmfAnalysis;
 
 const HIST: usize = 640;
 const MIN_LAG: usize = 40;

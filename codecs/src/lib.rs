@@ -24,6 +24,7 @@ mod g711_plc;
 mod g722;
 mod g722_core;
 mod g722_plc;
+mod g722_qmf;
 mod l16;
 mod ogg;
 mod ogg_opus;
@@ -41,8 +42,9 @@ pub use g711::{
 };
 pub use g711_plc::G711Plc;
 pub use g722::{G722Decoder, G722Encoder};
-pub use g722_core::{G722Adpcm, G722Mode, QmfAnalysis, QmfSynthesis};
+pub use g722_core::{G722Adpcm, G722Mode};
 pub use g722_plc::G722Plc;
+pub use g722_qmf::{QmfAnalysis, QmfSynthesis};
 pub use l16::{L16Decoder, L16Encoder};
 pub use ogg::{ogg_crc, OggPacket, OggPacketReader, OggPageWriter};
 pub use ogg_opus::{encode_ogg_opus, read_ogg_opus, OggOpusFile, OggOpusWriter, OpusHead, OpusTags};

@@ -98,12 +98,16 @@ impl Default for EModel {
 /// narrowband E-model does not rate; they are given G.711-with-PLC values (Ie 0, Bpl 25.1), which
 /// understates their quality (documented assumption). Unknown codecs: Ie 0, Bpl 4.3 (no PLC).
 pub fn codec_impairment(codec: &str) -> (f64, f64) {
-    match codec.to_ascii_lowercase().as_str() {
-        "pcmu" | "pcma" | "g711" => (0.0, 25.1),
-        "g722" | "g722-56" | "g722-48" | "opus" => (0.0, 25.1),
-        "g729" | "g729a" => (11.0, 19.0),
-        "g723" | "g723.1" => (15.0, 16.1),
-        _ => (0.0, 4.3),
+    // Case-insensitive without allocating (statistics are taken on real-time threads).
+    let is = |names: &[&str]| names.iter().any(|n| codec.eq_ignore_ascii_case(n));
+    if is(&["pcmu", "pcma", "g711"]) || is(&["g722", "g722-56", "g722-48", "opus"]) {
+        (0.0, 25.1)
+    } else if is(&["g729", "g729a"]) {
+        (11.0, 19.0)
+    } else if is(&["g723", "g723.1"]) {
+        (15.0, 16.1)
+    } else {
+        (0.0, 4.3)
     }
 }
 

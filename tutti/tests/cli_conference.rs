@@ -347,6 +347,10 @@ srtp_key = "{KEY}"
         .iter()
         .find(|s| s["event"] == "final")
         .expect("final statistics");
+    // The mix tick ran on the engine scheduler's worker without allocating.
+    assert_eq!(fin["scheduler"]["rt_allocations"], 0, "{fin}");
+    assert_eq!(fin["scheduler"]["rt_frees"], 0, "{fin}");
+    assert!(fin["scheduler"]["ticks"].as_u64().expect("ticks") > 100, "{fin}");
     for leg in fin["legs"].as_array().expect("legs") {
         assert!(leg["packets_received"].as_u64().expect("count") > 250, "{leg}");
         assert_eq!(leg["rx_dropped"], 0, "{leg}");

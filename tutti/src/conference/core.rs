@@ -28,29 +28,15 @@
 
 use std::time::Duration;
 
-use tutti_codecs::{CodecSpec, Encoder};
+use tutti_codecs::CodecSpec;
 use tutti_rtp::RTP_MAX_CSRCS;
 
 use super::config::{ConferenceConfig, ConferenceError, LegConfig, LegId, MixRate};
-use super::dsp::{to_i16, FrameResampler, Limiter};
-use super::leg::{Contributor, Leg, LegCounters, MTU};
+use super::dsp::{to_i16, Limiter};
+use super::factory::{make_group, Group, LegFactory, PreparedLeg, RetiredLeg};
+use super::leg::{Contributor, Leg, LegCounters};
 use super::stats::{ConferenceStats, LegStats};
 use super::talkers::TalkerSelector;
-
-/// Listeners sharing one encode of the full mix.
-struct Group {
-    codec: CodecSpec,
-    gain_bits: u32,
-    gain: f32,
-    members: usize,
-    buf: Vec<f32>,
-    limiter: Limiter,
-    down: Option<FrameResampler>,
-    pcm: Vec<i16>,
-    encoder: Box<dyn Encoder>,
-    payload: Vec<u8>,
-    len: Option<usize>,
-}
 
 /// The codec a conference leg really runs: legs are mono, so an Opus stream (always `opus/48000/2` in SDP,
 /// RFC 7587) is decoded and encoded as mono; and Opus carries any audio rate under its 48 kHz RTP clock, so
@@ -84,16 +70,15 @@ pub fn leg_codec(codec: CodecSpec, mix_rate: MixRate) -> CodecSpec {
 pub struct Conference {
     cfg: ConferenceConfig,
     mix_rate: u32,
-    legs: Vec<Option<Leg>>,
-    generations: Vec<u32>,
-    groups: Vec<Option<Group>>,
+    legs: Vec<Option<Box<Leg>>>,
+    groups: Vec<Option<Box<Group>>>,
+    factory: Option<LegFactory>,
     talkers: TalkerSelector,
     energy: Vec<f32>,
     eligible: Vec<bool>,
     full: Vec<f32>,
     contributors: [Contributor; RTP_MAX_CSRCS],
     n_contributors: usize,
-    rng: u64,
     ticks: u64,
     encodes_last_tick: usize,
     encodes_total: u64,
@@ -157,8 +142,8 @@ impl Conference {
             talkers: TalkerSelector::new(cfg.talkers, n),
             mix_rate,
             legs: (0..n).map(|_| None).collect(),
-            generations: vec![0; n],
-            groups: Vec::new(),
+            groups: (0..n).map(|_| None).collect(),
+            factory: Some(LegFactory::new(cfg.clone(), mix_rate)),
             energy: vec![-127.0; n],
             eligible: vec![false; n],
             full: vec![0.0; frame],
@@ -166,7 +151,6 @@ impl Conference {
             mix_limiter: Limiter::new(cfg.limiter_dbfs, mix_rate),
             contributors: [NO_CONTRIBUTOR; RTP_MAX_CSRCS],
             n_contributors: 0,
-            rng: cfg.seed | 1,
             ticks: 0,
             encodes_last_tick: 0,
             encodes_total: 0,
@@ -209,68 +193,6 @@ impl Conference {
         self.legs.iter().flatten().map(|l| l.id).collect()
     }
 
-    fn next_random(&mut self) -> u32 {
-        // xorshift64*: seeded, deterministic.
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
-    }
-
-    fn make_group(&self, codec: CodecSpec, gain_db: f32) -> Result<Group, ConferenceError> {
-        let info = codec.info();
-        let frame = (info.audio_rate * self.cfg.ptime_ms / 1000) as usize;
-        let down = if info.audio_rate == self.mix_rate {
-            None
-        } else {
-            Some(
-                FrameResampler::new(self.mix_rate, info.audio_rate, self.full.len()).map_err(|detail| {
-                    ConferenceError::Config {
-                        field: "mix_rate",
-                        detail,
-                    }
-                })?,
-            )
-        };
-        Ok(Group {
-            codec,
-            gain_bits: gain_db.to_bits(),
-            gain: 10f32.powf(gain_db / 20.0),
-            members: 0,
-            buf: vec![0.0; self.full.len()],
-            limiter: Limiter::new(self.cfg.limiter_dbfs, self.mix_rate),
-            down,
-            pcm: vec![0; frame],
-            encoder: codec.encoder().map_err(|e| ConferenceError::Codec {
-                leg: format!("shared {}", codec.cli_name()),
-                detail: e.to_string(),
-            })?,
-            payload: vec![0; MTU],
-            len: None,
-        })
-    }
-
-    fn group_for(&mut self, codec: CodecSpec, gain_db: f32) -> Result<usize, ConferenceError> {
-        let bits = gain_db.to_bits();
-        if let Some(i) = self.groups.iter().position(|g| {
-            g.as_ref()
-                .is_some_and(|g| g.codec == codec && g.gain_bits == bits)
-        }) {
-            return Ok(i);
-        }
-        let g = self.make_group(codec, gain_db)?;
-        match self.groups.iter().position(Option::is_none) {
-            Some(i) => {
-                self.groups[i] = Some(g);
-                Ok(i)
-            }
-            None => {
-                self.groups.push(Some(g));
-                Ok(self.groups.len() - 1)
-            }
-        }
-    }
-
     fn set_mix_rate(&mut self, rate: u32) -> Result<(), ConferenceError> {
         self.mix_rate = rate;
         let frame = (rate * self.cfg.ptime_ms / 1000) as usize;
@@ -280,32 +202,42 @@ impl Conference {
         for leg in self.legs.iter_mut().flatten() {
             leg.set_mix_rate(rate, &self.cfg)?;
         }
-        for i in 0..self.groups.len() {
-            if let Some(g) = &self.groups[i] {
-                let (codec, gain_db, members) = (g.codec, f32::from_bits(g.gain_bits), g.members);
-                let mut ng = self.make_group(codec, gain_db)?;
-                ng.members = members;
-                self.groups[i] = Some(ng);
-            }
+        for g in self.groups.iter_mut().flatten() {
+            let mut ng = make_group(&self.cfg, rate, frame, g.codec, f32::from_bits(g.gain_bits))?;
+            ng.members = g.members;
+            **g = ng;
+        }
+        if let Some(f) = self.factory.as_mut() {
+            f.set_mix_rate(rate);
         }
         Ok(())
     }
 
-    /// Adds a leg at conference time `now` (control side: allocates).
+    fn factory(&mut self) -> Result<&mut LegFactory, ConferenceError> {
+        self.factory.as_mut().ok_or(ConferenceError::Config {
+            field: "control",
+            detail: "legs of this conference are added through the LegFactory taken from it".into(),
+        })
+    }
+
+    /// Takes the [`LegFactory`] out of the conference, to prepare joining legs on a control thread while
+    /// the conference itself runs on a real-time thread ([`Conference::insert_leg`],
+    /// [`Conference::take_leg`]). Afterwards [`Conference::add_leg`], [`Conference::remove_leg`] and
+    /// [`Conference::set_leg`] fail, and a [`MixRate::Highest`] conference keeps its current mix rate.
+    /// `None` when it was taken before.
+    pub fn take_factory(&mut self) -> Option<LegFactory> {
+        self.factory.take()
+    }
+
+    /// Adds a leg at conference time `now` (control side: allocates). With [`MixRate::Highest`] the mix rate
+    /// rises to the leg's audio rate first.
     ///
     /// # Errors
     /// [`ConferenceError::Full`], or the leg's codec, chain or SRTP keying failed.
-    pub fn add_leg(&mut self, mut cfg: LegConfig, now: Duration) -> Result<LegId, ConferenceError> {
-        cfg.codec = leg_codec(cfg.codec, self.cfg.mix_rate);
-        let slot = self
-            .legs
-            .iter()
-            .position(Option::is_none)
-            .ok_or(ConferenceError::Full {
-                max_legs: self.cfg.max_legs,
-            })?;
-        if self.cfg.mix_rate == MixRate::Highest {
-            let r = cfg.codec.info().audio_rate;
+    pub fn add_leg(&mut self, cfg: LegConfig, now: Duration) -> Result<LegId, ConferenceError> {
+        let f = self.factory()?;
+        if f.uses_highest() && f.len() < self.cfg.max_legs {
+            let r = leg_codec(cfg.codec, self.cfg.mix_rate).info().audio_rate;
             let r = [8000, 16000, 32000, 48000]
                 .into_iter()
                 .find(|&x| x >= r)
@@ -314,26 +246,70 @@ impl Conference {
                 self.set_mix_rate(r)?;
             }
         }
-        let group = self.group_for(cfg.codec, cfg.gain_out_db)?;
-        self.generations[slot] = self.generations[slot].wrapping_add(1);
-        let id = LegId {
-            slot: slot as u32,
-            generation: self.generations[slot],
-        };
-        let ssrc = match cfg.local_ssrc {
-            Some(s) => s,
-            None => self.next_random(),
-        };
-        let seq0 = self.next_random() as u16;
-        let ts0 = self.next_random();
-        let leg = Leg::new(id, cfg, &self.cfg, self.mix_rate, ssrc, seq0, ts0, now, group)?;
-        if let Some(g) = self.groups[group].as_mut() {
+        let p = self.factory()?.prepare(cfg, now)?;
+        self.insert_leg(p).map_err(|p| ConferenceError::Config {
+            field: "control",
+            detail: format!(
+                "slot of {} is taken (the factory's mirror is out of step)",
+                p.id()
+            ),
+        })
+    }
+
+    /// Moves a prepared leg into its slot. Real-time safe: no allocation, no search beyond the slot.
+    ///
+    /// # Errors
+    /// Gives the leg back when its slot or group slot does not match this conference (a leg prepared by
+    /// another conference's factory, or inserted twice).
+    pub fn insert_leg(&mut self, p: PreparedLeg) -> Result<LegId, PreparedLeg> {
+        let slot = p.leg.id.slot();
+        let gi = p.leg.group;
+        let fits = matches!(self.legs.get(slot), Some(None))
+            && match (&p.group, self.groups.get(gi)) {
+                (Some(_), Some(None)) | (None, Some(Some(_))) => true,
+                _ => false,
+            }
+            && p.leg.mix_in.len() == self.full.len();
+        if !fits {
+            return Err(p);
+        }
+        let PreparedLeg { leg, group } = p;
+        if let Some(g) = group {
+            self.groups[gi] = Some(g);
+        }
+        if let Some(g) = self.groups[gi].as_mut() {
             g.members += 1;
         }
+        let id = leg.id;
         self.legs[slot] = Some(leg);
         self.talkers.join(slot);
         self.energy[slot] = -127.0;
         Ok(id)
+    }
+
+    /// Takes a leg out of the mixer (with its group when it was the last member), to be finished and
+    /// dropped on the control side ([`RetiredLeg::finish`], then [`LegFactory::release`]). Real-time safe:
+    /// nothing is freed here. `None` for an unknown id.
+    pub fn take_leg(&mut self, id: LegId) -> Option<RetiredLeg> {
+        self.leg_ref(id).ok()?;
+        let slot = id.slot();
+        let leg = self.legs[slot].take()?;
+        let talking = self.talkers.is_talking(slot);
+        let level_db = self.talkers.level(slot);
+        self.talkers.leave(slot);
+        let mut group = None;
+        if let Some(Some(g)) = self.groups.get_mut(leg.group) {
+            g.members -= 1;
+            if g.members == 0 {
+                group = self.groups[leg.group].take();
+            }
+        }
+        Some(RetiredLeg {
+            leg,
+            group,
+            talking,
+            level_db,
+        })
     }
 
     fn leg_ref(&self, id: LegId) -> Result<&Leg, ConferenceError> {
@@ -354,47 +330,46 @@ impl Conference {
     /// ending with an RTCP BYE, for the host to send.
     ///
     /// # Errors
-    /// [`ConferenceError::NoSuchLeg`].
+    /// [`ConferenceError::NoSuchLeg`], or the factory was taken ([`Conference::take_factory`]).
     pub fn remove_leg(
         &mut self,
         id: LegId,
         now: Duration,
     ) -> Result<(LegStats, Vec<Vec<u8>>), ConferenceError> {
         self.leg_ref(id)?;
-        let stats = self.leg_stats(id)?;
-        let mut leg = self.legs[id.slot()]
-            .take()
+        self.factory()?.release(id)?;
+        let retired = self
+            .take_leg(id)
             .expect("leg_ref just found the leg in this slot");
-        leg.send_bye(now);
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; MTU];
-        while let Some(n) = leg.poll_transmit(&mut buf) {
-            out.push(buf[..n].to_vec());
-        }
-        self.talkers.leave(id.slot());
-        if let Some(Some(g)) = self.groups.get_mut(leg.group) {
-            g.members -= 1;
-            if g.members == 0 {
-                self.groups[leg.group] = None;
-            }
-        }
-        Ok((stats, out))
+        Ok(retired.finish(now))
     }
 
-    /// Legs that should be removed: silent for longer than the timeout, or said BYE.
-    pub fn expired(&self, now: Duration) -> Vec<LegId> {
+    /// Legs that should be removed: silent for longer than the timeout, or said BYE. Real-time safe (an
+    /// iterator over the slots).
+    pub fn expired_legs(&self, now: Duration) -> impl Iterator<Item = LegId> + '_ {
+        let timeout = self.cfg.leg_timeout;
         self.legs
             .iter()
             .flatten()
-            .filter(|l| l.bye || now.saturating_sub(l.last_rx) > self.cfg.leg_timeout)
+            .filter(move |l| l.bye || now.saturating_sub(l.last_rx) > timeout)
             .map(|l| l.id)
-            .collect()
+    }
+
+    /// Whether leg `id` is one of [`Conference::expired_legs`] (false for an unknown id). Real-time safe.
+    pub fn is_expired(&self, id: LegId, now: Duration) -> bool {
+        self.leg_ref(id)
+            .is_ok_and(|l| l.bye || now.saturating_sub(l.last_rx) > self.cfg.leg_timeout)
+    }
+
+    /// [`Conference::expired_legs`] collected (control side).
+    pub fn expired(&self, now: Duration) -> Vec<LegId> {
+        self.expired_legs(now).collect()
     }
 
     /// Changes a leg's mute/deaf state and gains (control side; may allocate a new shared group).
     ///
     /// # Errors
-    /// [`ConferenceError::NoSuchLeg`], or a codec error creating the group.
+    /// [`ConferenceError::NoSuchLeg`], a codec error creating the group, or the factory was taken.
     pub fn set_leg(
         &mut self,
         id: LegId,
@@ -407,16 +382,19 @@ impl Conference {
             let l = self.leg_ref(id)?;
             (l.cfg.codec, l.group)
         };
-        let group = self.group_for(codec, gain_out_db)?;
+        let (group, new) = self.factory()?.regroup(id, codec, gain_out_db)?;
+        if let Some(g) = new {
+            self.groups[group] = Some(g);
+        }
         if group != old_group {
-            if let Some(Some(g)) = self.groups.get_mut(old_group) {
-                g.members -= 1;
-            }
             if let Some(Some(g)) = self.groups.get_mut(group) {
                 g.members += 1;
             }
-            if self.groups[old_group].as_ref().is_some_and(|g| g.members == 0) {
-                self.groups[old_group] = None;
+            if let Some(Some(g)) = self.groups.get_mut(old_group) {
+                g.members -= 1;
+                if g.members == 0 {
+                    self.groups[old_group] = None;
+                }
             }
         }
         let l = self.leg_mut(id)?;

@@ -72,6 +72,7 @@ pub struct LegCounters {
 /// One leg (see the module docs).
 pub struct Leg {
     pub(crate) id: LegId,
+    pub(crate) name: std::sync::Arc<str>,
     pub(crate) cfg: LegConfig,
     info: CodecInfo,
     receiver: Receiver,
@@ -217,6 +218,7 @@ impl Leg {
         let rtcp = RtcpSession::new(rc, now_us, conf.ntp_at_zero.wrapping_add(ntp_offset(now)));
         let mut leg = Self {
             id,
+            name: cfg.name.as_str().into(),
             info,
             receiver,
             srtp_in,
@@ -652,16 +654,6 @@ impl Leg {
     /// Whether the leg's chain takes a far-end reference (what the leg hears).
     pub(crate) fn needs_far(&self) -> bool {
         matches!(self.chain, Some((_, true)))
-    }
-
-    /// Whether the jitter buffer has started playing.
-    pub(crate) fn is_playing(&self) -> bool {
-        self.receiver.jitter_buffer().is_playing()
-    }
-
-    /// Jitter-buffer delay of the leg in ms.
-    pub(crate) fn jitter_delay_ms(&self) -> f64 {
-        self.receiver.jitter_buffer().current_delay_ms()
     }
 }
 

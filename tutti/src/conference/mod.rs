@@ -21,9 +21,11 @@ mod capture;
 mod config;
 mod core;
 mod dsp;
+mod factory;
 mod leg;
 mod queue;
 mod recorder;
+mod runtime;
 mod server;
 mod stats;
 mod talkers;
@@ -33,9 +35,13 @@ pub use bench::{run_bench, BenchConfig, BenchReport};
 pub use capture::{mix_capture, MixOptions, MixOutput, Participant};
 pub use config::{ConferenceConfig, ConferenceError, LegConfig, LegId, MixRate};
 pub use dsp::{FrameResampler, Limiter};
+pub use factory::{LegFactory, PreparedLeg, RetiredLeg};
 pub use leg::{Contributor, Leg, LegCounters, MTU};
 pub use queue::PacketQueue;
 pub use recorder::{fix_streaming_wav_header, wav_header, Recording};
+pub use runtime::{
+    split, ConferenceControl, ConferenceTask, Datagram, Event, NetEnds, Route, RuntimeCounters, RuntimeOptions,
+};
 pub use server::{serve, LegEntry, ServeOptions, ServerConfig};
 pub use stats::{ConferenceStats, LegStats};
 pub use talkers::{TalkerConfig, TalkerSelector};

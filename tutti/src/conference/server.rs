@@ -9,13 +9,16 @@
 //! and of the legs that consented (`record = true`), encrypted at rest when a key is configured.
 //!
 //! # How
-//! A thin driver: it reads datagrams until the next tick is due (receive timeout = time left), hands each to
-//! its leg with its arrival time, runs [`Conference::tick`] every packet time on an absolute schedule (no
-//! drift), and sends what the legs produced. The conference clock is the driver's monotonic clock.
+//! Three threads around the split conference of [`super::runtime`]: the mix tick runs every packet time
+//! as a task on an engine [`Scheduler`] worker (absolute-time wake-ups, deadline accounting); a network
+//! thread moves datagrams between the socket and the task's rings, stamping arrivals on the runtime's
+//! clock; the main thread admits joining legs (building them is what allocates), retires expired ones
+//! (their BYE, their statistics), writes recordings from the task's audio rings and prints statistics.
 //!
 //! # Real-time safety
-//! The mix tick is the real-time code (allocation-free, tested); this driver makes the socket system calls
-//! around it and adds or removes legs between ticks.
+//! The worker runs only the allocation-free task; the socket system calls, file writes and allocations
+//! happen on the two other threads. The scheduler counts allocations on its worker, and the statistics
+//! report them (`scheduler.rt_allocations`, expected 0) with the tick's busy time and deadline misses.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -24,15 +27,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rtrb::{Consumer, Producer, RingBuffer};
 use serde::Deserialize;
 use serde_json::json;
 use tutti_codecs::{CodecSpec, RtpFormat};
+use tutti_engine::{Scheduler, SchedulerConfig, SchedulerStats, TaskOptions};
 use tutti_rtp::{CryptoAttribute, SrtpProfile};
 
 use super::config::{ConferenceConfig, LegConfig, LegId, MixRate};
-use super::core::Conference;
+use super::core::{leg_codec, Conference};
 use super::leg::MTU;
 use super::recorder::Recording;
+use super::runtime::{split, ConferenceControl, Datagram, Event, NetEnds, Route, RuntimeOptions};
 
 /// One `[[leg]]` of the configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -146,16 +152,6 @@ fn parse_codec(s: &str, what: &str) -> Result<CodecSpec, String> {
     CodecSpec::parse(s).map_err(|e| format!("{what}: codec \"{s}\": {e}"))
 }
 
-/// How incoming datagrams find their leg.
-#[derive(Debug, Clone, Copy)]
-struct Route {
-    id: LegId,
-    remote: SocketAddr,
-    by_ssrc: Option<u32>,
-    /// Index into the recordings (consenting legs only).
-    rec: Option<usize>,
-}
-
 /// Options of [`serve`] beyond the file.
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {
@@ -165,15 +161,137 @@ pub struct ServeOptions {
     pub stats_every: Option<f64>,
 }
 
-fn ssrc_of(d: &[u8]) -> Option<u32> {
-    match tutti_rtp::classify(d) {
-        tutti_rtp::PacketKind::Rtp => d.get(8..12).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
-        tutti_rtp::PacketKind::Rtcp => d.get(4..8).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
-        _ => None,
+/// What the control side keeps of a leg.
+struct CtlLeg {
+    remote: SocketAddr,
+    by_ssrc: Option<u32>,
+    rec: Option<(Consumer<f32>, Recording)>,
+}
+
+/// Moves what a recording ring holds into its file.
+fn drain(c: &mut Consumer<f32>, rec: &mut Recording) -> Result<(), String> {
+    let n = c.slots();
+    if n == 0 {
+        return Ok(());
+    }
+    let chunk = c
+        .read_chunk(n)
+        .expect("`slots()` samples are readable: this is the ring's only consumer");
+    let (a, b) = chunk.as_slices();
+    rec.append(a)?;
+    rec.append(b)?;
+    chunk.commit_all();
+    Ok(())
+}
+
+/// A recording ring of two seconds at `rate`.
+fn record_ring(rate: u32) -> (Producer<f32>, Consumer<f32>) {
+    RingBuffer::new(rate as usize * 2)
+}
+
+/// The network driver: datagrams in (with their arrival time on the runtime's clock), datagrams out.
+fn net_loop(sock: UdpSocket, mut net: NetEnds, stop: Arc<AtomicBool>) {
+    let _ = sock.set_read_timeout(Some(Duration::from_millis(1)));
+    let mut buf = [0u8; MTU];
+    while !stop.load(Ordering::Relaxed) {
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                // A full ring drops the datagram (the real-time side is far behind); the leg's jitter
+                // buffer sees it as loss.
+                let _ = net.rx.push(Datagram::new(from, net.clock.elapsed(), &buf[..n]));
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                        | std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::ConnectionReset
+                ) => {}
+            Err(e) => {
+                eprintln!("tutti conference: receive: {e}");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        while let Ok(d) = net.tx.pop() {
+            let _ = sock.send_to(d.bytes(), d.addr);
+        }
     }
 }
 
+fn mix_rate_of(cfg: &ServerConfig, fname: &str) -> Result<MixRate, String> {
+    Ok(match &cfg.mix_rate {
+        None => MixRate::Fixed(16000),
+        Some(toml::Value::String(s)) if s == "highest" => {
+            // The mix tick runs on a real-time worker where nothing is rebuilt: "highest" is the highest
+            // rate among the configured legs, fixed at start.
+            let mut r = 8000;
+            for (i, l) in cfg.leg.iter().enumerate() {
+                let c = parse_codec(&l.codec, &format!("{fname}: leg[{i}] '{}'", l.name))?;
+                let a = leg_codec(c, MixRate::Highest).info().audio_rate;
+                r = r.max(
+                    [8000, 16000, 32000, 48000]
+                        .into_iter()
+                        .find(|&x| x >= a)
+                        .unwrap_or(48000),
+                );
+            }
+            MixRate::Fixed(r)
+        }
+        Some(toml::Value::Integer(r)) => MixRate::Fixed(*r as u32),
+        Some(v) => {
+            return Err(format!(
+                "{fname}: mix_rate = {v}: expected 8000, 16000, 32000, 48000 or \"highest\""
+            ))
+        }
+    })
+}
+
+fn leg_config(l: &LegEntry, what: &str) -> Result<(LegConfig, SocketAddr), String> {
+    let codec = parse_codec(&l.codec, what)?;
+    let remote: SocketAddr = l
+        .remote
+        .parse()
+        .map_err(|e| format!("{what}: remote = \"{}\": {e}", l.remote))?;
+    let mut lc = LegConfig::new(l.name.clone(), codec);
+    if let Some(pt) = l.payload_type {
+        if pt > 127 {
+            return Err(format!("{what}: payload_type = {pt}: expected 0-127"));
+        }
+        lc.payload_type = pt;
+    }
+    lc.local_ssrc = l.ssrc;
+    lc.chain = l.chain.clone();
+    lc.gain_in_db = l.gain_in_db;
+    lc.gain_out_db = l.gain_out_db;
+    lc.muted = l.muted;
+    lc.deaf = l.deaf;
+    if let Some(k) = &l.srtp_key {
+        let suite = l.srtp_suite.as_deref().unwrap_or("AES_CM_128_HMAC_SHA1_80");
+        let profile = SrtpProfile::from_sdes_name(suite)
+            .ok_or_else(|| format!("{what}: srtp_suite = \"{suite}\": unknown"))?;
+        lc.srtp =
+            Some(CryptoAttribute::from_base64_key(profile, k).map_err(|e| format!("{what}: srtp_key: {e}"))?);
+    }
+    Ok((lc, remote))
+}
+
+fn scheduler_json(s: &SchedulerStats) -> serde_json::Value {
+    let w = s.workers.first().cloned().unwrap_or_default();
+    json!({
+        "ticks": s.ticks, "deadline_misses": s.deadline_misses, "rt_allocations": w.rt_allocations,
+        "rt_frees": w.rt_frees, "busy_p50_us": w.busy.p50_ns as f64 / 1000.0,
+        "busy_p99_us": w.busy.p99_ns as f64 / 1000.0, "busy_max_us": w.busy.max_ns as f64 / 1000.0,
+        "realtime_priority": w.realtime_priority,
+    })
+}
+
 /// Runs the server until Ctrl-C or `opts.seconds`; prints statistics as JSON lines on stdout.
+///
+/// The mix tick runs on an engine [`Scheduler`] worker ([`super::ConferenceTask`]); a network thread
+/// moves datagrams between the socket and the task's rings; this thread admits and retires legs, writes
+/// recordings and prints statistics (see [`super::runtime`]).
 ///
 /// # Errors
 /// One line for a bad configuration or a socket that cannot be opened.
@@ -198,16 +316,7 @@ pub fn serve(file: &Path, cfg: &ServerConfig, opts: &ServeOptions) -> Result<(),
         }
         cc.leg_timeout = Duration::from_secs_f64(t);
     }
-    cc.mix_rate = match &cfg.mix_rate {
-        None => MixRate::Fixed(16000),
-        Some(toml::Value::String(s)) if s == "highest" => MixRate::Highest,
-        Some(toml::Value::Integer(r)) => MixRate::Fixed(*r as u32),
-        Some(v) => {
-            return Err(format!(
-                "{fname}: mix_rate = {v}: expected 8000, 16000, 32000, 48000 or \"highest\""
-            ))
-        }
-    };
+    cc.mix_rate = mix_rate_of(cfg, &fname)?;
     let now_sys = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -225,10 +334,14 @@ pub fn serve(file: &Path, cfg: &ServerConfig, opts: &ServeOptions) -> Result<(),
             })?;
         dynamic.insert(n, parse_codec(codec, &format!("{fname}: payload_types.{pt}"))?);
     }
-    let mut conf = Conference::new(cc).map_err(|e| format!("{fname}: {e}"))?;
-    let sock = UdpSocket::bind(&cfg.listen).map_err(|e| format!("{fname}: listen {}: {e}", cfg.listen))?;
-    let start = Instant::now();
-    let mut routes: Vec<Route> = Vec::new();
+    let entries: Vec<(LegConfig, SocketAddr)> = cfg
+        .leg
+        .iter()
+        .enumerate()
+        .map(|(i, l)| leg_config(l, &format!("{fname}: leg[{i}] '{}'", l.name)))
+        .collect::<Result<_, _>>()?;
+    let conf = Conference::new(cc).map_err(|e| format!("{fname}: {e}"))?;
+    let mix_rate = conf.mix_rate();
     let key = if cfg.record_key_file.is_some() || cfg.record_encrypt {
         Some(
             crate::record::load_key(cfg.record_key_file.as_deref().map(Path::new))
@@ -243,62 +356,61 @@ pub fn serve(file: &Path, cfg: &ServerConfig, opts: &ServeOptions) -> Result<(),
     } else if cfg.record_mix || cfg.leg.iter().any(|l| l.record) {
         return Err(format!("{fname}: record_mix / record = true need record_dir"));
     }
-    let mut recs: Vec<Option<Recording>> = Vec::new();
-    let mut mix_rec = match (rec_dir, cfg.record_mix) {
-        (Some(d), true) => Some(Recording::create(d, "mix", conf.mix_rate(), key.as_ref())?),
-        _ => None,
+    let sock = UdpSocket::bind(&cfg.listen).map_err(|e| format!("{fname}: listen {}: {e}", cfg.listen))?;
+    let ctl_sock = sock
+        .try_clone()
+        .map_err(|e| format!("{fname}: listen {}: {e}", cfg.listen))?;
+    let mut mix_rec = None;
+    let mut ropts = RuntimeOptions {
+        allow_join: cfg.allow_join.unwrap_or(true),
+        ..RuntimeOptions::default()
     };
-    for (i, l) in cfg.leg.iter().enumerate() {
-        let what = format!("{fname}: leg[{i}] '{}'", l.name);
-        let codec = parse_codec(&l.codec, &what)?;
-        let remote: SocketAddr = l
-            .remote
-            .parse()
-            .map_err(|e| format!("{what}: remote = \"{}\": {e}", l.remote))?;
-        let mut lc = LegConfig::new(l.name.clone(), codec);
-        if let Some(pt) = l.payload_type {
-            if pt > 127 {
-                return Err(format!("{what}: payload_type = {pt}: expected 0-127"));
-            }
-            lc.payload_type = pt;
-        }
-        lc.local_ssrc = l.ssrc;
-        lc.chain = l.chain.clone();
-        lc.gain_in_db = l.gain_in_db;
-        lc.gain_out_db = l.gain_out_db;
-        lc.muted = l.muted;
-        lc.deaf = l.deaf;
-        if let Some(k) = &l.srtp_key {
-            let suite = l.srtp_suite.as_deref().unwrap_or("AES_CM_128_HMAC_SHA1_80");
-            let profile = SrtpProfile::from_sdes_name(suite)
-                .ok_or_else(|| format!("{what}: srtp_suite = \"{suite}\": unknown"))?;
-            lc.srtp = Some(
-                CryptoAttribute::from_base64_key(profile, k).map_err(|e| format!("{what}: srtp_key: {e}"))?,
-            );
-        }
-        let id = conf
-            .add_leg(lc, Duration::ZERO)
-            .map_err(|e| format!("{what}: {e}"))?;
-        let rec = match (rec_dir, l.record) {
+    if let (Some(d), true) = (rec_dir, cfg.record_mix) {
+        let (p, c) = record_ring(mix_rate);
+        mix_rec = Some((c, Recording::create(d, "mix", mix_rate, key.as_ref())?));
+        ropts.mix_record = Some(p);
+    }
+    let (mut ctl, task, net) = split(conf, ropts).map_err(|e| format!("{fname}: {e}"))?;
+    let mut legs: BTreeMap<LegId, CtlLeg> = BTreeMap::new();
+    for ((lc, remote), l) in entries.into_iter().zip(&cfg.leg) {
+        let what = format!("{fname}: leg '{}'", l.name);
+        let (record, rec) = match (rec_dir, l.record) {
             (Some(d), true) => {
-                recs.push(Some(Recording::create(
-                    d,
-                    &l.name,
-                    conf.mix_rate(),
-                    key.as_ref(),
-                )?));
-                Some(recs.len() - 1)
+                let (p, c) = record_ring(mix_rate);
+                (
+                    Some(p),
+                    Some((c, Recording::create(d, &l.name, mix_rate, key.as_ref())?)),
+                )
             }
-            _ => None,
+            _ => (None, None),
         };
-        routes.push(Route {
-            id,
+        let route = Route {
             remote,
             by_ssrc: l.remote_ssrc,
-            rec,
-        });
+            record,
+        };
+        let id = ctl.add_leg(lc, route, None).map_err(|e| format!("{what}: {e}"))?;
+        legs.insert(
+            id,
+            CtlLeg {
+                remote,
+                by_ssrc: l.remote_ssrc,
+                rec,
+            },
+        );
     }
-    let allow_join = cfg.allow_join.unwrap_or(true);
+    let mut sched = Scheduler::new(SchedulerConfig {
+        workers: 1,
+        max_tasks_per_worker: 4,
+        queue_capacity: 4,
+        track_allocations: true,
+        ..SchedulerConfig::default()
+    })
+    .map_err(|e| format!("scheduler: {e}"))?;
+    let ptime = ctl.ptime();
+    sched
+        .add(Box::new(task), TaskOptions::every(ptime))
+        .map_err(|e| format!("scheduler: {e}"))?;
     let stop = Arc::new(AtomicBool::new(false));
     let usr1 = Arc::new(AtomicBool::new(false));
     {
@@ -306,152 +418,214 @@ pub fn serve(file: &Path, cfg: &ServerConfig, opts: &ServeOptions) -> Result<(),
         let _ = ctrlc::set_handler(move || s.store(true, Ordering::Relaxed));
     }
     let _ = signal_hook::flag::register(signal_hook::consts::SIGUSR1, usr1.clone());
+    let net_stop = Arc::new(AtomicBool::new(false));
+    let net_thread = {
+        let s = net_stop.clone();
+        std::thread::Builder::new()
+            .name("tutti-net".into())
+            .spawn(move || net_loop(sock, net, s))
+            .map_err(|e| format!("network thread: {e}"))?
+    };
     eprintln!(
         "tutti conference: listening on {} ({} configured legs, mix {} Hz)",
-        sock.local_addr().map_or(cfg.listen.clone(), |a| a.to_string()),
-        routes.len(),
-        conf.mix_rate()
+        ctl_sock
+            .local_addr()
+            .map_or(cfg.listen.clone(), |a| a.to_string()),
+        legs.len(),
+        mix_rate
     );
-    let ptime = conf.ptime();
-    let mut buf = vec![0u8; MTU];
-    let mut out = vec![0u8; MTU];
-    let mut tick: u32 = 0;
-    let mut next_stats = opts.stats_every.map(|s| Duration::from_secs_f64(s.max(0.1)));
-    let end = opts.seconds.map(Duration::from_secs_f64);
-    let print_stats = |conf: &Conference, routes: &[Route], event: &str| {
-        let legs: Vec<_> = routes
-            .iter()
-            .filter_map(|r| conf.leg_stats(r.id).ok())
-            .map(|s| s.to_json())
-            .collect();
-        println!(
-            "{}",
-            json!({"event": event, "time_s": start.elapsed().as_secs_f64(), "conference": conf.stats().to_json(), "legs": legs})
-        );
+    let mut server = Server {
+        ctl,
+        legs,
+        dynamic,
+        sock: ctl_sock,
+        pending: Vec::new(),
+        shutting_down: false,
     };
-    loop {
-        let due = ptime * tick;
-        // Receive until the tick is due.
-        loop {
-            let now = start.elapsed();
-            if now >= due {
-                break;
-            }
-            let _ = sock.set_read_timeout(Some((due - now).max(Duration::from_micros(100))));
-            match sock.recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    let at = start.elapsed();
-                    let d = &buf[..n];
-                    let ssrc = ssrc_of(d);
-                    let route = routes
-                        .iter()
-                        .find(|r| r.by_ssrc.is_some() && r.by_ssrc == ssrc)
-                        .or_else(|| routes.iter().find(|r| r.by_ssrc.is_none() && r.remote == from))
-                        .copied();
-                    match route {
-                        Some(r) => {
-                            let _ = conf.receive(r.id, at, d);
-                        }
-                        None if allow_join && tutti_rtp::classify(d) == tutti_rtp::PacketKind::Rtp => {
-                            let pt = d[1] & 0x7f;
-                            let codec =
-                                dynamic.get(&pt).copied().or_else(
-                                    || match tutti_codecs::static_payload_type(pt) {
-                                        Some(RtpFormat::Audio(c)) if c.info().channels == 1 => Some(c),
-                                        _ => None,
-                                    },
-                                );
-                            if let Some(codec) = codec {
-                                let mut lc = LegConfig::new(format!("{from}"), codec);
-                                lc.payload_type = pt;
-                                match conf.add_leg(lc, at) {
-                                    Ok(id) => {
-                                        // Joining legs gave no consent: never recorded.
-                                        let r = Route {
-                                            id,
-                                            remote: from,
-                                            by_ssrc: None,
-                                            rec: None,
-                                        };
-                                        routes.push(r);
-                                        let _ = conf.receive(id, at, d);
-                                        eprintln!("tutti conference: {from} joined ({})", codec.cli_name());
-                                    }
-                                    Err(e) => eprintln!("tutti conference: {from} cannot join: {e}"),
-                                }
-                            }
-                        }
-                        None => {}
-                    }
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("listen {}: {e}", cfg.listen)),
+    let stats_every = opts.stats_every.map(|s| Duration::from_secs_f64(s.max(0.1)));
+    let mut next_stats = stats_every;
+    let end = opts.seconds.map(Duration::from_secs_f64);
+    let mut asked: Option<&'static str> = None;
+    let result = loop {
+        std::thread::sleep(Duration::from_millis(5));
+        match server.poll(&sched, &mut asked) {
+            Ok(()) => {}
+            Err(e) => break Err(e),
+        }
+        if let Some((c, rec)) = mix_rec.as_mut() {
+            if let Err(e) = drain(c, rec) {
+                break Err(e);
             }
         }
-        conf.tick(due);
-        for r in &routes {
-            while let Some(n) = conf.poll_transmit(r.id, &mut out) {
-                let _ = sock.send_to(&out[..n], r.remote);
+        let now = server.ctl.now();
+        let mut want = usr1.swap(false, Ordering::Relaxed);
+        if let (Some(every), Some(next)) = (stats_every, next_stats.as_mut()) {
+            if now >= *next {
+                want = true;
+                *next += every;
             }
         }
-        // Recordings: what each consenting leg hears, and the full mix.
-        for r in &routes {
-            if let (Some(i), Some(heard)) = (r.rec, conf.heard(r.id)) {
-                if let Some(rec) = recs[i].as_mut() {
-                    rec.append(heard)?;
-                }
+        if want && asked.is_none() && server.ctl.request_stats() {
+            asked = Some("stats");
+        }
+        if stop.load(Ordering::Relaxed) || end.is_some_and(|e| now >= e) {
+            break Ok(());
+        }
+    };
+    // Final statistics, then every leg leaves with a BYE.
+    let give_up = Instant::now() + Duration::from_secs(2) + 4 * ptime;
+    if result.is_ok() {
+        while asked.is_some() && Instant::now() < give_up {
+            std::thread::sleep(Duration::from_millis(2));
+            server.poll(&sched, &mut asked)?;
+        }
+        if server.ctl.request_stats() {
+            asked = Some("final");
+            while asked.is_some() && Instant::now() < give_up {
+                std::thread::sleep(Duration::from_millis(2));
+                server.poll(&sched, &mut asked)?;
             }
-        }
-        if let Some(m) = mix_rec.as_mut() {
-            m.append(conf.full_mix())?;
-        }
-        for id in conf.expired(due) {
-            if let Some(pos) = routes.iter().position(|r| r.id == id) {
-                let r = routes.remove(pos);
-                if let Some(rec) = r.rec.and_then(|i| recs[i].take()) {
-                    rec.finish()?;
-                }
-                if let Ok((stats, byes)) = conf.remove_leg(id, due) {
-                    for b in byes {
-                        let _ = sock.send_to(&b, r.remote);
-                    }
-                    println!("{}", json!({"event": "leg_removed", "leg": stats.to_json()}));
-                }
-            }
-        }
-        tick += 1;
-        if usr1.swap(false, Ordering::Relaxed) {
-            print_stats(&conf, &routes, "stats");
-        }
-        if let (Some(every), Some(next)) = (opts.stats_every, next_stats.as_mut()) {
-            if due >= *next {
-                print_stats(&conf, &routes, "stats");
-                *next += Duration::from_secs_f64(every.max(0.1));
-            }
-        }
-        if stop.load(Ordering::Relaxed) || end.is_some_and(|e| due >= e) {
-            break;
         }
     }
-    let now = start.elapsed();
-    print_stats(&conf, &routes, "final");
-    for rec in recs.into_iter().flatten() {
+    server.shutting_down = true;
+    let ids: Vec<LegId> = server.legs.keys().copied().collect();
+    for id in ids {
+        let _ = server.ctl.remove_leg(id);
+    }
+    while !server.legs.is_empty() && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(2));
+        server.poll(&sched, &mut asked)?;
+    }
+    drop(sched);
+    net_stop.store(true, Ordering::Relaxed);
+    let _ = net_thread.join();
+    // Legs the worker never gave back (it stopped first) still have their recordings here.
+    for (_, l) in std::mem::take(&mut server.legs) {
+        if let Some((mut c, mut rec)) = l.rec {
+            drain(&mut c, &mut rec)?;
+            rec.finish()?;
+        }
+    }
+    if let Some((mut c, mut rec)) = mix_rec {
+        drain(&mut c, &mut rec)?;
         rec.finish()?;
     }
-    if let Some(m) = mix_rec {
-        m.finish()?;
-    }
-    for r in &routes {
-        if let Ok((_, byes)) = conf.remove_leg(r.id, now) {
-            for b in byes {
-                let _ = sock.send_to(&b, r.remote);
+    result
+}
+
+/// The control side of a running server.
+struct Server {
+    ctl: ConferenceControl,
+    legs: BTreeMap<LegId, CtlLeg>,
+    dynamic: BTreeMap<u8, CodecSpec>,
+    sock: UdpSocket,
+    pending: Vec<serde_json::Value>,
+    shutting_down: bool,
+}
+
+impl Server {
+    /// Handles the real-time side's events and moves recorded audio to its files.
+    fn poll(&mut self, sched: &Scheduler, asked: &mut Option<&'static str>) -> Result<(), String> {
+        while let Some(e) = self.ctl.poll_event() {
+            match e {
+                Event::Join(d) => self.join(d),
+                Event::Expired(id) => {
+                    let _ = self.ctl.remove_leg(id);
+                }
+                Event::Retired(leg, route) => {
+                    let id = leg.id();
+                    let (stats, byes) = leg.finish(self.ctl.now());
+                    for b in byes {
+                        let _ = self.sock.send_to(&b, route.remote);
+                    }
+                    if !self.shutting_down {
+                        println!("{}", json!({"event": "leg_removed", "leg": stats.to_json()}));
+                    }
+                    if let Some(l) = self.legs.remove(&id) {
+                        if let Some((mut c, mut rec)) = l.rec {
+                            drain(&mut c, &mut rec)?;
+                            rec.finish()?;
+                        }
+                    }
+                }
+                Event::Rejected(leg, route) => {
+                    eprintln!(
+                        "tutti conference: leg {} for {} was refused",
+                        leg.id(),
+                        route.remote
+                    );
+                    self.legs.remove(&leg.id());
+                }
+                Event::LegStats(s) => self.pending.push(s.to_json()),
+                Event::Stats(cs, counters) => {
+                    let mut conference = cs.to_json();
+                    conference["rx_routed"] = counters.rx_routed.into();
+                    conference["rx_unrouted"] = counters.rx_unrouted.into();
+                    conference["tx_dropped"] = counters.tx_dropped.into();
+                    conference["events_dropped"] = counters.events_dropped.into();
+                    conference["record_dropped"] = counters.record_dropped.into();
+                    println!(
+                        "{}",
+                        json!({
+                            "event": asked.take().unwrap_or("stats"),
+                            "time_s": self.ctl.now().as_secs_f64(),
+                            "conference": conference,
+                            "scheduler": scheduler_json(&sched.stats()),
+                            "legs": std::mem::take(&mut self.pending),
+                        })
+                    );
+                }
             }
         }
+        for l in self.legs.values_mut() {
+            if let Some((c, rec)) = l.rec.as_mut() {
+                drain(c, rec)?;
+            }
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// An unknown RTP source: a leg joins with the codec its payload type names (symmetric RTP).
+    fn join(&mut self, d: Datagram) {
+        let from = d.addr;
+        if self
+            .legs
+            .values()
+            .any(|l| l.by_ssrc.is_none() && l.remote == from)
+        {
+            return; // joined already; its route is active from the next tick
+        }
+        let pt = d.bytes()[1] & 0x7f;
+        let codec = self
+            .dynamic
+            .get(&pt)
+            .copied()
+            .or_else(|| match tutti_codecs::static_payload_type(pt) {
+                Some(RtpFormat::Audio(c)) if c.info().channels == 1 => Some(c),
+                _ => None,
+            });
+        let Some(codec) = codec else { return };
+        let mut lc = LegConfig::new(format!("{from}"), codec);
+        lc.payload_type = pt;
+        // Joining legs gave no consent: never recorded.
+        let route = Route {
+            remote: from,
+            by_ssrc: None,
+            record: None,
+        };
+        match self.ctl.add_leg(lc, route, Some(d)) {
+            Ok(id) => {
+                self.legs.insert(
+                    id,
+                    CtlLeg {
+                        remote: from,
+                        by_ssrc: None,
+                        rec: None,
+                    },
+                );
+                eprintln!("tutti conference: {from} joined ({})", codec.cli_name());
+            }
+            Err(e) => eprintln!("tutti conference: {from} cannot join: {e}"),
+        }
+    }
 }

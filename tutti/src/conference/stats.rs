@@ -1,5 +1,7 @@
 //! Statistics of a conference and of its legs (webrtc-stats names, ITU-T G.107 E-model).
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 use tutti_rtp::EModel;
 
@@ -8,8 +10,8 @@ use super::leg::{Leg, LegCounters};
 /// Statistics of one leg.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegStats {
-    /// The leg's label.
-    pub name: String,
+    /// The leg's label (shared with the leg: taking statistics on the real-time side does not allocate).
+    pub name: Arc<str>,
     /// Codec (command-line name).
     pub codec: &'static str,
     /// The leg's SSRC (what it sends with), once known.
@@ -51,7 +53,7 @@ impl LegStats {
         let codec = l.cfg.codec.cli_name();
         let em = EModel::for_leg(codec, delay, loss_pct.min(100.0), 1.0);
         Self {
-            name: l.cfg.name.clone(),
+            name: l.name.clone(),
             codec,
             remote_ssrc: l.remote_ssrc(),
             local_ssrc: l.local_ssrc(),
@@ -73,7 +75,7 @@ impl LegStats {
     pub fn to_json(&self) -> Value {
         let c = &self.counters;
         json!({
-            "name": self.name, "codec": self.codec,
+            "name": &*self.name, "codec": self.codec,
             "remote_ssrc": self.remote_ssrc.map(|s| format!("{s:08x}")),
             "local_ssrc": format!("{:08x}", self.local_ssrc),
             "talking": self.talking, "level_db": self.level_db,

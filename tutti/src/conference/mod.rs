@@ -20,7 +20,7 @@ mod bench;
 mod capture;
 mod config;
 mod core;
-mod dsp;
+pub(crate) mod dsp;
 mod factory;
 mod leg;
 mod queue;

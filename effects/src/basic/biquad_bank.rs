@@ -6,37 +6,31 @@
 //! (equalisers, resonator banks, all-pass chains).
 //!
 //! # How
-//! Transposed direct form II as in [`super::Biquad`], but every coefficient and state variable is an
-//! array of 8 lanes (`[f32; 8]`, one lane per channel) and each sample step is a loop over the lanes with
-//! no dependency between them, which LLVM vectorises (SSE2: two 4-wide operations per step; AVX: one) —
-//! no `unsafe`, no intrinsics. The recursion runs along time inside each lane, so the result equals 8
-//! independent scalar cascades in `f32` arithmetic. Single precision is enough for audio-band sections
-//! (the tests compare with the `f64` scalar cascade); very low `f/fs` high-passes should stay on
-//! [`super::Biquad`]. `benches/benches/fx.rs` (`fx/biquad8x4/*`) measures it against the scalar cascade.
+//! Transposed direct form II as in [`super::Biquad`], with every coefficient and state variable an array of
+//! 8 lanes (one per channel). `process` transposes the planar channels into frame-major blocks of 64
+//! `[f32; 8]` frames on the stack, runs the cascade frame by frame through all sections (independent
+//! lanes: one 8-wide AVX2/FMA operation per step on CPUs that have it, see [`super::simd8`]; the sections'
+//! recursions overlap in the CPU pipeline) and transposes back. The result equals 8 independent scalar
+//! cascades in `f32` arithmetic. Single precision is enough for audio-band sections (the tests compare
+//! with the `f64` scalar cascade); very low `f/fs` high-passes should stay on [`super::Biquad`].
+//! `benches/benches/fx.rs` (`fx/biquad8x4/*`) measures it against the scalar cascade.
 //!
 //! # Real-time safety
-//! [`BiquadBank8::new`] allocates the sections; `process` is arithmetic only.
+//! [`BiquadBank8::new`] allocates the sections; `process` is arithmetic only (fixed stack block).
 
+use super::simd8::{self, Section8, V8};
 use super::BiquadCoeffs;
 
 /// Lanes (channels) per bank.
-pub const LANES: usize = 8;
+pub const LANES: usize = simd8::LANES;
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Section {
-    b0: [f32; LANES],
-    b1: [f32; LANES],
-    b2: [f32; LANES],
-    a1: [f32; LANES],
-    a2: [f32; LANES],
-    z1: [f32; LANES],
-    z2: [f32; LANES],
-}
+/// Frames per transposed block.
+pub(crate) const BLOCK: usize = 64;
 
 /// `S` biquad sections in cascade on 8 channels (structure of arrays; see the module docs).
 #[derive(Debug, Clone)]
 pub struct BiquadBank8 {
-    sections: Vec<Section>,
+    sections: Vec<Section8>,
 }
 
 impl BiquadBank8 {
@@ -44,12 +38,10 @@ impl BiquadBank8 {
     pub fn new(sections: usize) -> Self {
         let id = BiquadCoeffs::IDENTITY;
         let mut bank = Self {
-            sections: vec![Section::default(); sections],
+            sections: vec![Section8::default(); sections],
         };
         for s in 0..sections {
-            for lane in 0..LANES {
-                bank.set(s, lane, &id);
-            }
+            bank.set_all(s, &id);
         }
         bank
     }
@@ -65,11 +57,7 @@ impl BiquadBank8 {
             return;
         }
         if let Some(s) = self.sections.get_mut(section) {
-            s.b0[lane] = c.b0 as f32;
-            s.b1[lane] = c.b1 as f32;
-            s.b2[lane] = c.b2 as f32;
-            s.a1[lane] = c.a1 as f32;
-            s.a2[lane] = c.a2 as f32;
+            s.set(lane, c);
         }
     }
 
@@ -94,41 +82,67 @@ impl BiquadBank8 {
     pub fn process(&mut self, bufs: &mut [&mut [f32]]) {
         let n_ch = bufs.len().min(LANES);
         let frames = bufs[..n_ch].iter().map(|b| b.len()).min().unwrap_or(0);
-        for i in 0..frames {
-            let mut x = [0.0f32; LANES];
-            for (c, b) in bufs[..n_ch].iter().enumerate() {
-                x[c] = b[i];
-            }
-            for s in &mut self.sections {
-                x = Self::step(s, x);
-            }
-            for (c, b) in bufs[..n_ch].iter_mut().enumerate() {
-                b[i] = x[c];
-            }
+        let mut block = [[0.0f32; LANES]; BLOCK];
+        let mut off = 0;
+        while off < frames {
+            let len = (frames - off).min(BLOCK);
+            to_frames(&bufs[..n_ch], off, &mut block[..len]);
+            simd8::cascade(&mut self.sections, &mut block[..len]);
+            from_frames(&block[..len], &mut bufs[..n_ch], off);
+            off += len;
         }
         // Flush state that decayed into the denormal range so silence stays cheap.
         for s in &mut self.sections {
-            for l in 0..LANES {
-                if s.z1[l].abs() < 1e-30 {
-                    s.z1[l] = 0.0;
-                }
-                if s.z2[l].abs() < 1e-30 {
-                    s.z2[l] = 0.0;
-                }
-            }
+            s.flush();
         }
     }
 
-    /// One sample through one section on all lanes (independent lanes: vectorised).
-    #[inline(always)]
-    fn step(s: &mut Section, x: [f32; LANES]) -> [f32; LANES] {
-        let mut y = [0.0f32; LANES];
-        for l in 0..LANES {
-            y[l] = s.b0[l] * x[l] + s.z1[l];
-            s.z1[l] = s.b1[l] * x[l] - s.a1[l] * y[l] + s.z2[l];
-            s.z2[l] = s.b2[l] * x[l] - s.a2[l] * y[l];
+    /// Sums the sections run in parallel on `input` into `output` (planar, at most 8 channels each,
+    /// equal lengths): a resonator or filter bank rather than a cascade.
+    pub fn process_parallel(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]) {
+        let n_ch = input.len().min(output.len()).min(LANES);
+        let frames = input[..n_ch]
+            .iter()
+            .map(|b| b.len())
+            .chain(output[..n_ch].iter().map(|b| b.len()))
+            .min()
+            .unwrap_or(0);
+        let mut x = [[0.0f32; LANES]; BLOCK];
+        let mut y = [[0.0f32; LANES]; BLOCK];
+        let mut off = 0;
+        while off < frames {
+            let len = (frames - off).min(BLOCK);
+            to_frames(&input[..n_ch], off, &mut x[..len]);
+            simd8::parallel_sum(&mut self.sections, &x[..len], &mut y[..len]);
+            from_frames(&y[..len], &mut output[..n_ch], off);
+            off += len;
         }
-        y
+        for s in &mut self.sections {
+            s.flush();
+        }
+    }
+}
+
+/// Copies `bufs[c][off..off + dst.len()]` into lane `c` of `dst` (other lanes zero).
+pub(crate) fn to_frames<B: AsRef<[f32]>>(bufs: &[B], off: usize, dst: &mut [V8]) {
+    if bufs.len() < LANES {
+        for f in dst.iter_mut() {
+            *f = [0.0; LANES];
+        }
+    }
+    for (c, b) in bufs.iter().enumerate().take(LANES) {
+        for (f, &v) in dst.iter_mut().zip(&b.as_ref()[off..]) {
+            f[c] = v;
+        }
+    }
+}
+
+/// Copies lane `c` of `src` into `bufs[c][off..off + src.len()]`.
+pub(crate) fn from_frames(src: &[V8], bufs: &mut [&mut [f32]], off: usize) {
+    for (c, b) in bufs.iter_mut().enumerate().take(LANES) {
+        for (d, f) in b[off..].iter_mut().zip(src) {
+            *d = f[c];
+        }
     }
 }
 
@@ -207,5 +221,40 @@ mod tests {
         assert!(a.iter().all(|&v| v == 0.5) && b.iter().all(|&v| v == 1.0));
         bank.process(&mut []);
         assert_eq!(bank.sections(), 1);
+    }
+
+    /// The parallel bank equals the sum of scalar f64 sections (to f32 precision), across blocks.
+    #[test]
+    fn parallel_equals_sum_of_scalar_sections() {
+        let fs = 48_000.0;
+        let mut bank = BiquadBank8::new(4);
+        let mut scalar: Vec<Vec<Biquad>> = Vec::new();
+        for lane in 0..3 {
+            let cs: Vec<BiquadCoeffs> = (1..=4)
+                .map(|k| BiquadCoeffs::bandpass(220.0 * k as f64 + 10.0 * lane as f64, 30.0, fs))
+                .collect();
+            for (s, c) in cs.iter().enumerate() {
+                bank.set(s, lane, c);
+            }
+            scalar.push(cs.iter().map(|c| Biquad::new(*c)).collect());
+        }
+        let x: Vec<Vec<f32>> = (0..3)
+            .map(|c| (0..1000).map(|i| ((i * (c + 2)) as f32 * 0.37).sin()).collect())
+            .collect();
+        let mut y = vec![vec![0.0f32; 1000]; 3];
+        for part in [0..130, 130..1000] {
+            let ins: Vec<&[f32]> = x.iter().map(|c| &c[part.clone()]).collect();
+            let mut outs: Vec<&mut [f32]> = y.iter_mut().map(|c| &mut c[part.clone()]).collect();
+            bank.process_parallel(&ins, &mut outs);
+        }
+        for ((xc, yc), bank) in x.iter().zip(&y).zip(&mut scalar) {
+            for (&xv, &yv) in xc.iter().zip(yc) {
+                let want: f64 = bank.iter_mut().map(|b| b.tick(f64::from(xv))).sum();
+                assert!(
+                    (want - f64::from(yv)).abs() < 1e-3 * want.abs().max(1.0),
+                    "{want} {yv}"
+                );
+            }
+        }
     }
 }

@@ -28,7 +28,7 @@ use tutti_engine::{
     EngineError, Inputs, NodeArgs, NodeType, Outputs, ParamInfo, Processor, Smoothed, StreamConfig,
 };
 
-use super::common::{split_io, DelayLine, Lfo, LfoShape, LFO_SHAPES, SMOOTH_MS};
+use super::common::{split_io, DelayLine, Lfo, LfoShape, ParamSet, LFO_SHAPES, SMOOTH_MS};
 
 const PARAMS: &[ParamInfo] = &[
     ParamInfo::new("voices", "", 1.0, 4.0, 3.0, "number of delayed voices"),
@@ -59,16 +59,13 @@ pub(crate) const TYPE: NodeType = NodeType {
     stage: None,
 };
 
-const SMOOTHED: [usize; 5] = [1, 2, 3, 4, 6];
-
 /// The chorus processor.
 #[derive(Debug)]
 pub struct Chorus {
-    values: [f32; 7],
-    rate: f64,
+    /// Smoothed delay, depth, speed, mix, stereo.
+    p: ParamSet<7, 5>,
     lines: Vec<DelayLine>,
     lfo: Lfo,
-    sm: [Smoothed; 5],
     /// Per-voice level, ramped when the voice count changes.
     voice_gain: [Smoothed; 4],
 }
@@ -76,22 +73,16 @@ pub struct Chorus {
 impl Chorus {
     /// A chorus with parameter values in the order of the node type's `params`.
     pub fn new(values: &[f32]) -> Self {
-        let mut v = [0.0; 7];
-        for (d, s) in v.iter_mut().zip(values) {
-            *d = *s;
-        }
         Self {
-            values: v,
-            rate: 48_000.0,
+            p: ParamSet::new(values, [1, 2, 3, 4, 6]),
             lines: Vec::new(),
             lfo: Lfo::new(0.0),
-            sm: SMOOTHED.map(|i| Smoothed::new(v[i], 1)),
             voice_gain: [Smoothed::new(0.0, 1); 4],
         }
     }
 
     fn voices(&self) -> usize {
-        (self.values[0].round() as usize).clamp(1, 4)
+        (self.p.value(0).round() as usize).clamp(1, 4)
     }
 
     fn voice_targets(&mut self, immediate: bool) {
@@ -113,10 +104,9 @@ impl Processor for Chorus {
     }
 
     fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
-        self.rate = f64::from(cfg.sample_rate);
-        let max = (60.0 * self.rate / 1000.0).ceil() as usize + 3;
+        self.p.prepare(cfg.sample_rate);
+        let max = (60.0 * self.p.rate() / 1000.0).ceil() as usize + 3;
         self.lines = (0..cfg.channels.min(2)).map(|_| DelayLine::new(max)).collect();
-        self.sm = SMOOTHED.map(|i| Smoothed::with_time(self.values[i], SMOOTH_MS, cfg.sample_rate));
         self.voice_gain = [Smoothed::with_time(0.0, SMOOTH_MS, cfg.sample_rate); 4];
         self.reset();
         Ok(())
@@ -126,10 +116,11 @@ impl Processor for Chorus {
         let mut out = outputs.port(0);
         let io = split_io(inputs.port(0), &mut out);
         let ch = io.channels.min(self.lines.len());
-        let shape = LfoShape::from_index(self.values[5]);
-        let ms = self.rate / 1000.0;
+        let shape = LfoShape::from_index(self.p.value(5));
+        let rate = self.p.rate();
+        let ms = rate / 1000.0;
         for n in 0..io.frames {
-            let [delay, depth, speed, mix, stereo] = self.sm.each_mut().map(|s| f64::from(s.next()));
+            let [delay, depth, speed, mix, stereo] = self.p.next();
             let (mix, stereo) = (mix / 100.0, stereo / 100.0);
             let g = self.voice_gain.each_mut().map(|s| f64::from(s.next()));
             for c in 0..ch {
@@ -146,7 +137,7 @@ impl Processor for Chorus {
                 }
                 io.outs[c][n] = ((1.0 - mix) * x + mix * wet) as f32;
             }
-            self.lfo.advance(speed / self.rate);
+            self.lfo.advance(speed / rate);
         }
     }
 
@@ -155,9 +146,7 @@ impl Processor for Chorus {
             l.clear();
         }
         self.lfo = Lfo::new(0.0);
-        for (s, &i) in self.sm.iter_mut().zip(&SMOOTHED) {
-            s.set_immediate(self.values[i]);
-        }
+        self.p.reset();
         self.voice_targets(true);
     }
 
@@ -166,14 +155,9 @@ impl Processor for Chorus {
     }
 
     fn set_param(&mut self, index: usize, value: f32) {
-        if index < self.values.len() {
-            self.values[index] = value;
-        }
+        self.p.set(index, value);
         if index == 0 {
             self.voice_targets(false);
-        }
-        if let Some(k) = SMOOTHED.iter().position(|&i| i == index) {
-            self.sm[k].set_target(value);
         }
     }
 }

@@ -23,11 +23,9 @@
 //! # Real-time safety
 //! `prepare` sizes the delay lines; `process` is arithmetic only.
 
-use tutti_engine::{
-    EngineError, Inputs, NodeArgs, NodeType, Outputs, ParamInfo, Processor, Smoothed, StreamConfig,
-};
+use tutti_engine::{EngineError, Inputs, NodeArgs, NodeType, Outputs, ParamInfo, Processor, StreamConfig};
 
-use super::common::{flush, split_io, DelayLine, Lfo, LfoShape, LFO_SHAPES, SMOOTH_MS};
+use super::common::{flush, split_io, DelayLine, Lfo, LfoShape, ParamSet, LFO_SHAPES};
 
 const PARAMS: &[ParamInfo] = &[
     ParamInfo::new("delay", "ms", 0.0, 30.0, 0.0, "base (minimum) delay"),
@@ -83,31 +81,21 @@ pub(crate) const TYPE: NodeType = NodeType {
 /// The flanger processor.
 #[derive(Debug)]
 pub struct Flanger {
-    values: [f32; 8],
-    rate: f64,
+    /// Smoothed delay, depth, regen, width, speed, phase.
+    p: ParamSet<8, 6>,
     lines: Vec<DelayLine>,
     last: [f64; 2],
     lfo: Lfo,
-    /// Smoothed delay, depth, regen, width, speed, phase.
-    sm: [Smoothed; 6],
 }
-
-const SMOOTHED: [usize; 6] = [0, 1, 2, 3, 4, 6];
 
 impl Flanger {
     /// A flanger with parameter values in the order of the node type's `params`.
     pub fn new(values: &[f32]) -> Self {
-        let mut v = [0.0; 8];
-        for (d, s) in v.iter_mut().zip(values) {
-            *d = *s;
-        }
         Self {
-            values: v,
-            rate: 48_000.0,
+            p: ParamSet::new(values, [0, 1, 2, 3, 4, 6]),
             lines: Vec::new(),
             last: [0.0; 2],
             lfo: Lfo::new(0.75),
-            sm: SMOOTHED.map(|i| Smoothed::new(v[i], 1)),
         }
     }
 }
@@ -118,10 +106,9 @@ impl Processor for Flanger {
     }
 
     fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
-        self.rate = f64::from(cfg.sample_rate);
-        let max = (40.0 * self.rate / 1000.0).ceil() as usize + 3;
+        self.p.prepare(cfg.sample_rate);
+        let max = (40.0 * self.p.rate() / 1000.0).ceil() as usize + 3;
         self.lines = (0..cfg.channels.min(2)).map(|_| DelayLine::new(max)).collect();
-        self.sm = SMOOTHED.map(|i| Smoothed::with_time(self.values[i], SMOOTH_MS, cfg.sample_rate));
         self.reset();
         Ok(())
     }
@@ -130,11 +117,12 @@ impl Processor for Flanger {
         let mut out = outputs.port(0);
         let io = split_io(inputs.port(0), &mut out);
         let ch = io.channels.min(self.lines.len());
-        let shape = LfoShape::from_index(self.values[5]);
-        let quadratic = self.values[7] >= 0.5;
-        let ms = self.rate / 1000.0;
+        let shape = LfoShape::from_index(self.p.value(5));
+        let quadratic = self.p.value(7) >= 0.5;
+        let rate = self.p.rate();
+        let ms = rate / 1000.0;
         for n in 0..io.frames {
-            let [delay, depth, regen, width, speed, phase] = self.sm.each_mut().map(|s| f64::from(s.next()));
+            let [delay, depth, regen, width, speed, phase] = self.p.next();
             let (regen, width, phase) = (regen / 100.0, width / 100.0, phase / 100.0);
             let dmin = delay * ms;
             let span = depth * ms;
@@ -153,7 +141,7 @@ impl Processor for Flanger {
                 self.last[c] = delayed;
                 io.outs[c][n] = (x * in_gain + delayed * delay_gain) as f32;
             }
-            self.lfo.advance(speed / self.rate);
+            self.lfo.advance(speed / rate);
         }
     }
 
@@ -163,9 +151,7 @@ impl Processor for Flanger {
         }
         self.last = [0.0; 2];
         self.lfo = Lfo::new(0.75);
-        for (s, &i) in self.sm.iter_mut().zip(&SMOOTHED) {
-            s.set_immediate(self.values[i]);
-        }
+        self.p.reset();
     }
 
     fn params(&self) -> &'static [ParamInfo] {
@@ -173,11 +159,6 @@ impl Processor for Flanger {
     }
 
     fn set_param(&mut self, index: usize, value: f32) {
-        if index < self.values.len() {
-            self.values[index] = value;
-        }
-        if let Some(k) = SMOOTHED.iter().position(|&i| i == index) {
-            self.sm[k].set_target(value);
-        }
+        self.p.set(index, value);
     }
 }

@@ -15,18 +15,23 @@
 //! first-order allpass filters"). sox's `phaser` is a different effect (a modulated feedback delay), so it is
 //! not a reference here.
 //!
+//! Every channel of the port is processed (any count, in groups of 8); channel `c` sweeps with the LFO
+//! phase offset `c·phase`.
+//!
 //! # How
-//! Transposed direct form per stage in `f64`, coefficient recomputed every sample from the LFO; parameters
-//! follow 20 ms linear ramps.
+//! Eight channels at a time run through [`crate::basic::simd8::allpass_chain`]: one `f32` lane per
+//! channel, 8-wide AVX2/FMA vector operations where the CPU has them. The stage coefficient `a` is
+//! computed exactly (`tan`, `powf` in `f64`) every 128 frames from the LFO and ramped linearly in between;
+//! feedback, mix and the other parameters follow 20 ms ramps sampled at the same points.
 //!
 //! # Real-time safety
-//! Arithmetic only; state is fixed-size.
+//! `prepare` sizes the per-group state; `process` is arithmetic on it and on stack blocks.
 
-use tutti_engine::{
-    EngineError, Inputs, NodeArgs, NodeType, Outputs, ParamInfo, Processor, Smoothed, StreamConfig,
-};
+use tutti_engine::{EngineError, Inputs, NodeArgs, NodeType, Outputs, ParamInfo, Processor, StreamConfig};
 
-use super::common::{flush, split_io, Lfo, LfoShape, LFO_SHAPES, SMOOTH_MS};
+use super::common::{Lfo, LfoShape, ParamSet, LFO_SHAPES};
+use crate::basic::simd8::{allpass_chain, AllpassRamp, LANES, V8};
+use crate::basic::{from_frames, to_frames};
 
 const MAX_STAGES: usize = 12;
 
@@ -95,34 +100,55 @@ pub(crate) const TYPE: NodeType = NodeType {
     stage: None,
 };
 
-const SMOOTHED: [usize; 6] = [1, 2, 3, 4, 5, 7];
+/// Frames between exact coefficient computations (linear ramps in between): 2.7 ms at 48 kHz, where a
+/// 10 Hz sweep moves 3 % of a cycle.
+const CHUNK: usize = 128;
+
+/// State of 8 channels.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    z: [V8; MAX_STAGES],
+    last: V8,
+    a: V8,
+}
 
 /// The phaser processor.
 #[derive(Debug)]
 pub struct Phaser {
-    values: [f32; 8],
-    rate: f64,
-    state: [[f64; MAX_STAGES]; 2],
-    last: [f64; 2],
+    /// Smoothed min_freq, max_freq, rate, feedback, mix, phase.
+    p: ParamSet<8, 6>,
+    groups: Vec<Group>,
     lfo: Lfo,
-    sm: [Smoothed; 6],
+    /// Feedback and mix (fractions) at the end of the previous chunk.
+    fb_mix: [f32; 2],
 }
 
 impl Phaser {
     /// A phaser with parameter values in the order of the node type's `params`.
     pub fn new(values: &[f32]) -> Self {
-        let mut v = [0.0; 8];
-        for (d, s) in v.iter_mut().zip(values) {
-            *d = *s;
-        }
         Self {
-            values: v,
-            rate: 48_000.0,
-            state: [[0.0; MAX_STAGES]; 2],
-            last: [0.0; 2],
+            p: ParamSet::new(values, [1, 2, 3, 4, 5, 7]),
+            groups: Vec::new(),
             lfo: Lfo::new(0.0),
-            sm: SMOOTHED.map(|i| Smoothed::new(v[i], 1)),
+            fb_mix: [0.0; 2],
         }
+    }
+
+    /// Stage coefficients of the first `n` channels of group `g` at LFO phase `lfo` (the other lanes 0).
+    fn coeffs(&self, g: usize, n: usize, lfo: f64, fmin: f64, fmax: f64, phase: f64) -> V8 {
+        let shape = LfoShape::from_index(self.p.value(6));
+        let rate = self.p.rate();
+        let nyq = 0.49 * rate;
+        let (fmin, fmax) = (fmin.min(nyq), fmax.min(nyq));
+        std::array::from_fn(|l| {
+            if l >= n {
+                return 0.0;
+            }
+            let c = (g * LANES + l) as f64;
+            let f = fmin * (fmax / fmin).powf(shape.eval(lfo + c * phase / 100.0));
+            let t = (std::f64::consts::PI * f / rate).tan();
+            ((t - 1.0) / (t + 1.0)) as f32
+        })
     }
 }
 
@@ -132,46 +158,93 @@ impl Processor for Phaser {
     }
 
     fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
-        self.rate = f64::from(cfg.sample_rate);
-        self.sm = SMOOTHED.map(|i| Smoothed::with_time(self.values[i], SMOOTH_MS, cfg.sample_rate));
+        self.p.prepare(cfg.sample_rate);
+        let zero = Group {
+            z: [[0.0; LANES]; MAX_STAGES],
+            last: [0.0; LANES],
+            a: [0.0; LANES],
+        };
+        self.groups = vec![zero; cfg.channels.div_ceil(LANES)];
         self.reset();
         Ok(())
     }
 
     fn process(&mut self, inputs: &Inputs<'_>, outputs: &mut Outputs<'_>) {
+        let inp = inputs.port(0);
         let mut out = outputs.port(0);
-        let io = split_io(inputs.port(0), &mut out);
-        let shape = LfoShape::from_index(self.values[6]);
-        let stages = (self.values[0].round() as usize).clamp(1, MAX_STAGES);
-        let nyq = 0.49 * self.rate;
-        for n in 0..io.frames {
-            let [fmin, fmax, rate, fb, mix, phase] = self.sm.each_mut().map(|s| f64::from(s.next()));
-            let (fb, mix, phase) = (fb / 100.0, mix / 100.0, phase / 100.0);
-            let (fmin, fmax) = (fmin.min(nyq), fmax.min(nyq));
-            for c in 0..io.channels.min(2) {
-                let x = f64::from(io.ins[c][n]);
-                let f = fmin * (fmax / fmin).powf(shape.eval(self.lfo.phase + c as f64 * phase));
-                let t = (std::f64::consts::PI * f / self.rate).tan();
-                let a = (t - 1.0) / (t + 1.0);
-                let mut u = x + fb * self.last[c];
-                for z in self.state[c].iter_mut().take(stages) {
-                    let y = a * u + *z;
-                    *z = flush(u - a * y);
-                    u = y;
-                }
-                self.last[c] = u;
-                io.outs[c][n] = ((1.0 - mix) * x + mix * u) as f32;
+        let frames = out.frames();
+        let channels = inp.channels().min(out.channels());
+        let stages = (self.p.value(0).round() as usize).clamp(1, MAX_STAGES);
+        let rate = self.p.rate();
+        // Every group replays the same parameter ramps and LFO; the state after the last one is kept.
+        let (p0, lfo0, fb_mix0) = (self.p.clone(), self.lfo, self.fb_mix);
+        let mut block = [[0.0f32; LANES]; CHUNK];
+        let data = out.as_mut_slice();
+        for (g, chans) in data.chunks_mut(frames * LANES).enumerate() {
+            if g * LANES >= channels || g >= self.groups.len() {
+                break;
             }
-            self.lfo.advance(rate / self.rate);
+            self.p = p0.clone();
+            self.lfo = lfo0;
+            self.fb_mix = fb_mix0;
+            let ins: [&[f32]; LANES] = std::array::from_fn(|l| {
+                if g * LANES + l < channels {
+                    inp.channel(g * LANES + l)
+                } else {
+                    &[]
+                }
+            });
+            let mut outs: [&mut [f32]; LANES] = Default::default();
+            let n = (channels - g * LANES).min(LANES);
+            for (d, s) in outs.iter_mut().zip(chans.chunks_mut(frames)).take(n) {
+                *d = s;
+            }
+            let mut off = 0;
+            while off < frames {
+                let len = (frames - off).min(CHUNK);
+                let mut v = [0.0; 6];
+                for _ in 0..len {
+                    v = self.p.next();
+                    self.lfo.advance(v[2] / rate);
+                }
+                let [fmin, fmax, _, fb, mix, phase] = v;
+                let target = self.coeffs(g, n, self.lfo.phase, fmin, fmax, phase);
+                let grp = &mut self.groups[g];
+                let [fb0, mix0] = self.fb_mix;
+                let (fb, mix) = ((fb / 100.0) as f32, (mix / 100.0) as f32);
+                let inv = 1.0 / len as f32;
+                let ramp = AllpassRamp {
+                    a: grp.a,
+                    da: std::array::from_fn(|l| (target[l] - grp.a[l]) * inv),
+                    fb: fb0,
+                    dfb: (fb - fb0) * inv,
+                    mix: mix0,
+                    dmix: (mix - mix0) * inv,
+                };
+                self.fb_mix = [fb, mix];
+                to_frames(&ins[..n], off, &mut block[..len]);
+                allpass_chain(&mut grp.z[..stages], &mut grp.last, &ramp, &mut block[..len]);
+                from_frames(&block[..len], &mut outs[..n], off);
+                grp.a = target;
+                off += len;
+            }
         }
     }
 
     fn reset(&mut self) {
-        self.state = [[0.0; MAX_STAGES]; 2];
-        self.last = [0.0; 2];
         self.lfo = Lfo::new(0.0);
-        for (s, &i) in self.sm.iter_mut().zip(&SMOOTHED) {
-            s.set_immediate(self.values[i]);
+        self.p.reset();
+        let (fmin, fmax, phase) = (self.p.current(0), self.p.current(1), self.p.current(5));
+        self.fb_mix = [
+            (self.p.current(3) / 100.0) as f32,
+            (self.p.current(4) / 100.0) as f32,
+        ];
+        for g in 0..self.groups.len() {
+            let a = self.coeffs(g, LANES, 0.0, fmin, fmax, phase);
+            let grp = &mut self.groups[g];
+            grp.z = [[0.0; LANES]; MAX_STAGES];
+            grp.last = [0.0; LANES];
+            grp.a = a;
         }
     }
 
@@ -180,11 +253,6 @@ impl Processor for Phaser {
     }
 
     fn set_param(&mut self, index: usize, value: f32) {
-        if index < self.values.len() {
-            self.values[index] = value;
-        }
-        if let Some(k) = SMOOTHED.iter().position(|&i| i == index) {
-            self.sm[k].set_target(value);
-        }
+        self.p.set(index, value);
     }
 }

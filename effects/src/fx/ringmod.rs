@@ -12,11 +12,9 @@
 //! # Real-time safety
 //! Arithmetic only.
 
-use tutti_engine::{
-    EngineError, Inputs, NodeArgs, NodeType, Outputs, ParamInfo, Processor, Smoothed, StreamConfig,
-};
+use tutti_engine::{EngineError, Inputs, NodeArgs, NodeType, Outputs, ParamInfo, Processor, StreamConfig};
 
-use super::common::{split_io, Lfo, LfoShape, LFO_SHAPES, SMOOTH_MS};
+use super::common::{split_io, Lfo, LfoShape, ParamSet, LFO_SHAPES};
 
 const PARAMS: &[ParamInfo] = &[
     ParamInfo::new("freq", "Hz", 0.1, 20000.0, 440.0, "carrier frequency"),
@@ -46,26 +44,17 @@ pub(crate) const TYPE: NodeType = NodeType {
 /// The ring modulator.
 #[derive(Debug)]
 pub struct RingMod {
-    values: [f32; 3],
-    rate: f64,
+    /// Smoothed carrier frequency and mix.
+    p: ParamSet<3, 2>,
     lfo: Lfo,
-    freq: Smoothed,
-    mix: Smoothed,
 }
 
 impl RingMod {
     /// A ring modulator with parameter values in the order of the node type's `params`.
     pub fn new(values: &[f32]) -> Self {
-        let mut v = [0.0; 3];
-        for (d, s) in v.iter_mut().zip(values) {
-            *d = *s;
-        }
         Self {
-            values: v,
-            rate: 48_000.0,
+            p: ParamSet::new(values, [0, 1]),
             lfo: Lfo::new(0.0),
-            freq: Smoothed::new(v[0], 1),
-            mix: Smoothed::new(v[1] / 100.0, 1),
         }
     }
 }
@@ -76,9 +65,7 @@ impl Processor for RingMod {
     }
 
     fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
-        self.rate = f64::from(cfg.sample_rate);
-        self.freq = Smoothed::with_time(self.values[0], SMOOTH_MS, cfg.sample_rate);
-        self.mix = Smoothed::with_time(self.values[1] / 100.0, SMOOTH_MS, cfg.sample_rate);
+        self.p.prepare(cfg.sample_rate);
         self.reset();
         Ok(())
     }
@@ -86,22 +73,23 @@ impl Processor for RingMod {
     fn process(&mut self, inputs: &Inputs<'_>, outputs: &mut Outputs<'_>) {
         let mut out = outputs.port(0);
         let io = split_io(inputs.port(0), &mut out);
-        let shape = LfoShape::from_index(self.values[2]);
-        let nyq = self.rate * 0.5;
+        let shape = LfoShape::from_index(self.p.value(2));
+        let rate = self.p.rate();
+        let nyq = rate * 0.5;
         for n in 0..io.frames {
-            let mix = f64::from(self.mix.next());
+            let [freq, mix] = self.p.next();
+            let mix = mix / 100.0;
             let g = (1.0 - mix) + mix * (2.0 * shape.eval(self.lfo.phase) - 1.0);
             for c in 0..io.channels {
                 io.outs[c][n] = (f64::from(io.ins[c][n]) * g) as f32;
             }
-            self.lfo.advance(f64::from(self.freq.next()).min(nyq) / self.rate);
+            self.lfo.advance(freq.min(nyq) / rate);
         }
     }
 
     fn reset(&mut self) {
         self.lfo = Lfo::new(0.0);
-        self.freq.set_immediate(self.values[0]);
-        self.mix.set_immediate(self.values[1] / 100.0);
+        self.p.reset();
     }
 
     fn params(&self) -> &'static [ParamInfo] {
@@ -109,13 +97,6 @@ impl Processor for RingMod {
     }
 
     fn set_param(&mut self, index: usize, value: f32) {
-        match index {
-            0 => self.freq.set_target(value),
-            1 => self.mix.set_target(value / 100.0),
-            _ => {}
-        }
-        if index < self.values.len() {
-            self.values[index] = value;
-        }
+        self.p.set(index, value);
     }
 }

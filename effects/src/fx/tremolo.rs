@@ -12,11 +12,9 @@
 //! # Real-time safety
 //! Arithmetic only.
 
-use tutti_engine::{
-    EngineError, Inputs, NodeArgs, NodeType, Outputs, ParamInfo, Processor, Smoothed, StreamConfig,
-};
+use tutti_engine::{EngineError, Inputs, NodeArgs, NodeType, Outputs, ParamInfo, Processor, StreamConfig};
 
-use super::common::{split_io, Lfo, LfoShape, LFO_SHAPES, SMOOTH_MS};
+use super::common::{split_io, Lfo, LfoShape, ParamSet, LFO_SHAPES};
 
 const PARAMS: &[ParamInfo] = &[
     ParamInfo::new("rate", "Hz", 0.1, 50.0, 5.0, "modulation frequency"),
@@ -54,28 +52,17 @@ pub(crate) const TYPE: NodeType = NodeType {
 /// The tremolo processor.
 #[derive(Debug)]
 pub struct Tremolo {
-    values: [f32; 4],
-    rate: f64,
+    /// Smoothed rate, depth, phase.
+    p: ParamSet<4, 3>,
     lfo: Lfo,
-    speed: Smoothed,
-    depth: Smoothed,
-    phase: Smoothed,
 }
 
 impl Tremolo {
     /// A tremolo with parameter values in the order of the node type's `params`.
     pub fn new(values: &[f32]) -> Self {
-        let mut v = [0.0; 4];
-        for (d, s) in v.iter_mut().zip(values) {
-            *d = *s;
-        }
         Self {
-            values: v,
-            rate: 48_000.0,
+            p: ParamSet::new(values, [0, 1, 3]),
             lfo: Lfo::new(0.25),
-            speed: Smoothed::new(v[0], 1),
-            depth: Smoothed::new(v[1] / 100.0, 1),
-            phase: Smoothed::new(v[3] / 100.0, 1),
         }
     }
 }
@@ -86,11 +73,7 @@ impl Processor for Tremolo {
     }
 
     fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
-        self.rate = f64::from(cfg.sample_rate);
-        let sm = |v: f32| Smoothed::with_time(v, SMOOTH_MS, cfg.sample_rate);
-        self.speed = sm(self.values[0]);
-        self.depth = sm(self.values[1] / 100.0);
-        self.phase = sm(self.values[3] / 100.0);
+        self.p.prepare(cfg.sample_rate);
         self.reset();
         Ok(())
     }
@@ -98,27 +81,26 @@ impl Processor for Tremolo {
     fn process(&mut self, inputs: &Inputs<'_>, outputs: &mut Outputs<'_>) {
         let mut out = outputs.port(0);
         let io = split_io(inputs.port(0), &mut out);
-        let shape = LfoShape::from_index(self.values[2]);
+        let shape = LfoShape::from_index(self.p.value(2));
+        let rate = self.p.rate();
         let [i0, i1] = io.ins;
         let [o0, o1] = io.outs;
         for n in 0..io.frames {
-            let depth = f64::from(self.depth.next());
-            let ph = f64::from(self.phase.next());
+            let [speed, depth, ph] = self.p.next();
+            let (depth, ph) = (depth / 100.0, ph / 100.0);
             let g0 = 1.0 - depth * (1.0 - shape.eval(self.lfo.phase));
             o0[n] = (f64::from(i0[n]) * g0) as f32;
             if io.channels > 1 {
                 let g1 = 1.0 - depth * (1.0 - shape.eval(self.lfo.phase + ph));
                 o1[n] = (f64::from(i1[n]) * g1) as f32;
             }
-            self.lfo.advance(f64::from(self.speed.next()) / self.rate);
+            self.lfo.advance(speed / rate);
         }
     }
 
     fn reset(&mut self) {
         self.lfo = Lfo::new(0.25);
-        self.speed.set_immediate(self.values[0]);
-        self.depth.set_immediate(self.values[1] / 100.0);
-        self.phase.set_immediate(self.values[3] / 100.0);
+        self.p.reset();
     }
 
     fn params(&self) -> &'static [ParamInfo] {
@@ -126,14 +108,6 @@ impl Processor for Tremolo {
     }
 
     fn set_param(&mut self, index: usize, value: f32) {
-        match index {
-            0 => self.speed.set_target(value),
-            1 => self.depth.set_target(value / 100.0),
-            3 => self.phase.set_target(value / 100.0),
-            _ => {}
-        }
-        if index < self.values.len() {
-            self.values[index] = value;
-        }
+        self.p.set(index, value);
     }
 }

@@ -18,10 +18,12 @@
 mod delay_line;
 mod lfo;
 mod oversample;
+mod params;
 
 pub(crate) use delay_line::DelayLine;
 pub(crate) use lfo::{Lfo, LfoShape, LFO_SHAPES};
 pub(crate) use oversample::Oversampler;
+pub(crate) use params::ParamSet;
 
 /// dB → linear amplitude.
 #[inline]

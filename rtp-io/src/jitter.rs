@@ -17,9 +17,14 @@
 //!
 //! # How
 //! Modelled on WebRTC NetEQ (`delay_manager.cc`, `decision_logic.cc`):
-//! * The **target delay** `T` is the 0.97 quantile of the relative arrival delay ([`DelayEstimator`]) plus one
-//!   output frame (a packet is decoded up to one frame before its first sample plays), bounded by the
-//!   configured minimum and maximum.
+//! * The **target delay** `T` is the 0.985 quantile `q` of the relative arrival delay ([`DelayEstimator`])
+//!   plus a margin for the decode phase (a packet is decoded up to one frame before its first sample
+//!   plays; one that misses that moment is concealed, and still decoded if it arrives within its own
+//!   duration): `q` itself up to one frame, then `frame · max((frame / q)², 0.3)`; bounded by the
+//!   configured minimum and maximum. The phase matters when the jitter is about one frame; without jitter
+//!   it cannot bite, and at large jitter the quantile (which scales with the jitter) protects. (A fixed
+//!   whole frame on the 0.97 quantile cost 5–10 ms more delay than SpeexDSP at 0 and 20 ms jitter and
+//!   protected too little at 80 ms: `rtp-io/README.md`.)
 //! * The **playout delay** `D` of each decoded packet is the time its first sample will be played minus the
 //!   time it would have arrived on the fastest path of the last two seconds
 //!   (`ts/clock + min transit`). With a steady network `D` is constant from packet to packet, independent of
@@ -38,6 +43,9 @@
 //!   it lasts) is consumed when it reaches the head: it ends the talkspurt like a DTX gap does, its
 //!   parameters update the generator, and every pause sample until the next talkspurt is comfort noise.
 //! * Packet payloads are copied into a preallocated pool of slots kept in sequence order.
+//! * Decoded audio lives in a contiguous sync buffer (history, then unplayed samples) that the decoder and
+//!   [`Tsm`] work in directly; played samples are shifted out only once every 16 output frames, so a pop
+//!   costs the copy of its own frame plus an amortised 1/16 of the history shift.
 //!
 //! # Real-time safety
 //! All memory is allocated in [`JitterBuffer::new`]; `push` and `pop` never allocate, lock, log or make
@@ -51,6 +59,9 @@ use tutti_codecs::{CnGenerator, CnPayload, Decoder};
 use crate::jitter_delay::DelayEstimator;
 use crate::jitter_stats::JitterStats;
 use crate::tsm::Tsm;
+
+/// Output frames played between two shifts of the sync buffer.
+const COMPACT_EVERY: usize = 16;
 
 /// Jitter-buffer configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,9 +84,14 @@ pub struct JitterConfig {
     pub min_delay_ms: u32,
     /// Upper bound of the target delay in ms.
     pub max_delay_ms: u32,
-    /// Quantile of the relative delay the target covers (default 0.97; NetEQ uses 0.95, which leaves about
-    /// 1.3 % late loss under gamma jitter of 40 ms mean, 0.97 keeps it at or below 1 %: `rtp-io/README.md`).
+    /// Quantile of the relative delay the target covers (default 0.985; NetEQ uses 0.95, which leaves about
+    /// 1.3 % late loss under gamma jitter of 40 ms mean; `rtp-io/README.md` has the table).
     pub quantile: f64,
+    /// Smallest margin added to the quantile, in output frames (default 0.3). The margin covers the decode
+    /// phase (a packet is decoded up to one frame before its first sample plays): `q / frame` frames while
+    /// the quantile `q` is below one frame, then `(frame / q)²`, not below this. A fixed whole frame (the
+    /// earlier rule) wasted delay without jitter and at moderate jitter: `rtp-io/README.md`.
+    pub margin_frames: f64,
     /// Per-packet forget factor of the delay histogram (NetEQ: 0.983).
     pub forget_factor: f64,
     /// Concealment by the codec lasts at most this long before turning into silence, in ms.
@@ -99,7 +115,8 @@ impl JitterConfig {
             max_packet_ms: 120,
             min_delay_ms: 0,
             max_delay_ms: 1000,
-            quantile: 0.97,
+            quantile: 0.985,
+            margin_frames: 0.3,
             forget_factor: 0.983,
             max_conceal_ms: 100,
             hysteresis_ms: 5,
@@ -226,6 +243,7 @@ pub struct JitterBuffer {
     sync_len: usize,
     sync_pos: usize,
     hist_keep: usize,
+    slack: usize,
     tsm: Tsm,
     cn: CnGenerator,
     cn_active: bool,
@@ -251,7 +269,10 @@ impl JitterBuffer {
         let max_packet =
             (cfg.audio_rate as usize * cfg.max_packet_ms.max(cfg.frame_ms) as usize / 1000).max(1);
         let hist_keep = 2 * tsm.max_lag();
-        let cap = hist_keep + 2 * frame + 3 * tsm.max_lag() + 3 * max_packet + 16;
+        // Room for one pop's work after the history, plus slack so that played samples are shifted out
+        // (one memmove of history + unplayed samples) only once every COMPACT_EVERY frames.
+        let slack = COMPACT_EVERY * frame;
+        let cap = hist_keep + 2 * frame + 3 * tsm.max_lag() + 3 * max_packet + 16 + slack;
         let stats = JitterStats {
             sample_rate: cfg.audio_rate,
             ..JitterStats::default()
@@ -285,6 +306,7 @@ impl JitterBuffer {
             sync_len: hist_keep,
             sync_pos: hist_keep,
             hist_keep,
+            slack,
             tsm,
             cn: CnGenerator::new(0x5EED_C0F0),
             cn_active: false,
@@ -497,7 +519,16 @@ impl JitterBuffer {
         let q = self.est.quantile_ms().unwrap_or(0.0);
         let lo = f64::from(self.cfg.min_delay_ms);
         let hi = f64::from(self.cfg.max_delay_ms);
-        self.target_ms = (q + f64::from(self.cfg.frame_ms)).clamp(lo, hi);
+        // The margin covers the decode phase (a packet is decoded up to one frame before it plays) where that
+        // matters: it grows with the quantile to a whole frame at one frame of jitter, then shrinks as
+        // (frame / quantile)², down to `margin_frames`, where the quantile itself protects.
+        let frame = f64::from(self.cfg.frame_ms);
+        let share = if q > frame {
+            (frame / q).powi(2).max(self.cfg.margin_frames)
+        } else {
+            q / frame
+        };
+        self.target_ms = (q + share * frame).clamp(lo, hi);
         self.min_transit_us = self.est.min_transit_us().unwrap_or(0);
     }
 
@@ -547,8 +578,12 @@ impl JitterBuffer {
         self.sync.len() / self.ch - self.sync_len
     }
 
+    /// Shifts played samples out of the sync buffer, keeping `hist_keep` of history, once more than `slack`
+    /// samples beyond that have been played: amortised, a pop moves `(hist_keep + unplayed) / COMPACT_EVERY`
+    /// frames' worth of samples instead of all of them every time. (The decoder and the time-scale
+    /// modification need the audio contiguous, which rules out a wrapping ring.)
     fn compact(&mut self) {
-        if self.sync_pos > self.hist_keep {
+        if self.sync_pos > self.hist_keep + self.slack {
             let shift = self.sync_pos - self.hist_keep;
             self.sync.copy_within(shift * self.ch..self.sync_len * self.ch, 0);
             self.sync_pos -= shift;

@@ -7,7 +7,8 @@
 //! sox's `tremolo rate depth` (`1 − depth·(1 − cos 2πft)/2`).
 //!
 //! # How
-//! An `f64` phase accumulator; rate, depth and stereo phase follow 20 ms linear ramps.
+//! An `f64` phase accumulator; rate, depth and stereo phase follow 20 ms linear ramps. [`AmpMod`] is
+//! shared with `ringmod`.
 //!
 //! # Real-time safety
 //! Arithmetic only.
@@ -45,31 +46,53 @@ pub(crate) const TYPE: NodeType = NodeType {
     outputs: &["out"],
     params: PARAMS,
     options: &[],
-    create: |a: &NodeArgs| Ok(Box::new(Tremolo::new(a.values()))),
+    create: |a: &NodeArgs| Ok(Box::new(AmpMod::new(AmpKind::Tremolo, a.values()))),
     stage: None,
 };
 
-/// The tremolo processor.
+/// What an [`AmpMod`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AmpKind {
+    /// `g = 1 − depth·(1 − L(φ + c·phase))` (this module).
+    Tremolo,
+    /// `g = (1 − mix) + mix·(2L(φ) − 1)` ([`super::ringmod`]).
+    Ring,
+}
+
+/// LFO amplitude modulation shared by `tremolo` and `ringmod`: `y = x·g(φ)`, parameters
+/// `[rate/freq, depth/mix (%), shape, phase (%)]` (ringmod has no phase: 0).
 #[derive(Debug)]
-pub struct Tremolo {
-    /// Smoothed rate, depth, phase.
+pub(crate) struct AmpMod {
+    kind: AmpKind,
+    /// Smoothed rate, depth or mix, phase.
     p: ParamSet<4, 3>,
     lfo: Lfo,
 }
 
-impl Tremolo {
-    /// A tremolo with parameter values in the order of the node type's `params`.
-    pub fn new(values: &[f32]) -> Self {
+impl AmpMod {
+    /// A modulator of `kind` with parameter values in the order of the node type's `params`.
+    pub(crate) fn new(kind: AmpKind, values: &[f32]) -> Self {
         Self {
+            kind,
             p: ParamSet::new(values, [0, 1, 3]),
-            lfo: Lfo::new(0.25),
+            lfo: Lfo::new(Self::start(kind)),
+        }
+    }
+
+    fn start(kind: AmpKind) -> f64 {
+        match kind {
+            AmpKind::Tremolo => 0.25,
+            AmpKind::Ring => 0.0,
         }
     }
 }
 
-impl Processor for Tremolo {
+impl Processor for AmpMod {
     fn name(&self) -> &'static str {
-        "tremolo"
+        match self.kind {
+            AmpKind::Tremolo => "tremolo",
+            AmpKind::Ring => "ringmod",
+        }
     }
 
     fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
@@ -83,31 +106,36 @@ impl Processor for Tremolo {
         let io = split_io(inputs.port(0), &mut out);
         let shape = LfoShape::from_index(self.p.value(2));
         let rate = self.p.rate();
-        let [i0, i1] = io.ins;
-        let [o0, o1] = io.outs;
+        let nyq = rate * 0.5;
         for n in 0..io.frames {
-            let [speed, depth, ph] = self.p.next();
-            let (depth, ph) = (depth / 100.0, ph / 100.0);
-            let g0 = 1.0 - depth * (1.0 - shape.eval(self.lfo.phase));
-            o0[n] = (f64::from(i0[n]) * g0) as f32;
-            if io.channels > 1 {
-                let g1 = 1.0 - depth * (1.0 - shape.eval(self.lfo.phase + ph));
-                o1[n] = (f64::from(i1[n]) * g1) as f32;
+            let [speed, amount, ph] = self.p.next();
+            let (amount, ph) = (amount / 100.0, ph / 100.0);
+            for c in 0..io.channels {
+                let g = match self.kind {
+                    AmpKind::Tremolo => 1.0 - amount * (1.0 - shape.eval(self.lfo.phase + c as f64 * ph)),
+                    AmpKind::Ring => (1.0 - amount) + amount * (2.0 * shape.eval(self.lfo.phase) - 1.0),
+                };
+                io.outs[c][n] = (f64::from(io.ins[c][n]) * g) as f32;
             }
-            self.lfo.advance(speed / rate);
+            self.lfo.advance(speed.min(nyq) / rate);
         }
     }
 
     fn reset(&mut self) {
-        self.lfo = Lfo::new(0.25);
+        self.lfo = Lfo::new(Self::start(self.kind));
         self.p.reset();
     }
 
     fn params(&self) -> &'static [ParamInfo] {
-        PARAMS
+        match self.kind {
+            AmpKind::Tremolo => PARAMS,
+            AmpKind::Ring => super::ringmod::PARAMS,
+        }
     }
 
     fn set_param(&mut self, index: usize, value: f32) {
-        self.p.set(index, value);
+        if index < self.params().len() {
+            self.p.set(index, value);
+        }
     }
 }

@@ -24,6 +24,7 @@ mod resample;
 mod reverb;
 mod sofa;
 mod stretcher;
+mod td_shift;
 mod time_stretch;
 
 pub use convolver::PartitionedConvolver;

@@ -24,6 +24,7 @@
 use tutti_engine::{EngineError, Inputs, NodeArgs, Outputs, ParamInfo, Processor, Smoothed, StreamConfig};
 
 use super::stretcher::{StretchMode, TimeStretcher};
+use super::td_shift::TdShifter;
 
 const ZERO_CROSSINGS: usize = 16;
 const TABLE_RES: usize = 256;
@@ -47,15 +48,24 @@ pub(crate) const TYPE: tutti_engine::NodeType = tutti_engine::NodeType {
     inputs: &["in"],
     outputs: &["out"],
     params: PARAMS,
-    options: &[],
+    options: &[(
+        "mode",
+        "music (phase vocoder, default) or speech (time-domain WSOLA grains: 17 ms latency, less CPU)",
+    )],
     create,
     stage: None,
 };
 
 fn create(args: &NodeArgs) -> Result<Box<dyn Processor>, EngineError> {
+    let mode = match args.option("mode") {
+        None | Some("music") => StretchMode::Music,
+        Some("speech") => StretchMode::Speech,
+        Some(other) => return Err(args.error("mode", format!("'{other}': expected music or speech"))),
+    };
     Ok(Box::new(PitchShiftNode {
         semitones: args.get("semitones"),
         formant: args.get("formant") >= 0.5,
+        mode,
         inner: None,
     }))
 }
@@ -108,6 +118,8 @@ pub struct PitchShifter {
     formant: bool,
     underruns: u64,
     pull_buf: Vec<Vec<f32>>,
+    /// The time-domain shifter of speech mode (then the vocoder path is idle).
+    td: Option<TdShifter>,
 }
 
 impl std::fmt::Debug for PitchShifter {
@@ -123,6 +135,13 @@ impl PitchShifter {
     /// A pitch shifter for `channels` channels at `rate` Hz, processing at most `max_block` frames per
     /// call.
     pub fn new(channels: usize, rate: u32, max_block: usize) -> Self {
+        Self::with_mode(StretchMode::Music, channels, rate, max_block)
+    }
+
+    /// A pitch shifter using `mode`: [`StretchMode::Music`] is the phase vocoder + resampler of the module
+    /// docs; [`StretchMode::Speech`] the time-domain WSOLA grain shifter (`td_shift`: 16.7 ms latency at
+    /// 48 kHz, a fraction of the CPU; no formant preservation).
+    pub fn with_mode(mode: StretchMode, channels: usize, rate: u32, max_block: usize) -> Self {
         let channels = channels.max(1);
         let n = TimeStretcher::default_window(rate) / 2;
         let max_block = max_block.max(1);
@@ -147,12 +166,32 @@ impl PitchShifter {
             formant: false,
             underruns: 0,
             pull_buf: vec![vec![0.0; cap / 2]; channels],
+            td: (mode == StretchMode::Speech).then(|| {
+                TdShifter::new(
+                    channels,
+                    rate,
+                    max_block,
+                    kernel_table(),
+                    ZERO_CROSSINGS,
+                    TABLE_RES,
+                    CUTOFF,
+                )
+            }),
+        }
+    }
+
+    /// The algorithm in use.
+    pub fn mode(&self) -> StretchMode {
+        if self.td.is_some() {
+            StretchMode::Speech
+        } else {
+            StretchMode::Music
         }
     }
 
     /// Latency in frames (constant for all shifts).
     pub fn latency(&self) -> usize {
-        self.delay
+        self.td.as_ref().map_or(self.delay, TdShifter::latency)
     }
 
     /// Sets the shift in semitones (clamped to ±12; ramps over 30 ms).
@@ -180,6 +219,9 @@ impl PitchShifter {
 
     /// Clears all signal state.
     pub fn reset(&mut self) {
+        if let Some(td) = self.td.as_mut() {
+            td.reset();
+        }
         self.stretch.reset();
         for f in &mut self.fifo {
             f.fill(0.0);
@@ -221,6 +263,13 @@ impl PitchShifter {
     /// (at most the `max_block` given to `new`; at most 2 channels).
     pub fn process(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]) {
         let n = output.first().map_or(0, |o| o.len());
+        if let Some(td) = self.td.as_mut() {
+            // Grains take the ratio at their start (every 10 ms): follow the ramp per block.
+            let beta = self.beta.advance(n as u32);
+            td.set_ratio(f64::from(beta));
+            td.process(input, output);
+            return;
+        }
         let beta_now = f64::from(self.beta.current());
         self.stretch.set_factor(beta_now);
         self.stretch
@@ -300,6 +349,7 @@ impl PitchShifter {
 struct PitchShiftNode {
     semitones: f32,
     formant: bool,
+    mode: StretchMode,
     inner: Option<PitchShifter>,
 }
 
@@ -309,7 +359,7 @@ impl Processor for PitchShiftNode {
     }
 
     fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
-        let mut p = PitchShifter::new(cfg.channels, cfg.sample_rate, cfg.block_frames);
+        let mut p = PitchShifter::with_mode(self.mode, cfg.channels, cfg.sample_rate, cfg.block_frames);
         p.set_semitones_immediate(self.semitones);
         p.set_formant(self.formant);
         self.inner = Some(p);

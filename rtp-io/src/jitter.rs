@@ -20,11 +20,11 @@
 //! * The **target delay** `T` is the 0.985 quantile `q` of the relative arrival delay ([`DelayEstimator`])
 //!   plus a margin for the decode phase (a packet is decoded up to one frame before its first sample
 //!   plays; one that misses that moment is concealed, and still decoded if it arrives within its own
-//!   duration): `q` itself up to one frame, then `frame · max((frame / q)², 0.3)`; bounded by the
-//!   configured minimum and maximum. The phase matters when the jitter is about one frame; without jitter
-//!   it cannot bite, and at large jitter the quantile (which scales with the jitter) protects. (A fixed
-//!   whole frame on the 0.97 quantile cost 5–10 ms more delay than SpeexDSP at 0 and 20 ms jitter and
-//!   protected too little at 80 ms: `rtp-io/README.md`.)
+//!   duration): one frame while `q` is within one frame (the phase is arbitrary in real traffic, and
+//!   packets of another length than the frame move it from packet to packet), then
+//!   `frame · max((frame / q)², 0.3)`, where the quantile, which scales with the jitter, protects; bounded
+//!   by the configured minimum and maximum. (A whole frame on the 0.97 quantile at any jitter cost 5–6 ms
+//!   more delay than SpeexDSP at 20 ms jitter and protected too little at 80 ms: `rtp-io/README.md`.)
 //! * The **playout delay** `D` of each decoded packet is the time its first sample will be played minus the
 //!   time it would have arrived on the fastest path of the last two seconds
 //!   (`ts/clock + min transit`). With a steady network `D` is constant from packet to packet, independent of
@@ -88,9 +88,9 @@ pub struct JitterConfig {
     /// 1.3 % late loss under gamma jitter of 40 ms mean; `rtp-io/README.md` has the table).
     pub quantile: f64,
     /// Smallest margin added to the quantile, in output frames (default 0.3). The margin covers the decode
-    /// phase (a packet is decoded up to one frame before its first sample plays): `q / frame` frames while
-    /// the quantile `q` is below one frame, then `(frame / q)²`, not below this. A fixed whole frame (the
-    /// earlier rule) wasted delay without jitter and at moderate jitter: `rtp-io/README.md`.
+    /// phase (a packet is decoded up to one frame before its first sample plays): one frame while the
+    /// quantile `q` is below one frame, then `(frame / q)²` frames, not below this. A whole frame at any
+    /// jitter (the earlier rule) cost delay where the quantile already protects: `rtp-io/README.md`.
     pub margin_frames: f64,
     /// Per-packet forget factor of the delay histogram (NetEQ: 0.983).
     pub forget_factor: f64,
@@ -519,14 +519,14 @@ impl JitterBuffer {
         let q = self.est.quantile_ms().unwrap_or(0.0);
         let lo = f64::from(self.cfg.min_delay_ms);
         let hi = f64::from(self.cfg.max_delay_ms);
-        // The margin covers the decode phase (a packet is decoded up to one frame before it plays) where that
-        // matters: it grows with the quantile to a whole frame at one frame of jitter, then shrinks as
-        // (frame / quantile)², down to `margin_frames`, where the quantile itself protects.
+        // The margin covers the decode phase (a packet is decoded up to one frame before it plays): a whole
+        // frame while the jitter quantile is within one frame, then shrinking as (frame / quantile)², down
+        // to `margin_frames`, where the quantile itself protects.
         let frame = f64::from(self.cfg.frame_ms);
         let share = if q > frame {
             (frame / q).powi(2).max(self.cfg.margin_frames)
         } else {
-            q / frame
+            1.0
         };
         self.target_ms = (q + share * frame).clamp(lo, hi);
         self.min_transit_us = self.est.min_transit_us().unwrap_or(0);

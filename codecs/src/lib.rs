@@ -21,6 +21,8 @@ mod dtmf;
 mod error;
 mod g711;
 mod g711_plc;
+#[cfg(target_arch = "x86_64")]
+mod g711_simd;
 mod g722;
 mod g722_core;
 mod g722_plc;

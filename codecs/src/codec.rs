@@ -47,6 +47,16 @@ pub trait Encoder: Send {
 
     /// Clears the encoder state.
     fn reset(&mut self);
+
+    /// Adapts the encoder to the channel (rate adaptation, RFC 5104 / RFC 7587 §3.3): target bitrate in
+    /// bit/s, in-band FEC, expected packet loss in %. Returns whether the codec adapts; fixed-rate codecs
+    /// (G.711, G.722, L16) ignore the call and return `Ok(false)`. Real-time safe.
+    ///
+    /// # Errors
+    /// What the codec library reports for a setting it refuses.
+    fn adapt(&mut self, _bitrate_bps: u32, _fec: bool, _expected_loss_pct: u8) -> Result<bool, CodecError> {
+        Ok(false)
+    }
 }
 
 /// Decodes RTP payloads into PCM frames.

@@ -300,6 +300,15 @@ impl Encoder for OpusEncoder {
     fn reset(&mut self) {
         self.raw.reset();
     }
+
+    /// Sets `OPUS_SET_BITRATE`, `OPUS_SET_INBAND_FEC` and `OPUS_SET_PACKET_LOSS_PERC` (encoder CTLs: no
+    /// allocation).
+    fn adapt(&mut self, bitrate_bps: u32, fec: bool, expected_loss_pct: u8) -> Result<bool, CodecError> {
+        self.set_bitrate(Some(bitrate_bps.clamp(500, 512_000)))?;
+        self.set_fec(fec)?;
+        self.set_packet_loss_percent(expected_loss_pct.min(100))?;
+        Ok(true)
+    }
 }
 
 /// An Opus decoder with PLC and FEC.

@@ -436,6 +436,7 @@ impl Conference {
         for (i, slot) in self.legs.iter_mut().enumerate() {
             if let Some(l) = slot {
                 l.pull_frame(now);
+                l.adapt_rate(now);
                 self.energy[i] = l.energy_db;
                 self.eligible[i] = !l.cfg.muted;
             } else {
@@ -471,7 +472,7 @@ impl Conference {
         let mut encodes = 0;
         for (i, slot) in self.legs.iter().enumerate() {
             let Some(l) = slot else { continue };
-            if self.talkers.is_talking(i) || l.cfg.deaf {
+            if self.talkers.is_talking(i) || l.cfg.deaf || l.adapted {
                 continue;
             }
             let Some(Some(g)) = self.groups.get_mut(l.group) else {
@@ -497,7 +498,7 @@ impl Conference {
         for (i, slot) in self.legs.iter_mut().enumerate() {
             let Some(l) = slot else { continue };
             let talking = self.talkers.is_talking(i);
-            if talking || l.cfg.deaf {
+            if talking || l.cfg.deaf || l.adapted {
                 let n = l.encode_own(&self.full, talking, l.cfg.deaf);
                 encodes += 1;
                 l.send(now, None, n, contributors, &self.cfg);
@@ -523,7 +524,7 @@ impl Conference {
     /// What leg `id` heard in the last tick, at the mix rate (after its gain and the limiter).
     pub fn heard(&self, id: LegId) -> Option<&[f32]> {
         let l = self.leg_ref(id).ok()?;
-        if self.talkers.is_talking(id.slot()) || l.cfg.deaf {
+        if self.talkers.is_talking(id.slot()) || l.cfg.deaf || l.adapted {
             Some(&l.own_mix)
         } else {
             match self.groups.get(l.group) {

@@ -19,13 +19,14 @@
 
 use std::time::Duration;
 
-use tutti_codecs::{CodecInfo, Encoder};
+use tutti_codecs::{CodecInfo, CodecSpec, Encoder};
 use tutti_engine::Graph;
 use tutti_rtp::{
     classify, rtcp_packets, ClientAudioLevel, ExtensionElement, ExtensionForm, JitterConfig,
     MixerAudioLevels, PacketKind, PlayoutKind, Receiver, ReceiverStats, RtcpPacket, RtcpSession,
     RtcpSessionConfig, RtpBuilder, RtpPacket, SrtpConfig, SrtpContext, RTP_MAX_CSRCS,
 };
+use tutti_rtp::{FeedbackMessage, RateConfig, RateController, RateDecision, TmmbItem};
 
 use super::config::{ConferenceConfig, ConferenceError, LegConfig, LegId};
 use super::dsp::{from_i16, level_db, to_i16, FrameResampler, Limiter};
@@ -67,7 +68,14 @@ pub struct LegCounters {
     pub concealed_frames: u64,
     /// Encoder errors (frame not sent).
     pub encode_errors: u64,
+    /// RTCP TMMBN sent in answer to TMMBR (RFC 5104).
+    pub tx_tmmbn: u64,
+    /// Changes of the encoder's bitrate/FEC settings made by rate adaptation.
+    pub rate_changes: u64,
 }
+
+/// Default ceiling of an Opus leg's bitrate when its codec names none (wideband speech, mono).
+const OPUS_DEFAULT_MAX_BPS: u32 = 32_000;
 
 /// One leg (see the module docs).
 pub struct Leg {
@@ -120,6 +128,12 @@ pub struct Leg {
     pub(crate) last_rx: Duration,
     pub(crate) bye: bool,
     pub(crate) counters: LegCounters,
+    /// Rate adaptation of the leg's own encoder from RTCP feedback (Opus legs).
+    rate: Option<RateController>,
+    /// What the own encoder was last set to.
+    rate_applied: Option<RateDecision>,
+    /// The receiver asked for less than the shared encode gives (or for FEC): the leg gets its own encode.
+    pub(crate) adapted: bool,
 }
 
 impl std::fmt::Debug for Leg {
@@ -216,6 +230,15 @@ impl Leg {
         let mut rc = RtcpSessionConfig::new(ssrc, &conf.cname, info.clock_rate, bw);
         rc.seed = conf.seed ^ u64::from(ssrc);
         let rtcp = RtcpSession::new(rc, now_us, conf.ntp_at_zero.wrapping_add(ntp_offset(now)));
+        let rate = match cfg.codec {
+            CodecSpec::Opus { bitrate, .. } => {
+                let max = bitrate.unwrap_or(OPUS_DEFAULT_MAX_BPS);
+                let mut rc = RateConfig::opus(None, max, conf.ptime_ms);
+                rc.clock_rate = info.clock_rate;
+                Some(RateController::new(rc, now_us))
+            }
+            _ => None,
+        };
         let mut leg = Self {
             id,
             name: cfg.name.as_str().into(),
@@ -260,6 +283,9 @@ impl Leg {
             last_rx: now,
             bye: false,
             counters: LegCounters::default(),
+            rate,
+            rate_applied: None,
+            adapted: false,
             cfg,
         };
         leg.set_mix_rate(mix_rate, conf)?;
@@ -408,6 +434,7 @@ impl Leg {
                 if self.rtcp.on_rtcp_received(now_us, &self.scratch[..n]).is_err() {
                     return drop(&mut self.counters, "malformed RTCP");
                 }
+                self.on_rate_feedback(now_us);
                 let remote = self.remote_ssrc;
                 for p in rtcp_packets(&self.scratch[..n]).flatten() {
                     if let RtcpPacket::Bye(b) = p {
@@ -603,6 +630,63 @@ impl Leg {
     fn advance(&mut self) {
         self.seq = self.seq.wrapping_add(1);
         self.ts = self.ts.wrapping_add(self.ts_step);
+    }
+
+    /// Feeds received rate feedback (TMMBR, REMB, report blocks about our stream) to the rate controller
+    /// and answers a TMMBR with a TMMBN at once (RFC 5104 §4.2.2).
+    fn on_rate_feedback(&mut self, now_us: u64) {
+        while let Some(ev) = self.rtcp.poll_event() {
+            if let Some(rc) = self.rate.as_mut() {
+                rc.on_event(now_us, &ev);
+            }
+        }
+        let Some(rc) = self.rate.as_mut() else { return };
+        let Some(items) = rc.tmmbn() else { return };
+        let mut set = [TmmbItem::default(); tutti_rtp::MAX_TMMBR_OWNERS];
+        let n = items.len().min(set.len());
+        set[..n].copy_from_slice(&items[..n]);
+        let (slot, overwrote) = self.out.next_slot();
+        if overwrote {
+            self.counters.tx_overflow += 1;
+        }
+        let room = slot.len() - 32;
+        if let Ok(mut len) =
+            self.rtcp
+                .write_feedback(now_us, &[FeedbackMessage::Tmmbn(&set[..n])], &mut slot[..room])
+        {
+            if let Some(s) = self.srtp_out.as_mut() {
+                len = s.protect_rtcp(slot, len).unwrap_or(0);
+            }
+            if len > 0 {
+                self.out.commit(len);
+                self.counters.tx_rtcp += 1;
+                self.counters.tx_tmmbn += 1;
+            }
+        }
+    }
+
+    /// Applies the rate controller's decision to the leg's own encoder (before the tick's encodes) and
+    /// decides whether the leg needs its own encode. Real-time safe.
+    pub(crate) fn adapt_rate(&mut self, now: Duration) {
+        let Some(rc) = self.rate.as_mut() else { return };
+        let d = rc.poll(now.as_micros() as u64);
+        self.adapted = d.bitrate_bps < rc.config().max_bps || d.fec || d.expected_loss_pct > 0;
+        if self.adapted && self.rate_applied != Some(d) {
+            if self
+                .encoder
+                .adapt(d.bitrate_bps, d.fec, d.expected_loss_pct)
+                .is_err()
+            {
+                self.counters.encode_errors += 1;
+            }
+            self.rate_applied = Some(d);
+            self.counters.rate_changes += 1;
+        }
+    }
+
+    /// The rate controller's current decision (Opus legs).
+    pub fn rate_decision(&self) -> Option<RateDecision> {
+        self.rate.as_ref().map(RateController::decision)
     }
 
     /// Sends an RTCP report when one is due.

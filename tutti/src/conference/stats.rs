@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tutti_rtp::EModel;
+use tutti_rtp::{EModel, RateDecision};
 
 use super::leg::{Leg, LegCounters};
 
@@ -38,6 +38,9 @@ pub struct LegStats {
     pub r_factor: f64,
     /// MOS-CQE from R.
     pub mos: f64,
+    /// Rate adaptation (Opus legs): the encoder bitrate, FEC and expected loss chosen from the receiver's
+    /// TMMBR/REMB/reports.
+    pub rate: Option<RateDecision>,
     /// Transport counters.
     pub counters: LegCounters,
 }
@@ -67,6 +70,7 @@ impl LegStats {
             concealment_ratio: jb.concealment_ratio(),
             r_factor: em.r(),
             mos: em.mos(),
+            rate: l.rate_decision(),
             counters: l.counters,
         }
     }
@@ -85,7 +89,9 @@ impl LegStats {
             "concealment_ratio": self.concealment_ratio, "r_factor": self.r_factor, "mos": self.mos,
             "rx_datagrams": c.rx_datagrams, "rx_dropped": c.rx_dropped, "tx_packets": c.tx_packets,
             "tx_rtcp": c.tx_rtcp, "tx_overflow": c.tx_overflow, "concealed_frames": c.concealed_frames,
-            "encode_errors": c.encode_errors,
+            "encode_errors": c.encode_errors, "tx_tmmbn": c.tx_tmmbn, "rate_changes": c.rate_changes,
+            "target_bitrate_bps": self.rate.map(|r| r.bitrate_bps), "fec": self.rate.map(|r| r.fec),
+            "expected_loss_pct": self.rate.map(|r| r.expected_loss_pct),
         })
     }
 }

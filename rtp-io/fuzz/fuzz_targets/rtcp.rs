@@ -1,4 +1,5 @@
-//! RTCP parsing and the RTCP session's receive path on arbitrary bytes: errors, never panics.
+//! RTCP parsing (with TMMBR/TMMBN/REMB feedback), the RTCP session's receive path and the rate controller
+//! fed by its events, on arbitrary bytes: errors, never panics.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -21,4 +21,5 @@ pub mod offline;
 mod progress;
 pub mod record;
 pub mod registry;
+pub mod translate;
 pub mod wav;

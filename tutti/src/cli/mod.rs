@@ -19,6 +19,7 @@ mod pcap;
 mod process;
 mod record;
 mod rtp;
+mod translate;
 
 /// A command-line failure: one line for stderr.
 #[derive(Debug)]
@@ -79,6 +80,8 @@ enum Command {
     Conference(conference::Args),
     /// Research: seeded voice scenes, Tutti vs the installed peers (ERLE, PESQ, STOI, SI-SDR, plots).
     Eval(eval::Args),
+    /// Media translator: each incoming RTP stream to another codec/ptime, SSRC and timing kept.
+    Translate(translate::Args),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -104,6 +107,7 @@ pub fn main() -> i32 {
         Command::Bench(a) => bench::run(a),
         Command::Conference(a) => conference::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Translate(a) => translate::run(a),
     };
     match result {
         Ok(()) => 0,

@@ -50,18 +50,25 @@ report() { # label, seconds up, seconds down, latency text
     printf "%-22s PESQ-WB %5s   CPU %7.1f µs/10 ms block = %5.2f %% of a core   latency %s\n", l, q, us, us / 100, lat }'
 }
 
-# Ours: tutti process, the node's latency removed from the output (trimmed at the start).
-ours() { # semitones, in, out -> prints latency in frames
-  "$tutti" process --chain "pitch_shift(semitones=$1)" --in "$2" --out "$dir/raw.wav" --json >"$dir/j"
+# Ours: tutti process, the node's latency removed from the output (trimmed at the start), in both modes
+# (music: phase vocoder; speech: time-domain WSOLA grains). The CPU figure includes tutti's start-up and
+# WAV I/O; the `gain` row measures that overhead alone.
+ours() { # semitones, mode, in, out -> prints latency in frames
+  "$tutti" process --chain "pitch_shift(semitones=$1;mode=$2)" --in "$3" --out "$dir/raw.wav" --json >"$dir/j"
   local lat; lat=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["latency_samples"])' "$dir/j")
-  sox "$dir/raw.wav" "$3" trim "${lat}s"
+  sox "$dir/raw.wav" "$4" trim "${lat}s"
   echo "$lat"
 }
-cpu "$dir/a" "$tutti" process --chain "pitch_shift(semitones=3)" --in "$dir/in.wav" --out "$dir/x.wav"
-lat=$(ours 3 "$dir/in.wav" "$dir/up.wav")
-cpu "$dir/b" "$tutti" process --chain "pitch_shift(semitones=-3)" --in "$dir/up.wav" --out "$dir/x.wav"
-ours -3 "$dir/up.wav" "$dir/rt.wav" >/dev/null
-report "tutti pitch_shift" "$(cat "$dir/a")" "$(cat "$dir/b")" "$(awk -v l="$lat" 'BEGIN { printf "%.1f ms", l / 48 }')"
+for mode in music speech; do
+  cpu "$dir/a" "$tutti" process --chain "pitch_shift(semitones=3;mode=$mode)" --in "$dir/in.wav" --out "$dir/x.wav"
+  lat=$(ours 3 $mode "$dir/in.wav" "$dir/up.wav")
+  cpu "$dir/b" "$tutti" process --chain "pitch_shift(semitones=-3;mode=$mode)" --in "$dir/up.wav" --out "$dir/x.wav"
+  ours -3 $mode "$dir/up.wav" "$dir/rt.wav" >/dev/null
+  report "tutti pitch_shift $mode" "$(cat "$dir/a")" "$(cat "$dir/b")" "$(awk -v l="$lat" 'BEGIN { printf "%.1f ms", l / 48 }')"
+done
+cpu "$dir/a" "$tutti" process --chain "gain(db=0)" --in "$dir/in.wav" --out "$dir/x.wav"
+awk -v a="$(cat "$dir/a")" -v n="$blocks" 'BEGIN { us = a * 1e6 / n;
+  printf "%-22s CPU %7.1f µs/10 ms block = %5.2f %% of a core (start-up and WAV I/O)\n", "tutti gain (overhead)", us, us / 100 }'
 
 for eng in 2 3; do
   cpu "$dir/a" rubberband -q -$eng -p 3 "$dir/in.wav" "$dir/up.wav"

@@ -5,7 +5,9 @@
 //! latency of [`PitchShifter::latency`] frames (about 49 ms at 48 kHz, independent of `semitones`, so
 //! the latency does not jump when the shift changes). With `formant=on` the spectral envelope is kept in
 //! place (speech keeps its vowel colour instead of sounding "chipmunk"). The `pitch_shift(semitones,
-//! formant)` node wraps it.
+//! formant)` node wraps it; its construction option `mode=speech` selects the time-domain shifter of
+//! `td_shift` instead (WSOLA grains read at the pitch ratio: 16.8 ms latency at 48 kHz, a fraction of the
+//! vocoder's CPU, the waveform of each pitch period kept; no formant preservation).
 //!
 //! # How
 //! Time-stretch by `β` with the phase-locked phase vocoder of [`TimeStretcher`] (Laroche & Dolson 1999;
@@ -30,6 +32,10 @@ const ZERO_CROSSINGS: usize = 16;
 const TABLE_RES: usize = 256;
 const KAISER_BETA: f64 = 9.0;
 const CUTOFF: f64 = 0.95;
+/// Speech mode's shorter kernel (read twice per output sample): 8 zero crossings, nearest of 1024 phases.
+const TD_ZERO_CROSSINGS: usize = 8;
+const TD_TABLE_RES: usize = 1024;
+const TD_KAISER_BETA: f64 = 8.0;
 
 static PARAMS: &[ParamInfo] = &[
     ParamInfo::new("semitones", "st", -12.0, 12.0, 0.0, "pitch shift in semitones"),
@@ -82,12 +88,18 @@ fn bessel_i0(x: f64) -> f64 {
 
 /// Band-limited interpolation kernel table: `f(u) = sinc(u)·kaiser(u/W)` for `u ∈ [0, W]`.
 fn kernel_table() -> Vec<f32> {
-    let w = ZERO_CROSSINGS as f64;
-    let n = ZERO_CROSSINGS * TABLE_RES + 2;
-    let i0b = bessel_i0(KAISER_BETA);
+    kernel_table_with(ZERO_CROSSINGS, TABLE_RES, KAISER_BETA)
+}
+
+/// The kernel table for `zc` zero crossings `W`, `res` entries per crossing and Kaiser `β = kaiser`
+/// (its last two entries are 0).
+fn kernel_table_with(zc: usize, res: usize, kaiser: f64) -> Vec<f32> {
+    let w = zc as f64;
+    let n = zc * res + 2;
+    let i0b = bessel_i0(kaiser);
     (0..n)
         .map(|i| {
-            let u = i as f64 / TABLE_RES as f64;
+            let u = i as f64 / res as f64;
             if u >= w {
                 return 0.0;
             }
@@ -97,7 +109,7 @@ fn kernel_table() -> Vec<f32> {
                 (std::f64::consts::PI * u).sin() / (std::f64::consts::PI * u)
             };
             let r = u / w;
-            (sinc * bessel_i0(KAISER_BETA * (1.0 - r * r).sqrt()) / i0b) as f32
+            (sinc * bessel_i0(kaiser * (1.0 - r * r).sqrt()) / i0b) as f32
         })
         .collect()
 }
@@ -171,9 +183,9 @@ impl PitchShifter {
                     channels,
                     rate,
                     max_block,
-                    kernel_table(),
-                    ZERO_CROSSINGS,
-                    TABLE_RES,
+                    kernel_table_with(TD_ZERO_CROSSINGS, TD_TABLE_RES, TD_KAISER_BETA),
+                    TD_ZERO_CROSSINGS,
+                    TD_TABLE_RES,
                     CUTOFF,
                 )
             }),

@@ -14,9 +14,9 @@
 //! keeps the duration. `pₖ` is chosen WSOLA-style (Verhelst & Roelands, ICASSP 1993) within `±T` of its
 //! nominal `cₖ − D` so that the first half of grain `k` best continues what grain `k − 1` plays in the
 //! same output span (normalised cross-correlation of the input segments `x[pₖ − βH, pₖ)` and
-//! `x[pₖ₋₁, pₖ₋₁ + βH)`, on a 4× decimated grid, then refined at full rate). Reading uses the
-//! Kaiser-windowed sinc of [`super::pitch_shift`] with the cut-off `0.95·min(1, 1/β)` of Nyquist, so
-//! shifting up cannot alias. Causality: grain `k` reads `x(pₖ + β·u)` at output time `cₖ + u`, at most
+//! `x[pₖ₋₁, pₖ₋₁ + βH)`, on a 4× decimated grid, then refined at full rate). Reading uses a
+//! Kaiser-windowed sinc (8 zero crossings, nearest of 1024 phases per crossing) with the cut-off
+//! `0.95·min(1, 1/β)` of Nyquist, so shifting up cannot alias. Causality: grain `k` reads `x(pₖ + β·u)` at output time `cₖ + u`, at most
 //! `T + R + |β − 1|·H ≤ D` after the clock's input time; the search uses input before the clock only
 //! (for `β > 1` the compared span is cut there). Stereo shares the grain positions (searched on the channel sum).
 //!
@@ -56,7 +56,8 @@ pub(crate) struct TdShifter {
 
 impl TdShifter {
     /// A shifter for `channels` (1 or 2) at `rate` Hz for blocks of at most `max_block` frames, reading
-    /// with the sinc `table` (`zc` zero crossings, `res` entries per crossing, cut-off `cutoff`).
+    /// with the sinc `table` (`zc` zero crossings, `res` entries per crossing, cut-off `cutoff`; the
+    /// table's last entry must be 0).
     pub(crate) fn new(
         channels: usize,
         rate: u32,
@@ -83,7 +84,7 @@ impl TdShifter {
             tol,
             delay,
             window,
-            ring: vec![vec![0.0; len]; channels.clamp(1, 2)],
+            ring: vec![vec![0.0; 2 * len]; channels.clamp(1, 2)],
             mask: len - 1,
             t: 0,
             cur: (0.0, 1.0),
@@ -164,26 +165,25 @@ impl TdShifter {
         self.next = (start + beta * h, beta);
     }
 
-    /// Band-limited read of channel `c` at absolute input time `pos` for ratio `beta`.
+    /// Band-limited read of channel `c` at absolute input time `pos` for ratio `beta` (nearest of
+    /// `res` kernel phases per zero crossing, `f32` arithmetic on a contiguous slice of the mirrored ring).
     #[inline]
     fn read(&self, c: usize, pos: f64, beta: f64) -> f32 {
         let cut = self.cutoff * (1.0 / beta).min(1.0);
         let reach = self.zc as f64 / cut;
         let lo = (pos - reach).ceil() as i64;
-        let hi = (pos + reach).floor() as i64;
-        let scale = cut * self.res as f64;
-        let r = &self.ring[c];
-        let tl = self.table.len();
+        let taps = ((pos + reach).floor() as i64 - lo + 1).max(0) as usize;
+        let scale = (cut * self.res as f64) as f32;
+        let start = lo as usize & self.mask;
+        let Some(seg) = self.ring[c].get(start..start + taps) else {
+            return 0.0;
+        };
+        let last = self.table.len() - 1;
+        let mut u = ((pos - lo as f64) * f64::from(scale)) as f32;
         let mut acc = 0.0f32;
-        let mut u = (pos - lo as f64) * scale;
-        for j in lo..=hi {
-            let ua = u.abs();
-            let ui = ua as usize;
-            if ui + 1 < tl {
-                let fr = (ua - ui as f64) as f32;
-                let k = self.table[ui] + (self.table[ui + 1] - self.table[ui]) * fr;
-                acc += k * r[j as usize & self.mask];
-            }
+        for &x in seg {
+            let ui = ((u.abs() + 0.5) as usize).min(last);
+            acc += self.table[ui] * x;
             u -= scale;
         }
         acc * cut as f32
@@ -194,9 +194,13 @@ impl TdShifter {
         let n = output.first().map_or(0, |o| o.len());
         for c in 0..self.channels {
             let src = input.get(c).or_else(|| input.first()).copied().unwrap_or(&[]);
-            let r = &mut self.ring[c];
+            let (r, len) = (&mut self.ring[c], self.mask + 1);
             for i in 0..n {
-                r[(self.t as usize + i) & self.mask] = src.get(i).copied().unwrap_or(0.0);
+                let v = src.get(i).copied().unwrap_or(0.0);
+                let idx = (self.t as usize + i) & self.mask;
+                // Mirrored: every frame also sits one ring length further, so reads are contiguous.
+                r[idx] = v;
+                r[idx + len] = v;
             }
         }
         let h = self.h as u64;

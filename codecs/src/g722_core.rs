@@ -130,6 +130,53 @@ static QM6: [i16; 64] = {
     }
     t
 };
+/// `QM4[il >> 2]` and `WL[RIL4[il >> 2]]` indexed by the 6-bit code `il`.
+static Q4_IL: [i16; 64] = {
+    let mut t = [0i16; 64];
+    let mut i = 0;
+    while i < 64 {
+        t[i] = QM4[i >> 2];
+        i += 1;
+    }
+    t
+};
+static WL_IL: [i16; 64] = {
+    let mut t = [0i16; 64];
+    let mut i = 0;
+    while i < 64 {
+        t[i] = WL[RIL4[i >> 2]];
+        i += 1;
+    }
+    t
+};
+/// The lower-band encoder's code, `QM4` output and `WL` increment by `32·(e ≥ 0) + interval`.
+static IL_BY_INTERVAL: [u8; 64] = {
+    let mut t = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        t[i] = MISIL[i >> 5][i & 31];
+        i += 1;
+    }
+    t
+};
+static Q4_BY_INTERVAL: [i16; 64] = {
+    let mut t = [0i16; 64];
+    let mut i = 0;
+    while i < 64 {
+        t[i] = Q4_IL[IL_BY_INTERVAL[i] as usize];
+        i += 1;
+    }
+    t
+};
+static WL_BY_INTERVAL: [i16; 64] = {
+    let mut t = [0i16; 64];
+    let mut i = 0;
+    while i < 64 {
+        t[i] = WL_IL[IL_BY_INTERVAL[i] as usize];
+        i += 1;
+    }
+    t
+};
 /// `QM5` and `QM4` indexed by the 6-bit code (the ignored auxiliary bits select the same entry).
 static QL56: [i16; 64] = {
     let mut t = [0i16; 64];
@@ -279,8 +326,13 @@ impl Band {
     /// LOGSCL + SCALEL for lower-band code `il` (`nb` ≤ 18 432, so `mult(nb, 32512) + WL` cannot saturate).
     #[inline(always)]
     fn scale_low(&mut self, il: u8) {
-        let nb =
-            (((i32::from(self.nb) * 32512) >> 15) + i32::from(WL[RIL4[(il >> 2) as usize]])).clamp(0, 18432);
+        self.scale_low_w(WL_IL[(il & 0x3F) as usize]);
+    }
+
+    /// LOGSCL + SCALEL with the log-scale increment `wl` already looked up.
+    #[inline(always)]
+    fn scale_low_w(&mut self, wl: i16) {
+        let nb = (((i32::from(self.nb) * 32512) >> 15) + i32::from(wl)).clamp(0, 18432);
         self.nb = nb as i16;
         self.det = DET[(nb >> 6) as usize + 64];
     }
@@ -288,7 +340,13 @@ impl Band {
     /// LOGSCH + SCALEH for higher-band code `ih` (`nb` ≤ 22 528: no saturation either).
     #[inline(always)]
     fn scale_high(&mut self, ih: u8) {
-        let nb = (((i32::from(self.nb) * 32512) >> 15) + i32::from(WH[ih as usize])).clamp(0, 22528);
+        self.scale_high_w(WH[(ih & 3) as usize]);
+    }
+
+    /// LOGSCH + SCALEH with the log-scale increment `wh` already looked up.
+    #[inline(always)]
+    fn scale_high_w(&mut self, wh: i16) {
+        let nb = (((i32::from(self.nb) * 32512) >> 15) + i32::from(wh)).clamp(0, 22528);
         self.nb = nb as i16;
         self.det = DET[(nb >> 6) as usize];
     }
@@ -300,11 +358,12 @@ impl Band {
         let wd = if el >= 0 { el } else { 32767 - (el & 0x7FFF) };
         // Smallest interval m in 1..30 whose upper threshold exceeds |el| (30 if none).
         let det = self.det;
-        let il = MISIL[usize::from(el >= 0)][simd::quant_interval(det, wd) & 31];
-        let dlt = mult(det, QM4[(il >> 2) as usize]);
-        self.scale_low(il);
+        // Code, inverse-quantiser output and scale increment come from one index, in parallel.
+        let k = (usize::from(el >= 0) << 5) | (simd::quant_interval(det, wd) & 31);
+        let dlt = mult(det, Q4_BY_INTERVAL[k]);
+        self.scale_low_w(WL_BY_INTERVAL[k]);
         self.adapt(dlt);
-        il
+        IL_BY_INTERVAL[k]
     }
 
     /// Higher-band encoder (STL `hsbcod`).
@@ -312,10 +371,12 @@ impl Band {
     fn encode_high(&mut self, xh: i16) -> u8 {
         let eh = xh.saturating_sub(self.s);
         let wd = if eh >= 0 { eh } else { 32767 - (eh & 0x7FFF) };
-        let mih = if wd >= mult(564 << 3, self.det) { 2 } else { 1 };
-        let ih: u8 = if eh >= 0 { [0, 3, 2][mih] } else { [0, 1, 0][mih] };
+        // k = 2·sign + (mih − 1): IH = [1, 0, 3, 2][k] (G.722 Table 3).
+        let k = (usize::from(eh >= 0) << 1) | usize::from(wd >= mult(564 << 3, self.det));
+        const IH: [u8; 4] = [1, 0, 3, 2];
+        let ih = IH[k];
         let dh = mult(QM2[ih as usize], self.det);
-        self.scale_high(ih);
+        self.scale_high_w(WH[ih as usize]);
         self.adapt(dh);
         ih
     }
@@ -332,7 +393,7 @@ impl Band {
         let il = il & 0x3F;
         let q = table[il as usize];
         let yl = limit(add(self.s, mult(self.det, q)));
-        let dlt = mult(self.det, QM4[(il >> 2) as usize]);
+        let dlt = mult(self.det, Q4_IL[il as usize]);
         self.scale_low(il);
         self.adapt(dlt);
         yl

@@ -329,8 +329,8 @@ fn opus(c: &mut Criterion) {
             || unsafe {
                 peers::opus_encode(e, black_box(pcm.as_ptr()), 320, pkt_p.as_mut_ptr(), 1500);
             },
-            5,
-            150,
+            2,
+            600,
         );
         report_ab("opus encode (16 kHz mono, 32 kbit/s)", "libopus", 320, ab);
         // Re-create the packet (the A/B loop overwrote `pkt`) for the decode comparison.

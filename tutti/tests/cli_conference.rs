@@ -347,6 +347,22 @@ srtp_key = "{KEY}"
         .iter()
         .find(|s| s["event"] == "final")
         .expect("final statistics");
+    // A call detail record for each of the three legs at shutdown, with its SSRC, ports and a duration
+    // from the leg's first packet to the server's end (the clients send for about five seconds).
+    let cdrs: Vec<&serde_json::Value> = stats.iter().filter(|s| s["event"] == "cdr").collect();
+    assert_eq!(cdrs.len(), 3, "{cdrs:?}");
+    for c in &cdrs {
+        let d = c["duration_s"].as_f64().expect("duration");
+        assert!(d > 4.0 && d < 12.0, "{c}");
+        assert!(
+            c["from"]["addr"].as_str().is_some() && c["to"]["addr"].as_str().is_some(),
+            "{c}"
+        );
+        assert!(c["mos"].as_f64().expect("mos") > 4.0, "{c}");
+    }
+    let mut cdr_ssrcs: Vec<String> = cdrs.iter().map(|c| c["from"]["ssrc"].to_string()).collect();
+    cdr_ssrcs.sort();
+    assert_eq!(cdr_ssrcs, ["\"00000457\"", "\"000008ae\"", "\"00000d05\""]);
     // The mix tick ran on the engine scheduler's worker without allocating.
     assert_eq!(fin["scheduler"]["rt_allocations"], 0, "{fin}");
     assert_eq!(fin["scheduler"]["rt_frees"], 0, "{fin}");

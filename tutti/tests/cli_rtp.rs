@@ -181,6 +181,21 @@ fn sipp_g711a_matches_tshark_statistics_and_ffmpeg_decode() {
     assert_eq!(s["played_ms"].as_f64(), Some(236.0 * 30.0));
     assert_eq!(s["removed_samples_for_acceleration"], 0);
     assert_eq!(s["inserted_samples_for_deceleration"], 0);
+    // The stream's call detail record: the same figures, both ends' addresses (the decoded port is one of
+    // them), and a duration of 235 packet times of 30 ms (within the capture's jitter).
+    let cdr = &s["cdr"];
+    assert_eq!(cdr["event"], "cdr");
+    assert_eq!(cdr["from"]["ssrc"], format!("{ssrc:08x}"));
+    assert_eq!(cdr["packets"].as_u64(), Some(pkts));
+    assert_eq!(cdr["lost"].as_i64(), Some(lost));
+    let addrs = [
+        cdr["from"]["addr"].as_str().unwrap(),
+        cdr["to"]["addr"].as_str().unwrap(),
+    ];
+    assert!(addrs.iter().any(|a| a.ends_with(":2006")), "{addrs:?}");
+    let d = cdr["duration_s"].as_f64().unwrap();
+    assert!((d - 235.0 * 0.030).abs() < 0.005, "duration {d}");
+    assert_eq!(cdr["mos"], s["mos"]);
     // Alignment: the WAV starts at the first decoded sample (the buffering delay and the 30-sample G.711
     // Appendix I look-ahead are not written), so it equals the payloads laid end to end and decoded by
     // ffmpeg, except the last 30 samples still inside the concealment history.

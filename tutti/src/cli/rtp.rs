@@ -235,6 +235,48 @@ fn format_name(f: &RtpFormat) -> &'static str {
     }
 }
 
+/// The call detail record of a decoded stream: from its first to its last packet in the capture, the
+/// quality figures of its report.
+fn stream_cdr(
+    report: &Value,
+    ssrc: u32,
+    pkts: &[CapturedRtp],
+    addrs: Option<(SocketAddr, SocketAddr)>,
+) -> Value {
+    let at = |us: u64| UNIX_EPOCH + Duration::from_micros(us);
+    let first = pkts.first().map(|p| at(p.time_us));
+    let f = |k: &str| report[k].as_f64().unwrap_or(0.0);
+    let u = |k: &str| report[k].as_u64().unwrap_or(0);
+    crate::cdr::Cdr {
+        leg: format!("{ssrc:08x}"),
+        codec: report["codec"].as_str().unwrap_or("unknown").to_string(),
+        from: crate::cdr::CdrParty {
+            ssrc: Some(ssrc),
+            addr: addrs.map(|a| a.0),
+        },
+        to: crate::cdr::CdrParty {
+            ssrc: None,
+            addr: addrs.map(|a| a.1),
+        },
+        start: first.unwrap_or(UNIX_EPOCH),
+        answer: first,
+        end: pkts.last().map_or(UNIX_EPOCH, |p| at(p.time_us)),
+        quality: crate::cdr::CdrQuality {
+            packets: u("packets"),
+            lost: report["lost"].as_i64().unwrap_or(0),
+            discarded: u("packets_discarded"),
+            duplicates: u("duplicates"),
+            jitter_ms: f("jitter_ms"),
+            rtt_ms: report["rtt_ms"].as_f64(),
+            jitter_buffer_delay_ms: f("jitter_buffer_delay_ms"),
+            concealment_ratio: f("concealment_ratio"),
+            r_factor: f("r_factor"),
+            mos: f("mos"),
+        },
+    }
+    .to_json()
+}
+
 /// One RTP packet of a capture.
 struct CapturedRtp {
     time_us: u64,
@@ -389,6 +431,7 @@ fn decode(a: &DecodeArgs) -> Result<(), CliError> {
     let cap_err = |e: tutti_rtp::RtpError| CliError::new(format!("{}: {e}", a.pcap.display()));
     let mut reader = tutti_rtp::CaptureReader::open(&a.pcap).map_err(cap_err)?;
     let mut streams: BTreeMap<u32, Vec<CapturedRtp>> = BTreeMap::new();
+    let mut addrs: BTreeMap<u32, (SocketAddr, SocketAddr)> = BTreeMap::new();
     let mut order: Vec<u32> = Vec::new();
     let mut rtcp = Vec::new();
     let mut rtt: BTreeMap<u32, f64> = BTreeMap::new();
@@ -424,6 +467,7 @@ fn decode(a: &DecodeArgs) -> Result<(), CliError> {
                             order.push(p.ssrc());
                             Vec::new()
                         });
+                        addrs.entry(p.ssrc()).or_insert((d.src, d.dst));
                         list.push(CapturedRtp {
                             time_us: d.time_us(),
                             bytes,
@@ -478,6 +522,7 @@ fn decode(a: &DecodeArgs) -> Result<(), CliError> {
         let (fails, replays) = srtp_fail.get(&ssrc).copied().unwrap_or((0, 0));
         report["srtp_auth_failures"] = json!(fails);
         report["srtp_replays"] = json!(replays);
+        report["cdr"] = stream_cdr(&report, ssrc, pkts, addrs.get(&ssrc).copied());
         ignored += ign;
         out_streams.push(report);
     }

@@ -126,6 +126,10 @@ pub struct Leg {
     /// RFC 6464 level the client last reported (−dBov).
     client_level: Option<u8>,
     pub(crate) last_rx: Duration,
+    /// Conference time the leg was built.
+    pub(crate) created: Duration,
+    /// Conference time its first media packet arrived.
+    pub(crate) first_media: Option<Duration>,
     pub(crate) bye: bool,
     pub(crate) counters: LegCounters,
     /// Rate adaptation of the leg's own encoder from RTCP feedback (Opus legs).
@@ -281,6 +285,8 @@ impl Leg {
             csrcs_seen_at: Duration::ZERO,
             client_level: None,
             last_rx: now,
+            created: now,
+            first_media: None,
             bye: false,
             counters: LegCounters::default(),
             rate,
@@ -387,6 +393,7 @@ impl Leg {
                 self.rtcp.on_rtp_received(now_us, &pkt);
                 if pkt.payload_type() == self.cfg.payload_type {
                     self.remote_ssrc = Some(pkt.ssrc());
+                    self.first_media.get_or_insert(now);
                     // A mixer's contributor list is kept for a while after it empties: the audio those
                     // contributors sent is still in the jitter buffer when the list goes empty.
                     if pkt.csrc_count() > 0 {

@@ -5,7 +5,9 @@
 //! (codec, payload type, where to send, how to recognise their packets, SRTP key, chain, gains) or join by
 //! sending RTP to the port (symmetric RTP: the mix goes back to the packet's source; codec from the payload
 //! type). Legs that fall silent for the timeout, or send RTCP BYE, are removed with a BYE of our own.
-//! Statistics (one JSON line per leg set) on SIGUSR1 or every `stats_every_s`. Recordings of the full mix
+//! Statistics (one JSON line per leg set, each leg with its call detail record so far) on SIGUSR1 or
+//! every `stats_every_s`; a call detail record (`"event": "cdr"`, [`crate::cdr`]) for every leg that
+//! ends, including at shutdown. Recordings of the full mix
 //! and of the legs that consented (`record = true`), encrypted at rest when a key is configured.
 //!
 //! # How
@@ -39,6 +41,7 @@ use super::core::{leg_codec, Conference};
 use super::leg::MTU;
 use super::recorder::Recording;
 use super::runtime::{split, ConferenceControl, Datagram, Event, NetEnds, Route, RuntimeOptions};
+use crate::cdr::Cdr;
 
 /// One `[[leg]]` of the configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -434,7 +437,10 @@ pub fn serve(file: &Path, cfg: &ServerConfig, opts: &ServeOptions) -> Result<(),
         legs.len(),
         mix_rate
     );
+    let wall_at_zero = std::time::SystemTime::now() - ctl.now();
     let mut server = Server {
+        wall_at_zero,
+        local: ctl_sock.local_addr().ok(),
         ctl,
         legs,
         dynamic,
@@ -515,6 +521,9 @@ pub fn serve(file: &Path, cfg: &ServerConfig, opts: &ServeOptions) -> Result<(),
 
 /// The control side of a running server.
 struct Server {
+    /// Wall-clock time of conference time zero (for call detail records).
+    wall_at_zero: std::time::SystemTime,
+    local: Option<SocketAddr>,
     ctl: ConferenceControl,
     legs: BTreeMap<LegId, CtlLeg>,
     dynamic: BTreeMap<u8, CodecSpec>,
@@ -541,6 +550,14 @@ impl Server {
                     if !self.shutting_down {
                         println!("{}", json!({"event": "leg_removed", "leg": stats.to_json()}));
                     }
+                    let cdr = Cdr::from_leg_stats(
+                        &stats,
+                        self.wall_at_zero,
+                        self.ctl.now(),
+                        Some(route.remote),
+                        self.local,
+                    );
+                    println!("{}", cdr.to_json());
                     if let Some(l) = self.legs.remove(&id) {
                         if let Some((mut c, mut rec)) = l.rec {
                             drain(&mut c, &mut rec)?;
@@ -556,7 +573,14 @@ impl Server {
                     );
                     self.legs.remove(&leg.id());
                 }
-                Event::LegStats(s) => self.pending.push(s.to_json()),
+                Event::LegStats(s) => {
+                    // A record as the leg would close now, on demand (SIGUSR1, `--stats-every`).
+                    let remote = self.legs.get(&s.id).map(|l| l.remote);
+                    let cdr = Cdr::from_leg_stats(&s, self.wall_at_zero, self.ctl.now(), remote, self.local);
+                    let mut j = s.to_json();
+                    j["cdr"] = cdr.to_json();
+                    self.pending.push(j);
+                }
                 Event::Stats(cs, counters) => {
                     let mut conference = cs.to_json();
                     conference["rx_routed"] = counters.rx_routed.into();

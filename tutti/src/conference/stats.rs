@@ -10,6 +10,8 @@ use super::leg::{Leg, LegCounters};
 /// Statistics of one leg.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegStats {
+    /// The leg's id in its conference.
+    pub id: super::config::LegId,
     /// The leg's label (shared with the leg: taking statistics on the real-time side does not allocate).
     pub name: Arc<str>,
     /// Codec (command-line name).
@@ -26,6 +28,14 @@ pub struct LegStats {
     pub packets_received: u64,
     /// RFC 3550 cumulative loss.
     pub packets_lost: i64,
+    /// Duplicate packets received.
+    pub duplicates: u64,
+    /// Packets the jitter buffer discarded (late or overflow).
+    pub packets_discarded: u64,
+    /// Conference time the leg joined.
+    pub started: std::time::Duration,
+    /// Conference time its first media packet arrived.
+    pub answered: Option<std::time::Duration>,
     /// RFC 3550 interarrival jitter in ms.
     pub jitter_ms: f64,
     /// RTT from RTCP in ms.
@@ -56,6 +66,7 @@ impl LegStats {
         let codec = l.cfg.codec.cli_name();
         let em = EModel::for_leg(codec, delay, loss_pct.min(100.0), 1.0);
         Self {
+            id: l.id,
             name: l.name.clone(),
             codec,
             remote_ssrc: l.remote_ssrc(),
@@ -64,6 +75,10 @@ impl LegStats {
             level_db,
             packets_received: rs.packets,
             packets_lost: rs.lost,
+            duplicates: rs.duplicates,
+            packets_discarded: jb.packets_discarded,
+            started: l.created,
+            answered: l.first_media,
             jitter_ms: rs.jitter_ms,
             rtt_ms,
             jitter_buffer_delay_ms: jb.mean_delay_ms(),
@@ -84,6 +99,7 @@ impl LegStats {
             "local_ssrc": format!("{:08x}", self.local_ssrc),
             "talking": self.talking, "level_db": self.level_db,
             "packets_received": self.packets_received, "packets_lost": self.packets_lost,
+            "duplicates": self.duplicates, "packets_discarded": self.packets_discarded,
             "jitter_ms": self.jitter_ms, "rtt_ms": self.rtt_ms,
             "jitter_buffer_delay_ms": self.jitter_buffer_delay_ms,
             "concealment_ratio": self.concealment_ratio, "r_factor": self.r_factor, "mos": self.mos,

@@ -638,3 +638,32 @@ remote_ssrc = 9999
     assert!((dur - secs).abs() < 0.05, "ffprobe reads {dur} s");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bench_conference_reports_capacity_and_an_allocation_free_worker() {
+    let j = common::tutti_json(&[
+        "bench",
+        "conference",
+        "--legs",
+        "40",
+        "--codec",
+        "g722",
+        "--seconds",
+        "1",
+        "--talkers",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(j["legs"], 40, "{j}");
+    assert!(j["ticks"].as_u64().expect("ticks") >= 40, "{j}");
+    // The worker ran receive, jitter buffers, decoders, mix and encoders without allocating (the binary's
+    // counting allocator saw nothing on it).
+    assert_eq!(j["rt_allocations"], 0, "{j}");
+    // 3 talkers: their own encodes plus one shared encode for the 37 listeners.
+    let e = j["encodes_per_tick"].as_f64().expect("encodes");
+    assert!(e <= 4.01 && e >= 3.9, "{j}");
+    assert!(j["legs_per_core"].as_u64().expect("capacity") > 0, "{j}");
+    for k in ["p50", "p99", "p999", "max"] {
+        assert!(j["tick_us"][k].as_f64().expect("percentile") > 0.0, "{j}");
+    }
+}

@@ -81,7 +81,8 @@ pub fn run(a: &Args) -> Result<(), CliError> {
     } else {
         println!(
             "{} legs ({}{}), {} talkers, {} ticks: {} deadline misses; tick p50 {:.0} µs, p99 {:.0} µs, \
-             p99.9 {:.0} µs, max {:.0} µs; {:.2} µs per leg per tick; {:.1} encodes per tick",
+             p99.9 {:.0} µs, max {:.0} µs; {:.2} µs per leg per tick; {:.1} encodes per tick; \
+             {} legs per core at p99.9; {} allocations on the worker",
             r.legs,
             codec.cli_name(),
             c.chain
@@ -96,7 +97,9 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             r.tick_us[2],
             r.tick_us[3],
             r.cpu_us_per_leg_per_tick,
-            r.encodes_per_tick
+            r.encodes_per_tick,
+            r.legs_per_core,
+            r.rt_allocations
         );
     }
     Ok(())

@@ -67,6 +67,11 @@ pub struct BenchReport {
     pub realtime_priority: bool,
     /// Datagrams sent per tick (RTP + RTCP).
     pub sent_per_tick: f64,
+    /// Legs one core carries at this load with the p99.9 tick inside the period:
+    /// `legs × period / p99.9 tick time`.
+    pub legs_per_core: u64,
+    /// Allocations seen on the worker (the `tutti` binary counts them; expected 0).
+    pub rt_allocations: u64,
 }
 
 impl BenchReport {
@@ -79,6 +84,7 @@ impl BenchReport {
             "encodes_per_tick": self.encodes_per_tick, "sent_per_tick": self.sent_per_tick,
             "codec": cfg.codec.cli_name(), "chain": cfg.chain, "talkers": cfg.talkers, "workers": cfg.workers,
             "mix_rate": cfg.mix_rate, "seconds": cfg.seconds, "realtime_priority": self.realtime_priority,
+            "legs_per_core": self.legs_per_core, "rt_allocations": self.rt_allocations,
         })
     }
 }
@@ -265,6 +271,7 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, String> {
     };
     let mut sched = Scheduler::new(SchedulerConfig {
         workers: cfg.workers.max(1),
+        track_allocations: true,
         ..SchedulerConfig::default()
     })
     .map_err(|e| e.to_string())?;
@@ -279,6 +286,7 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, String> {
     let ws = sched.stats();
     let busy = ws.workers.first().map(|w| w.busy).unwrap_or_default();
     let realtime = ws.workers.first().is_some_and(|w| w.realtime_priority);
+    let rt_allocations = ws.workers.iter().map(|w| w.rt_allocations + w.rt_frees).sum();
     sched.remove(id).map_err(|e| e.to_string())?;
     drop(sched);
     let ticks = ts.ticks.max(1);
@@ -292,5 +300,7 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, String> {
         encodes_per_tick: encodes.load(Ordering::Relaxed) as f64 / ticks as f64,
         realtime_priority: realtime,
         sent_per_tick: sent.load(Ordering::Relaxed) as f64 / ticks as f64,
+        legs_per_core: (cfg.legs as f64 * f64::from(ptime) * 1000.0 / us(busy.p999_ns).max(1e-3)) as u64,
+        rt_allocations,
     })
 }

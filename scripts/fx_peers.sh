@@ -5,6 +5,7 @@
 # Python `pesq`), CPU per mono channel (user+sys time of both passes, as µs per 10 ms block and % of one
 # core) and latency (ours: the node's reported latency; the peers run offline and compensate theirs).
 # Goal from the issue: PESQ-WB ≥ 3.1 at ≤ 1 % of a core and ≤ 25 ms latency.
+# sox runs with -D (no dither), so the inputs and PESQ figures repeat exactly from run to run.
 # Usage: scripts/fx_peers.sh [path/to/tutti]   (default: $CARGO_TARGET_DIR or target, release build)
 # Needs rubberband-cli, soundstretch, sox, python3 with pesq and numpy (scripts/setup.sh installs them).
 set -euo pipefail
@@ -21,7 +22,7 @@ for p in agent-loggedoff agent-incorrect conf-onlyperson vm-intro auth-thankyou 
   files+=("$snd/$p.wav")
 done
 dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
-sox "${files[@]}" -b 16 "$dir/in.wav" rate -v 48000
+sox -D "${files[@]}" -b 16 "$dir/in.wav" rate -v 48000
 frames=$(soxi -s "$dir/in.wav")
 blocks=$(( frames / 480 ))
 
@@ -31,8 +32,8 @@ cpu() { # output file for the seconds, command...
   tail -1 "$dir/t" | awk '{ print $1 + $2 }' >"$out"
 }
 pesq_wb() { # reference, degraded (both 48 kHz) -> PESQ-WB at 16 kHz
-  sox "$1" -b 16 "$dir/r16.wav" rate -v 16000
-  sox "$2" -b 16 "$dir/d16.wav" rate -v 16000
+  sox -D "$1" -b 16 "$dir/r16.wav" rate -v 16000
+  sox -D "$2" -b 16 "$dir/d16.wav" rate -v 16000
   python3 - "$dir/r16.wav" "$dir/d16.wav" <<'PY'
 import sys, wave, numpy as np
 from pesq import pesq

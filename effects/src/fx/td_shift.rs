@@ -28,6 +28,14 @@ fn ring_len(need: usize) -> usize {
     need.next_power_of_two()
 }
 
+/// Cut-off (fraction of Nyquist), reach (input frames each side) and table step per frame of a read.
+#[derive(Debug, Clone, Copy)]
+struct Kernel {
+    cut: f64,
+    reach: f64,
+    scale: f32,
+}
+
 /// Streaming time-domain pitch shifter (see the module docs).
 pub(crate) struct TdShifter {
     channels: usize,
@@ -168,12 +176,10 @@ impl TdShifter {
     /// Band-limited read of channel `c` at absolute input time `pos` for ratio `beta` (nearest of
     /// `res` kernel phases per zero crossing, `f32` arithmetic on a contiguous slice of the mirrored ring).
     #[inline]
-    fn read(&self, c: usize, pos: f64, beta: f64) -> f32 {
-        let cut = self.cutoff * (1.0 / beta).min(1.0);
-        let reach = self.zc as f64 / cut;
+    fn read(&self, c: usize, pos: f64, k: &Kernel) -> f32 {
+        let Kernel { cut, reach, scale } = *k;
         let lo = (pos - reach).ceil() as i64;
         let taps = ((pos + reach).floor() as i64 - lo + 1).max(0) as usize;
-        let scale = (cut * self.res as f64) as f32;
         let start = lo as usize & self.mask;
         let Some(seg) = self.ring[c].get(start..start + taps) else {
             return 0.0;
@@ -187,6 +193,16 @@ impl TdShifter {
             u -= scale;
         }
         acc * cut as f32
+    }
+
+    /// The kernel geometry for ratio `beta` (computed once per grain).
+    fn kernel(&self, beta: f64) -> Kernel {
+        let cut = self.cutoff * (1.0 / beta).min(1.0);
+        Kernel {
+            cut,
+            reach: self.zc as f64 / cut,
+            scale: (cut * self.res as f64) as f32,
+        }
     }
 
     /// Shifts one block (`input[c]`, `output[c]` of equal length ≤ the `max_block` of `new`).
@@ -204,11 +220,13 @@ impl TdShifter {
             }
         }
         let h = self.h as u64;
+        let (mut kn, mut kc) = (self.kernel(self.next.1), self.kernel(self.cur.1));
         for i in 0..n {
             let t = self.t + i as u64;
             if t == self.next_start {
                 self.place_next();
                 self.next_start += h;
+                (kn, kc) = (self.kernel(self.next.1), self.kernel(self.cur.1));
             }
             // t ∈ [start of next grain, + H): next grain at v ∈ [0, H), current at v + H.
             let v = (t + h - self.next_start) as usize;
@@ -222,12 +240,12 @@ impl TdShifter {
             for (c, o) in output.iter_mut().enumerate() {
                 let ch = c.min(self.channels - 1);
                 let a = if wn > 0.0 {
-                    self.read(ch, pn + bn * un, bn)
+                    self.read(ch, pn + bn * un, &kn)
                 } else {
                     0.0
                 };
                 let b = if wc > 0.0 && t >= h {
-                    self.read(ch, pc + bc * uc, bc)
+                    self.read(ch, pc + bc * uc, &kc)
                 } else {
                     0.0
                 };

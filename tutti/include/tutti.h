@@ -16,6 +16,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+// Side of a translator: towards the sender of the incoming stream.
+#define TUTTI_SIDE_UPSTREAM 0
+
+// Side of a translator: towards the far receiver of the outgoing stream.
+#define TUTTI_SIDE_DOWNSTREAM 1
+
 // Result of every fallible C function (`TUTTI_STATUS_OK` is 0).
 typedef enum TuttiStatus {
   // Success.
@@ -59,6 +65,9 @@ typedef struct TuttiConference TuttiConference;
 
 // An embedded processing engine (opaque to C).
 typedef struct TuttiEngine TuttiEngine;
+
+// A translator (opaque to C).
+typedef struct TuttiTranslator TuttiTranslator;
 
 // Configuration of a conference (fill it with `tutti_conference_config_default` first).
 typedef struct TuttiConferenceConfig {
@@ -201,6 +210,72 @@ typedef struct TuttiNodeStat {
   // Blocks the mean is taken over.
   uint64_t blocks_measured;
 } TuttiNodeStat;
+
+// Configuration of a translator (fill it with `tutti_translator_config_default` first).
+typedef struct TuttiTranslatorConfig {
+  // Input codec: `pcmu`, `pcma`, `g722`, `g722-56`, `g722-48` or `opus`.
+  const char *input_codec;
+  // Input RTP payload type, or -1 for the codec's static type (else 96).
+  int32_t input_payload_type;
+  // Output codec: `pcmu`, `pcma`, `g722`, `g722-56`, `g722-48` or `opus[:BITRATE]`.
+  const char *output_codec;
+  // Output RTP payload type, or -1 for the codec's static type (else 96).
+  int32_t output_payload_type;
+  // Output packet time in ms (10, 20, 30, 40 or 60; Opus: not 30).
+  uint32_t ptime_ms;
+  // Chain run at the output rate (e.g. `"ns,agc"`), or NULL for none.
+  const char *chain;
+  // Longest loss or pause bridged inside a talkspurt, ms.
+  uint32_t max_gap_ms;
+  // NTP time (RFC 3550 64-bit format) at host time 0, for RTCP.
+  uint64_t ntp_at_zero;
+  // Seed of the outgoing sequence numbers and the reporting SSRC.
+  uint64_t seed;
+} TuttiTranslatorConfig;
+
+// Statistics of one leg of a translator.
+typedef struct TuttiTranslatorLegStats {
+  // SSRC of the stream (kept on both legs), or 0 before its first packet.
+  uint32_t ssrc;
+  // Incoming: RTP packets received; outgoing: RTP packets sent.
+  uint64_t packets;
+  // RFC 3550 cumulative loss (outgoing: as the far receiver reports it).
+  int64_t lost;
+  // Packets discarded (too late, or not audio of the stream's payload type).
+  uint64_t discarded;
+  // Duplicate packets.
+  uint64_t duplicates;
+  // Interarrival jitter, ms.
+  double jitter_ms;
+  // Round-trip time from RTCP in ms, or -1 when unknown.
+  double rtt_ms;
+  // Incoming: mean time audio is held in the translator, ms.
+  double jitter_buffer_delay_ms;
+  // Concealed samples over all samples.
+  double concealment_ratio;
+  // ITU-T G.107 E-model R factor.
+  double r_factor;
+  // MOS from R.
+  double mos;
+} TuttiTranslatorLegStats;
+
+// Statistics of a translator (see `tutti_translator_stats`).
+typedef struct TuttiTranslatorStats {
+  // The incoming leg (sender to translator).
+  struct TuttiTranslatorLegStats incoming;
+  // The outgoing leg (translator to far receiver).
+  struct TuttiTranslatorLegStats outgoing;
+  // Datagrams dropped as malformed.
+  uint64_t malformed;
+  // RTP packets sent.
+  uint64_t tx_rtp;
+  // RTCP compounds forwarded downstream.
+  uint64_t tx_rtcp_downstream;
+  // RTCP compounds sent upstream (our receiver reports).
+  uint64_t tx_rtcp_upstream;
+  // Talkspurts started.
+  uint64_t talkspurts;
+} TuttiTranslatorStats;
 
 // Every status, in code order.
 #define TuttiStatus_ALL { TuttiStatus_Ok, TuttiStatus_NullPointer, TuttiStatus_InvalidUtf8, TuttiStatus_InvalidArgument, TuttiStatus_InvalidSpec, TuttiStatus_UnsupportedConfig, TuttiStatus_BadFrameCount, TuttiStatus_NoFarEnd, TuttiStatus_UnknownName, TuttiStatus_BadParam, TuttiStatus_IndexOutOfRange, TuttiStatus_BufferTooSmall, TuttiStatus_Conference, TuttiStatus_Poisoned, TuttiStatus_Panic, TuttiStatus_Dropped, TuttiStatus_NoSuchLeg, }
@@ -457,6 +532,83 @@ enum TuttiStatus tutti_engine_node_stats(struct TuttiEngine *engine,
 // # Safety
 // `engine` is a live handle.
 enum TuttiStatus tutti_engine_reset(struct TuttiEngine *engine);
+
+// Fills `*out` with the defaults: PCMU in, Opus out, static payload types (Opus 96), 20 ms, no chain,
+// 200 ms bridged gaps.
+//
+// # Safety
+// `out` points at a writable `TuttiTranslatorConfig`.
+enum TuttiStatus tutti_translator_config_default(struct TuttiTranslatorConfig *out);
+
+// Creates a translator at host time `now_us`. On success `*out` is the handle (free it with
+// `tutti_translator_free`).
+//
+// # Safety
+// `config` points at a valid `TuttiTranslatorConfig` whose strings are NULL or NUL-terminated (the
+// codecs must not be NULL); `out` points at writable storage for one pointer.
+enum TuttiStatus tutti_translator_new(const struct TuttiTranslatorConfig *config,
+                                      uint64_t now_us,
+                                      struct TuttiTranslator **out);
+
+// Frees a translator (NULL is ignored).
+//
+// # Safety
+// `translator` is NULL or a handle from `tutti_translator_new` that is not used afterwards.
+void tutti_translator_free(struct TuttiTranslator *translator);
+
+// Hands a datagram that arrived at `now_us` from `side` (`TUTTI_SIDE_UPSTREAM`: the sender's RTP or
+// RTCP; `TUTTI_SIDE_DOWNSTREAM`: the far receiver's RTCP). A malformed or foreign datagram returns
+// `TUTTI_STATUS_DROPPED` (counted; not an error of the host). Real-time safe.
+//
+// # Safety
+// `translator` is a live handle; `data` points at `len` readable bytes.
+enum TuttiStatus tutti_translator_receive(struct TuttiTranslator *translator,
+                                          uint32_t side,
+                                          uint64_t now_us,
+                                          const uint8_t *data,
+                                          size_t len);
+
+// Writes to `*at_us` the host time at which `tutti_translator_timeout` should next run.
+//
+// # Safety
+// `translator` is a live handle; `at_us` points at a writable `uint64_t`.
+enum TuttiStatus tutti_translator_next_timeout(struct TuttiTranslator *translator, uint64_t *at_us);
+
+// Runs the RTCP timer at `now_us` (queues our receiver report to the sender when due). Real-time safe.
+//
+// # Safety
+// `translator` is a live handle.
+enum TuttiStatus tutti_translator_timeout(struct TuttiTranslator *translator,
+                                          uint64_t now_us);
+
+// Ends the translation at `now_us`: the last frame and BYE on both sides are queued for
+// `tutti_translator_poll_transmit`. Real-time safe.
+//
+// # Safety
+// `translator` is a live handle.
+enum TuttiStatus tutti_translator_finish(struct TuttiTranslator *translator, uint64_t now_us);
+
+// Copies the next datagram to send into `out` (`capacity` at least 1500 bytes) with its length in
+// `*len` (0 when nothing waits), its side in `*side` (`TUTTI_SIDE_*`) and `*is_rtcp` (1 for RTCP: send
+// it to the peer's RTCP port). Call it until `*len` is 0 after every receive, timeout or finish.
+// Real-time safe.
+//
+// # Safety
+// `translator` is a live handle; `out` points at `capacity` writable bytes; `len`, `side` and `is_rtcp`
+// at writable storage.
+enum TuttiStatus tutti_translator_poll_transmit(struct TuttiTranslator *translator,
+                                                uint8_t *out,
+                                                size_t capacity,
+                                                size_t *len,
+                                                uint32_t *side,
+                                                uint32_t *is_rtcp);
+
+// Writes the statistics of both legs to `*out`.
+//
+// # Safety
+// `translator` is a live handle; `out` points at a writable `TuttiTranslatorStats`.
+enum TuttiStatus tutti_translator_stats(struct TuttiTranslator *translator,
+                                        struct TuttiTranslatorStats *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -29,6 +29,7 @@ mod conference;
 mod engine;
 mod error;
 mod ffi;
+mod translate;
 
 pub use conference::{
     tutti_conference_add_leg, tutti_conference_config_default, tutti_conference_expired,
@@ -45,4 +46,10 @@ pub use ffi::{
     tutti_engine_process_i16, tutti_engine_push_far_f32, tutti_engine_push_far_i16, tutti_engine_reset,
     tutti_engine_set_param, tutti_engine_set_param_text, tutti_engine_stats, tutti_last_error,
     tutti_status_name, tutti_version, TuttiEngine, TuttiEngineStats, TuttiMeter, TuttiNodeStat,
+};
+pub use translate::{
+    tutti_translator_config_default, tutti_translator_finish, tutti_translator_free, tutti_translator_new,
+    tutti_translator_next_timeout, tutti_translator_poll_transmit, tutti_translator_receive,
+    tutti_translator_stats, tutti_translator_timeout, TuttiTranslator, TuttiTranslatorConfig,
+    TuttiTranslatorLegStats, TuttiTranslatorStats, TUTTI_SIDE_DOWNSTREAM, TUTTI_SIDE_UPSTREAM,
 };

@@ -139,12 +139,21 @@ fn pesq_nb(dir: &Path, reference: &[f32], deg: &[f32]) -> Option<f64> {
         .output()
         .expect("python3 runs");
     assert!(o.status.success(), "pesq: {}", String::from_utf8_lossy(&o.stderr));
-    Some(String::from_utf8_lossy(&o.stdout).trim().parse().expect("a PESQ score"))
+    Some(
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse()
+            .expect("a PESQ score"),
+    )
 }
 
 fn json_of(child: Child) -> Value {
     let o = child.wait_with_output().expect("tutti ends");
-    assert!(o.status.success(), "tutti translate: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "tutti translate: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     serde_json::from_slice(&o.stdout).expect("--json prints one JSON document")
 }
 
@@ -208,7 +217,10 @@ fn ffmpeg_g711_in_opus_out_keeps_ssrc_timing_audio_and_rewrites_rtcp() {
                     srs += 1;
                     // The SR's RTP time lies on the outgoing clock, inside what was sent (± 1 s).
                     let off = sr.info.rtp_timestamp.wrapping_sub(first_ts) as i32;
-                    assert!(off > -48_000 && off < (last_ts.wrapping_sub(first_ts) + 48_000) as i32, "{off}");
+                    assert!(
+                        off > -48_000 && off < (last_ts.wrapping_sub(first_ts) + 48_000) as i32,
+                        "{off}"
+                    );
                     assert!(sr.info.packet_count > 0 && (sr.info.packet_count as usize) <= pkts.len());
                     assert!(sr.info.octet_count > 0);
                 }
@@ -218,7 +230,10 @@ fn ffmpeg_g711_in_opus_out_keeps_ssrc_timing_audio_and_rewrites_rtcp() {
         }
     }
     assert!(srs >= 1, "ffmpeg's sender report was forwarded");
-    assert!(bye, "BYE for the stream's SSRC when the translator stops (RFC 3550 §7.2)");
+    assert!(
+        bye,
+        "BYE for the stream's SSRC when the translator stops (RFC 3550 §7.2)"
+    );
     // Audio: our Opus decode against ffmpeg's decode of the prompt.
     let y = decode_opus(
         &pkts
@@ -264,7 +279,14 @@ fn ffmpeg_receives_the_translated_opus_through_an_sdp() {
     .expect("write the SDP");
     let out = dir.join("rx.raw");
     let mut ffrx = tool("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-protocol_whitelist", "file,udp,rtp", "-i"])
+        .args([
+            "-v",
+            "error",
+            "-nostdin",
+            "-protocol_whitelist",
+            "file,udp,rtp",
+            "-i",
+        ])
         .arg(&sdp)
         .args(["-t", "4", "-f", "s16le", "-ac", "1", "-ar", "8000", "-y"])
         .arg(&out)
@@ -302,7 +324,10 @@ fn ffmpeg_receives_the_translated_opus_through_an_sdp() {
     // ffmpeg starts its output at the first packet it got: align within 0.5 s.
     let (rho, lag) = best_rho(&y, &x[..y.len().min(x.len()) - 4000], 4000);
     // Bound: ρ ≥ 0.85 (G.711 A-law then Opus 40 ms decoded by ffmpeg's libopus/native decoder).
-    assert!(rho >= 0.85, "ffmpeg's decode of the translation: ρ {rho:.3} at lag {lag}");
+    assert!(
+        rho >= 0.85,
+        "ffmpeg's decode of the translation: ρ {rho:.3} at lag {lag}"
+    );
     let s = &doc["streams"][0];
     assert_eq!(s["ssrc"], "00000309");
     assert_eq!(s["incoming"]["codec"], "pcma");
@@ -320,7 +345,17 @@ fn pcap_mode_translates_the_sipp_capture_to_g722_at_30_ms() {
     let o = Command::new(env!("CARGO_BIN_EXE_tutti"))
         .args(["translate", "--pcap"])
         .arg(&cap)
-        .args(["--to", &to.to_string(), "--codec", "g722", "--ptime", "30", "--speed", "0", "--json"])
+        .args([
+            "--to",
+            &to.to_string(),
+            "--codec",
+            "g722",
+            "--ptime",
+            "30",
+            "--speed",
+            "0",
+            "--json",
+        ])
         .arg("--out")
         .arg(&out)
         .output()
@@ -348,7 +383,9 @@ fn pcap_mode_translates_the_sipp_capture_to_g722_at_30_ms() {
             }
         };
         let n = a.decode(p.payload(), &mut pcm).expect("A-law");
-        input[i].1.extend(pcm[..n].iter().map(|&s| f32::from(s) / 32768.0));
+        input[i]
+            .1
+            .extend(pcm[..n].iter().map(|&s| f32::from(s) / 32768.0));
         input[i].2 += 1;
     }
     assert!(!input.is_empty());
@@ -371,7 +408,9 @@ fn pcap_mode_translates_the_sipp_capture_to_g722_at_30_ms() {
                 outp.len() - 1
             }
         };
-        outp[i].1.push((p.sequence_number(), p.timestamp(), p.payload().to_vec()));
+        outp[i]
+            .1
+            .push((p.sequence_number(), p.timestamp(), p.payload().to_vec()));
     }
     for (ssrc, x, n_in) in &input {
         let s = streams
@@ -379,12 +418,17 @@ fn pcap_mode_translates_the_sipp_capture_to_g722_at_30_ms() {
             .find(|s| s["ssrc"] == format!("{ssrc:08x}"))
             .expect("a report per input stream");
         assert_eq!(s["incoming"]["packets"].as_u64(), Some(*n_in));
-        let (_, pk) = outp.iter().find(|o| o.0 == *ssrc).expect("SSRC kept on the output");
+        let (_, pk) = outp
+            .iter()
+            .find(|o| o.0 == *ssrc)
+            .expect("SSRC kept on the output");
         for w in pk.windows(2) {
             assert_eq!(w[1].0, w[0].0.wrapping_add(1));
             assert_eq!(w[1].1.wrapping_sub(w[0].1), 240);
         }
-        let mut g = CodecSpec::G722(tutti::codecs::G722Mode::Kbps64).decoder().expect("decoder");
+        let mut g = CodecSpec::G722(tutti::codecs::G722Mode::Kbps64)
+            .decoder()
+            .expect("decoder");
         let mut y16 = Vec::new();
         let mut pcm = vec![0i16; 1000];
         for (_, _, p) in pk {
@@ -403,13 +447,77 @@ fn pcap_mode_translates_the_sipp_capture_to_g722_at_30_ms() {
 #[test]
 fn bad_flags_give_one_line_errors() {
     for (args, needle) in [
-        (vec!["--listen", "127.0.0.1:0", "--to", "127.0.0.1:9", "--codec", "opus", "--ptime", "25"], "ptime"),
-        (vec!["--listen", "127.0.0.1:0", "--to", "127.0.0.1:9", "--codec", "opus", "--ptime", "30"], "ptime"),
-        (vec!["--listen", "127.0.0.1:0", "--to", "127.0.0.1:9", "--codec", "mp3"], "--codec"),
-        (vec!["--listen", "127.0.0.1:0", "--to", "nowhere", "--codec", "pcmu"], "--to"),
-        (vec!["--listen", "127.0.0.1:0", "--to", "127.0.0.1:9", "--codec", "pcmu", "--chain", "nope"], "chain"),
-        (vec!["--pcap", "/nonexistent.pcap", "--to", "127.0.0.1:9", "--codec", "pcmu"], "nonexistent"),
-        (vec!["--listen", "127.0.0.1:0", "--to", "127.0.0.1:9", "--codec", "pcmu", "--seconds", "0"], "--seconds"),
+        (
+            vec![
+                "--listen",
+                "127.0.0.1:0",
+                "--to",
+                "127.0.0.1:9",
+                "--codec",
+                "opus",
+                "--ptime",
+                "25",
+            ],
+            "ptime",
+        ),
+        (
+            vec![
+                "--listen",
+                "127.0.0.1:0",
+                "--to",
+                "127.0.0.1:9",
+                "--codec",
+                "opus",
+                "--ptime",
+                "30",
+            ],
+            "ptime",
+        ),
+        (
+            vec!["--listen", "127.0.0.1:0", "--to", "127.0.0.1:9", "--codec", "mp3"],
+            "--codec",
+        ),
+        (
+            vec!["--listen", "127.0.0.1:0", "--to", "nowhere", "--codec", "pcmu"],
+            "--to",
+        ),
+        (
+            vec![
+                "--listen",
+                "127.0.0.1:0",
+                "--to",
+                "127.0.0.1:9",
+                "--codec",
+                "pcmu",
+                "--chain",
+                "nope",
+            ],
+            "chain",
+        ),
+        (
+            vec![
+                "--pcap",
+                "/nonexistent.pcap",
+                "--to",
+                "127.0.0.1:9",
+                "--codec",
+                "pcmu",
+            ],
+            "nonexistent",
+        ),
+        (
+            vec![
+                "--listen",
+                "127.0.0.1:0",
+                "--to",
+                "127.0.0.1:9",
+                "--codec",
+                "pcmu",
+                "--seconds",
+                "0",
+            ],
+            "--seconds",
+        ),
     ] {
         let o = Command::new(env!("CARGO_BIN_EXE_tutti"))
             .arg("translate")
@@ -419,11 +527,24 @@ fn bad_flags_give_one_line_errors() {
         assert_eq!(o.status.code(), Some(1), "{args:?}");
         let e = String::from_utf8_lossy(&o.stderr);
         assert_eq!(e.trim_end().lines().count(), 1, "{args:?}: {e}");
-        assert!(e.starts_with("tutti: error:") && e.contains(needle), "{args:?}: {e}");
+        assert!(
+            e.starts_with("tutti: error:") && e.contains(needle),
+            "{args:?}: {e}"
+        );
     }
     // --pcap and --listen together: clap's usage error (exit 2).
     let o = Command::new(env!("CARGO_BIN_EXE_tutti"))
-        .args(["translate", "--pcap", "a", "--listen", "127.0.0.1:1", "--to", "127.0.0.1:9", "--codec", "pcmu"])
+        .args([
+            "translate",
+            "--pcap",
+            "a",
+            "--listen",
+            "127.0.0.1:1",
+            "--to",
+            "127.0.0.1:9",
+            "--codec",
+            "pcmu",
+        ])
         .output()
         .expect("tutti runs");
     assert_eq!(o.status.code(), Some(2));

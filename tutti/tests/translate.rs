@@ -136,8 +136,8 @@ fn decode(out: &[Out], codec: &str) -> Vec<f32> {
     let mut y = Vec::new();
     let mut pcm = vec![0i16; 6000];
     for p in out {
-        let pos = (p.1.wrapping_sub(ts0) as u64 * u64::from(info.audio_rate) / u64::from(info.clock_rate))
-            as usize;
+        let pos =
+            (p.1.wrapping_sub(ts0) as u64 * u64::from(info.audio_rate) / u64::from(info.clock_rate)) as usize;
         let n = dec.decode(&p.5, &mut pcm).expect("decodable payload");
         if y.len() < pos + n {
             y.resize(pos + n, 0.0);
@@ -185,11 +185,19 @@ fn check_stream(out: &[Out], out_codec: &str, ptime: u32, in_clock: u32, pt: u8)
     let info = spec(out_codec).info();
     let step = info.clock_rate * ptime / 1000;
     let first = (u64::from(TS0) * u64::from(info.clock_rate) / u64::from(in_clock)) as u32;
-    assert_eq!(out[0].1, first, "first timestamp = the input's mapped to {} Hz", info.clock_rate);
+    assert_eq!(
+        out[0].1, first,
+        "first timestamp = the input's mapped to {} Hz",
+        info.clock_rate
+    );
     assert!(out[0].2, "marker on the first packet");
     for w in out.windows(2) {
         assert_eq!(w[1].0, w[0].0.wrapping_add(1), "consecutive sequence numbers");
-        assert_eq!(w[1].1.wrapping_sub(w[0].1), step, "timestamp step = ptime × clock");
+        assert_eq!(
+            w[1].1.wrapping_sub(w[0].1),
+            step,
+            "timestamp step = ptime × clock"
+        );
         assert!(!w[1].2, "marker only at the start");
     }
     assert!(out.iter().all(|p| p.3 == SSRC), "SSRC kept");
@@ -204,7 +212,11 @@ fn every_codec_direction_with_ptime_and_rate_changes_keeps_audio_and_timing() {
     let mut table = String::new();
     for input in codecs {
         for output in codecs {
-            let in_ptime = if input == "opus" { [20, 40, 60, 10][k % 4] } else { [20, 30, 10][k % 3] };
+            let in_ptime = if input == "opus" {
+                [20, 40, 60, 10][k % 4]
+            } else {
+                [20, 30, 10][k % 3]
+            };
             let mut out_ptime = ptimes[k % 5];
             if output == "opus" && out_ptime == 30 {
                 out_ptime = 60;
@@ -224,16 +236,30 @@ fn every_codec_direction_with_ptime_and_rate_changes_keeps_audio_and_timing() {
             all.extend(drain(&mut t));
             let out = rtp_of(&all);
             let oinfo = spec(output).info();
-            check_stream(&out, output, out_ptime, spec(input).info().clock_rate, oinfo.static_payload_type.unwrap_or(96));
+            check_stream(
+                &out,
+                output,
+                out_ptime,
+                spec(input).info().clock_rate,
+                oinfo.static_payload_type.unwrap_or(96),
+            );
             // 3 s of audio, the last frame padded.
-            assert_eq!(out.len() as u32, 3000_u32.div_ceil(out_ptime), "{input}->{output}");
+            assert_eq!(
+                out.len() as u32,
+                3000_u32.div_ceil(out_ptime),
+                "{input}->{output}"
+            );
             let y = decode(&out, output);
             let rate = oinfo.audio_rate;
             // Codec delays only (the translator's resampler delay is compensated): at most 10 ms.
             let (db, lag) = snr(&y, rate, rate as usize * 15 / 1000, rate as usize / 5);
             // Bounds: waveform codecs in series ≥ 25 dB (measured 32.5–37.4 dB); with Opus on either side (a
             // perceptual codec, measured 13.8–16.1 dB) ≥ 11 dB; and every tone's level within 1 dB.
-            let bound = if input == "opus" || output == "opus" { 11.0 } else { 25.0 };
+            let bound = if input == "opus" || output == "opus" {
+                11.0
+            } else {
+                25.0
+            };
             let body = &y[rate as usize / 5..y.len() - rate as usize / 5];
             for (f, a) in [(440.0, 0.25), (1230.0, 0.15), (2900.0, 0.10)] {
                 let got = tone_amplitude(body, rate, f);
@@ -244,7 +270,10 @@ fn every_codec_direction_with_ptime_and_rate_changes_keeps_audio_and_timing() {
                 "{input:>5} {in_ptime:>2} ms -> {output:>5} {out_ptime:>2} ms: SNR {db:5.1} dB at lag {:.2} ms\n",
                 lag as f64 * 1000.0 / f64::from(rate)
             ));
-            assert!(db >= bound, "{input}->{output}: SNR {db:.1} dB < {bound} dB\n{table}");
+            assert!(
+                db >= bound,
+                "{input}->{output}: SNR {db:.1} dB < {bound} dB\n{table}"
+            );
             let st = t.stats();
             assert_eq!(st.incoming.ssrc, Some(SSRC));
             assert_eq!(st.incoming.packets, u64::from(n));
@@ -278,7 +307,8 @@ fn loss_is_concealed_in_place_and_reordered_late_packets_are_discarded() {
         if k == 101 {
             // Packet 100 arrives after 101: its time is past, it is discarded (not lost, not played twice).
             let (p, at) = held.take().expect("held");
-            t.receive_upstream(at + Duration::from_millis(25), &p).expect("accepted");
+            t.receive_upstream(at + Duration::from_millis(25), &p)
+                .expect("accepted");
         }
         all.extend(drain(&mut t));
     }
@@ -323,8 +353,16 @@ fn pauses_fill_short_gaps_and_start_talkspurts_after_long_ones() {
     let st = t.stats();
     assert_eq!(st.counters.talkspurts, 2);
     assert_eq!(st.incoming.lost, 0);
-    assert_eq!(st.counters.silence_samples, 1600, "100 ms at 16 kHz filled with silence");
-    let starts: Vec<usize> = out.iter().enumerate().filter(|(_, p)| p.2).map(|(i, _)| i).collect();
+    assert_eq!(
+        st.counters.silence_samples, 1600,
+        "100 ms at 16 kHz filled with silence"
+    );
+    let starts: Vec<usize> = out
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.2)
+        .map(|(i, _)| i)
+        .collect();
     assert_eq!(starts.len(), 2, "a marker per talkspurt");
     let second = &out[starts[1]..];
     let first = &out[..starts[1]];
@@ -334,7 +372,11 @@ fn pauses_fill_short_gaps_and_start_talkspurts_after_long_ones() {
     let ts60 = TS0.wrapping_add(60 * 160 + 800 + 8800);
     assert_eq!(second[0].1, ts60);
     for w in out.windows(2) {
-        assert_eq!(w[1].0, w[0].0.wrapping_add(1), "one sequence space across talkspurts");
+        assert_eq!(
+            w[1].0,
+            w[0].0.wrapping_add(1),
+            "one sequence space across talkspurts"
+        );
     }
     for w in second.windows(2) {
         assert_eq!(w[1].1.wrapping_sub(w[0].1), 320);
@@ -400,7 +442,8 @@ fn rtcp_is_rewritten_for_each_leg() {
             }])
             .expect("SDES");
             let n = w.finish();
-            t.receive_downstream(at0 + Duration::from_millis(30), &b[..n]).expect("RR accepted");
+            t.receive_downstream(at0 + Duration::from_millis(30), &b[..n])
+                .expect("RR accepted");
         }
         t.handle_timeout(at);
         for (side, ch, d) in drain(&mut t) {
@@ -421,7 +464,11 @@ fn rtcp_is_rewritten_for_each_leg() {
                 assert_eq!(r.ssrc, SSRC);
                 assert_eq!(r.info.ntp, ntp, "NTP kept");
                 assert_eq!(r.info.rtp_timestamp, t.map_timestamp(ts).expect("mapped"));
-                assert_eq!(r.info.rtp_timestamp, (u64::from(ts) * 6) as u32, "8 kHz → 48 kHz clock");
+                assert_eq!(
+                    r.info.rtp_timestamp,
+                    (u64::from(ts) * 6) as u32,
+                    "8 kHz → 48 kHz clock"
+                );
                 assert_eq!(r.info.packet_count as u64, c.tx_rtp);
                 assert_eq!(r.info.octet_count as u64, c.tx_payload_bytes);
                 assert!(c.tx_rtp > 150);
@@ -449,7 +496,11 @@ fn rtcp_is_rewritten_for_each_leg() {
         }
     }
     let b = block.expect("a report block about the stream");
-    assert!(b.cumulative_lost >= 6 && b.cumulative_lost <= 8, "lost {}", b.cumulative_lost);
+    assert!(
+        b.cumulative_lost >= 6 && b.cumulative_lost <= 8,
+        "lost {}",
+        b.cumulative_lost
+    );
     assert_eq!(b.last_sr, (ntp >> 16) as u32, "LSR of the sender's SR");
     // BYE both ways at the end.
     t.finish(Duration::from_secs(9));

@@ -91,13 +91,21 @@ fn run(input: &str, output: &str, ptime: u32, chain: Option<&str>) {
     let mut out = vec![0u8; 1500];
     // Warm-up outside the count (first calls of the codec libraries).
     for (at, up, d) in &dgrams[..20] {
-        let _ = if *up { t.receive_upstream(*at, d) } else { t.receive_downstream(*at, d) };
+        let _ = if *up {
+            t.receive_upstream(*at, d)
+        } else {
+            t.receive_downstream(*at, d)
+        };
         while t.poll_transmit(&mut out).is_some() {}
     }
     let (sent, counts) = count_allocations(|| {
         let mut sent = 0usize;
         for (at, up, d) in &dgrams[20..] {
-            let _ = if *up { t.receive_upstream(*at, d) } else { t.receive_downstream(*at, d) };
+            let _ = if *up {
+                t.receive_upstream(*at, d)
+            } else {
+                t.receive_downstream(*at, d)
+            };
             t.handle_timeout(*at);
             while t.poll_transmit(&mut out).is_some() {
                 sent += 1;
@@ -109,8 +117,14 @@ fn run(input: &str, output: &str, ptime: u32, chain: Option<&str>) {
         }
         sent
     });
-    assert_eq!(counts.allocs, 0, "{input:?}->{output}: allocations on the translate path");
-    assert_eq!(counts.frees, 0, "{input:?}->{output}: frees on the translate path");
+    assert_eq!(
+        counts.allocs, 0,
+        "{input:?}->{output}: allocations on the translate path"
+    );
+    assert_eq!(
+        counts.frees, 0,
+        "{input:?}->{output}: frees on the translate path"
+    );
     let st = t.stats();
     assert!(sent > 250, "sent {sent}");
     assert_eq!(st.counters.talkspurts, 2, "{:?}", st.counters);

@@ -257,10 +257,8 @@ pub unsafe extern "C" fn tutti_translator_new(
                 detail: format!("{arg} '{s}': {e}"),
             })
         };
-        let mut cfg = TranslatorConfig::new(
-            codec(i, "config.input_codec")?,
-            codec(o, "config.output_codec")?,
-        );
+        let mut cfg =
+            TranslatorConfig::new(codec(i, "config.input_codec")?, codec(o, "config.output_codec")?);
         if let Some(p) = pt(c.input_payload_type, "input_payload_type")? {
             cfg.input_payload_type = p;
         }
@@ -273,10 +271,7 @@ pub unsafe extern "C" fn tutti_translator_new(
         cfg.ntp_at_zero = c.ntp_at_zero;
         cfg.seed = c.seed;
         let tr = Translator::new(cfg, Duration::from_micros(now_us)).map_err(err)?;
-        let h = Box::new(TuttiTranslator {
-            tr,
-            poisoned: false,
-        });
+        let h = Box::new(TuttiTranslator { tr, poisoned: false });
         // SAFETY: as above.
         unsafe { out.write(Box::into_raw(h)) };
         Ok(())
@@ -360,7 +355,10 @@ pub unsafe extern "C" fn tutti_translator_next_timeout(
 /// # Safety
 /// `translator` is a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn tutti_translator_timeout(translator: *mut TuttiTranslator, now_us: u64) -> TuttiStatus {
+pub unsafe extern "C" fn tutti_translator_timeout(
+    translator: *mut TuttiTranslator,
+    now_us: u64,
+) -> TuttiStatus {
     let run = |h: &mut TuttiTranslator| {
         h.tr.handle_timeout(Duration::from_micros(now_us));
         Ok(())
@@ -375,7 +373,10 @@ pub unsafe extern "C" fn tutti_translator_timeout(translator: *mut TuttiTranslat
 /// # Safety
 /// `translator` is a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn tutti_translator_finish(translator: *mut TuttiTranslator, now_us: u64) -> TuttiStatus {
+pub unsafe extern "C" fn tutti_translator_finish(
+    translator: *mut TuttiTranslator,
+    now_us: u64,
+) -> TuttiStatus {
     let run = |h: &mut TuttiTranslator| {
         h.tr.finish(Duration::from_micros(now_us));
         Ok(())
@@ -507,7 +508,14 @@ mod tests {
                     TuttiStatus::Ok
                 );
                 loop {
-                    let st = tutti_translator_poll_transmit(t, buf.as_mut_ptr(), buf.len(), &mut len, &mut side, &mut rtcp);
+                    let st = tutti_translator_poll_transmit(
+                        t,
+                        buf.as_mut_ptr(),
+                        buf.len(),
+                        &mut len,
+                        &mut side,
+                        &mut rtcp,
+                    );
                     assert_eq!(st, TuttiStatus::Ok);
                     if len == 0 {
                         break;
@@ -521,7 +529,14 @@ mod tests {
             assert_eq!(sent, 49);
             assert_eq!(tutti_translator_finish(t, 1_000_000), TuttiStatus::Ok);
             loop {
-                let st = tutti_translator_poll_transmit(t, buf.as_mut_ptr(), buf.len(), &mut len, &mut side, &mut rtcp);
+                let st = tutti_translator_poll_transmit(
+                    t,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    &mut len,
+                    &mut side,
+                    &mut rtcp,
+                );
                 assert_eq!(st, TuttiStatus::Ok);
                 if len == 0 {
                     break;
@@ -540,7 +555,10 @@ mod tests {
             );
             let mut s = TuttiTranslatorStats::default();
             assert_eq!(tutti_translator_stats(t, &mut s), TuttiStatus::Ok);
-            assert_eq!((s.incoming.ssrc, s.incoming.packets, s.tx_rtp, s.malformed), (42, 50, 50, 1));
+            assert_eq!(
+                (s.incoming.ssrc, s.incoming.packets, s.tx_rtp, s.malformed),
+                (42, 50, 50, 1)
+            );
             tutti_translator_free(t);
         }
     }

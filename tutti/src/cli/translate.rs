@@ -92,7 +92,11 @@ pub fn run(a: &Args) -> Result<(), CliError> {
     }
     let to = addr("--to", &a.to)?;
     let mut t = TranslateTemplate::new(codec("--codec", &a.codec)?);
-    t.input = a.in_codec.as_deref().map(|c| codec("--in-codec", c)).transpose()?;
+    t.input = a
+        .in_codec
+        .as_deref()
+        .map(|c| codec("--in-codec", c))
+        .transpose()?;
     t.input_payload_type = a.in_pt;
     t.base.ptime_ms = a.ptime;
     t.base.chain = a.chain.clone();

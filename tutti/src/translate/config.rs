@@ -59,16 +59,10 @@ impl TranslatorConfig {
     pub fn validate(&self) -> Result<(), TranslateError> {
         let bad = |field: &'static str, detail: String| Err(TranslateError::Config { field, detail });
         if !PTIMES_MS.contains(&self.ptime_ms) {
-            return bad(
-                "ptime",
-                format!("{} ms: use 10, 20, 30, 40 or 60", self.ptime_ms),
-            );
+            return bad("ptime", format!("{} ms: use 10, 20, 30, 40 or 60", self.ptime_ms));
         }
         if matches!(self.output, CodecSpec::Opus { .. }) && self.ptime_ms == 30 {
-            return bad(
-                "ptime",
-                "30 ms: an Opus frame is 10, 20, 40 or 60 ms".into(),
-            );
+            return bad("ptime", "30 ms: an Opus frame is 10, 20, 40 or 60 ms".into());
         }
         for (field, pt) in [
             ("input_payload_type", self.input_payload_type),
@@ -84,7 +78,10 @@ impl TranslatorConfig {
                 other => other.info().channels,
             };
             if ch != 1 {
-                return bad(field, format!("{}: the translator carries mono audio", c.cli_name()));
+                return bad(
+                    field,
+                    format!("{}: the translator carries mono audio", c.cli_name()),
+                );
             }
         }
         if self.max_gap_ms == 0 || self.max_gap_ms > 2000 {
@@ -152,7 +149,10 @@ mod tests {
         let mut c = TranslatorConfig::new(CodecSpec::Pcmu, CodecSpec::parse("opus").expect("codec"));
         assert!(c.validate().is_ok());
         c.ptime_ms = 30;
-        assert!(matches!(c.validate(), Err(TranslateError::Config { field: "ptime", .. })));
+        assert!(matches!(
+            c.validate(),
+            Err(TranslateError::Config { field: "ptime", .. })
+        ));
         c.output = CodecSpec::G722(tutti_codecs::G722Mode::Kbps64);
         assert!(c.validate().is_ok());
         c.ptime_ms = 25;

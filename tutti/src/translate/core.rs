@@ -706,7 +706,11 @@ impl Out<'_> {
         }
         // Held delay: the packet that brought the frame's first sample.
         let pos = self.in_ts0 + self.in_step * i64::from(f.index);
-        if let Some(&(_, _, at)) = self.arrivals.iter().find(|(s, e, at)| *at > 0 && *s <= pos && pos < *e) {
+        if let Some(&(_, _, at)) = self
+            .arrivals
+            .iter()
+            .find(|(s, e, at)| *at > 0 && *s <= pos && pos < *e)
+        {
             *self.delay_sum_us += self.now_us.saturating_sub(at) as f64;
             *self.delay_n += 1;
         }

@@ -228,8 +228,11 @@ pub fn translate_udp(
     mut on_stats: impl FnMut(&[StreamReport]),
 ) -> Result<Vec<StreamReport>, TranslateError> {
     template.check()?;
-    let t = UdpTransport::bind(opts.listen, opts.rtcp_mux).map_err(|e| io_err("binding the listen address", e))?;
-    let local = t.local_addr().map_err(|e| io_err("reading the local address", e))?;
+    let t = UdpTransport::bind(opts.listen, opts.rtcp_mux)
+        .map_err(|e| io_err("binding the listen address", e))?;
+    let local = t
+        .local_addr()
+        .map_err(|e| io_err("reading the local address", e))?;
     let to_rtcp = rtcp_of(opts.to, opts.rtcp_mux);
     let mut streams = Streams {
         template: template.clone(),

@@ -24,7 +24,9 @@ mod driver;
 mod pipeline;
 mod stats;
 
-pub use self::core::{Side, Transmit, Translator};
+pub use self::core::{Side, Translator, Transmit};
 pub use config::{TranslateError, TranslatorConfig, PTIMES_MS};
-pub use driver::{translate_capture, translate_udp, CaptureOptions, StreamReport, TranslateTemplate, UdpOptions};
+pub use driver::{
+    translate_capture, translate_udp, CaptureOptions, StreamReport, TranslateTemplate, UdpOptions,
+};
 pub use stats::{TranslatorCounters, TranslatorLegStats, TranslatorStats};

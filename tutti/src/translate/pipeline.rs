@@ -131,8 +131,12 @@ impl Pipeline {
             None
         } else {
             Some(
-                FrameResampler::new(in_info.audio_rate, out_info.audio_rate, in_block)
-                    .map_err(|detail| TranslateError::Config { field: "rates", detail })?,
+                FrameResampler::new(in_info.audio_rate, out_info.audio_rate, in_block).map_err(|detail| {
+                    TranslateError::Config {
+                        field: "rates",
+                        detail,
+                    }
+                })?,
             )
         };
         let spec = cfg.chain.as_deref().unwrap_or("").trim();
@@ -147,7 +151,9 @@ impl Pipeline {
                 .map_err(|detail| TranslateError::Chain { detail })?;
             if far {
                 return Err(TranslateError::Chain {
-                    detail: format!("'{spec}': nodes with a far-end input (aec) have no far end in a translator"),
+                    detail: format!(
+                        "'{spec}': nodes with a far-end input (aec) have no far end in a translator"
+                    ),
                 });
             }
             Some(g)
@@ -214,8 +220,8 @@ impl Pipeline {
         if !self.active {
             return;
         }
-        let target = self.seg_in_samples * u64::from(self.out_info.audio_rate)
-            / u64::from(self.in_info.audio_rate);
+        let target =
+            self.seg_in_samples * u64::from(self.out_info.audio_rate) / u64::from(self.in_info.audio_rate);
         self.packer.limit = target;
         while self.packer.samples < target {
             self.in_fifo[self.in_n..].fill(0.0);

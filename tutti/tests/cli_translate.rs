@@ -393,7 +393,8 @@ fn pcap_mode_translates_the_sipp_capture_to_g722_at_30_ms() {
     assert_eq!(streams.len(), input.len());
     // The output capture: per SSRC, G.722 packets of 30 ms (240 ticks of its 8 kHz clock).
     let mut rd = CaptureReader::open(&out).expect("output capture");
-    let mut outp: Vec<(u32, Vec<(u16, u32, Vec<u8>)>)> = Vec::new();
+    type Packets = Vec<(u16, u32, Vec<u8>)>;
+    let mut outp: Vec<(u32, Packets)> = Vec::new();
     while let Some(d) = rd.next_udp().expect("read") {
         if d.dst != to || classify(d.payload) != PacketKind::Rtp {
             continue;

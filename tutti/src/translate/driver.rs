@@ -82,7 +82,7 @@ impl TranslateTemplate {
         let mut c = self.base.clone();
         c.input = input;
         c.input_payload_type = input_pt;
-        c.seed = c.seed ^ u64::from(ssrc).rotate_left(17);
+        c.seed ^= u64::from(ssrc).rotate_left(17);
         Ok(c)
     }
 }
@@ -407,10 +407,7 @@ pub fn translate_capture(
         }
         Ok(())
     };
-    loop {
-        let Some(d) = rd.next_udp().map_err(|e| io_err("reading the capture", e))? else {
-            break;
-        };
+    while let Some(d) = rd.next_udp().map_err(|e| io_err("reading the capture", e))? {
         let time = d.time_us();
         let base = *t0.get_or_insert(time);
         now = Duration::from_micros(time.saturating_sub(base));

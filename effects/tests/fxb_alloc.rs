@@ -35,6 +35,10 @@ fn process_does_not_allocate() {
         ("pitch_shift", vec![("semitones", "3".into())]),
         (
             "pitch_shift",
+            vec![("semitones", "-7".into()), ("mode", "speech".into())],
+        ),
+        (
+            "pitch_shift",
             vec![("semitones", "-5".into()), ("formant", "on".into())],
         ),
         ("time_stretch", vec![("factor", "1.3".into())]),

@@ -145,21 +145,23 @@ impl SlidingMin {
     }
 
     fn push(&mut self, t: u64, v: f32) -> f32 {
+        // Indices wrap by one comparison (no division on the per-sample path): `head + len ≤ 2·cap`.
         let cap = self.idx.len();
+        let wrap = |i: usize| if i >= cap { i - cap } else { i };
         while self.len > 0 {
-            let back = (self.head + self.len - 1) % cap;
+            let back = wrap(self.head + self.len - 1);
             if self.val[back] >= v {
                 self.len -= 1;
             } else {
                 break;
             }
         }
-        let pos = (self.head + self.len) % cap;
+        let pos = wrap(self.head + self.len);
         self.idx[pos] = t;
         self.val[pos] = v;
         self.len += 1;
         while self.idx[self.head] + self.w <= t {
-            self.head = (self.head + 1) % cap;
+            self.head = wrap(self.head + 1);
             self.len -= 1;
         }
         self.val[self.head]
@@ -307,6 +309,8 @@ impl Processor for Agc {
         }
         let w = self.look + 1;
         let box_norm = 1.0 / w as f64;
+        // Ring positions advance by one per sample: wrapped by comparison, not division.
+        let mut slot = (self.t % w as u64) as usize;
         for i in 0..frames {
             // Level measurement on the input.
             let mut pow = 0.0f64;
@@ -334,15 +338,15 @@ impl Processor for Agc {
                 1.0
             };
             let m = self.smin.push(self.t, req);
-            let slot = (self.t % w as u64) as usize;
             self.box_sum += f64::from(m) - f64::from(self.box_ring[slot]);
             self.box_ring[slot] = m;
+            slot = if slot + 1 == w { 0 } else { slot + 1 };
             self.t += 1;
             let avg = (self.box_sum * box_norm) as f32;
             let rel = self.lim_gain + (1.0 - self.lim_gain) * self.lim_release;
             self.lim_gain = avg.min(rel);
             self.lim_min = self.lim_min.min(self.lim_gain);
-            let rd = (self.dpos + 1) % w;
+            let rd = if self.dpos + 1 == w { 0 } else { self.dpos + 1 };
             for c in 0..chans {
                 self.delay[c][self.dpos] = input.channel(c)[i] * g;
                 let y = self.delay[c][rd] * self.lim_gain;

@@ -314,8 +314,10 @@ impl Processor for Agc {
         for i in 0..frames {
             // Level measurement on the input.
             let mut pow = 0.0f64;
+            let mut peak_in = 0.0f32;
             for c in 0..chans {
-                let x = f64::from(input.channel(c)[i]);
+                let xs = input.channel(c)[i];
+                let x = f64::from(xs);
                 let y = if self.lufs {
                     let [s, h] = &mut self.kw[c];
                     h.tick(s.tick(x))
@@ -323,15 +325,13 @@ impl Processor for Agc {
                     x
                 };
                 pow += y * y;
+                peak_in = peak_in.max(xs.abs());
             }
             self.acc_pow += pow;
             self.acc_n += 1;
             let g = self.gain.next();
-            // Limiter: required gain of the newest sample.
-            let mut peak = 0.0f32;
-            for c in 0..chans {
-                peak = peak.max((input.channel(c)[i] * g).abs());
-            }
+            // Limiter: required gain of the newest sample (the gain is positive: |x·g| = |x|·g).
+            let peak = peak_in * g;
             let req = if peak > self.ceiling {
                 self.ceiling / peak
             } else {
@@ -348,8 +348,9 @@ impl Processor for Agc {
             self.lim_min = self.lim_min.min(self.lim_gain);
             let rd = if self.dpos + 1 == w { 0 } else { self.dpos + 1 };
             for c in 0..chans {
-                self.delay[c][self.dpos] = input.channel(c)[i] * g;
-                let y = self.delay[c][rd] * self.lim_gain;
+                let d = &mut self.delay[c];
+                d[self.dpos] = input.channel(c)[i] * g;
+                let y = d[rd] * self.lim_gain;
                 out.channel_mut(c)[i] = y.clamp(-self.ceiling, self.ceiling);
             }
             self.dpos = rd;

@@ -170,6 +170,7 @@ fn suppress_frame(
     let bins = spec.len();
     let xi_min = (floor * floor).max(1e-4);
     let g_min = floor;
+    let ln_g_min = g_min.max(1e-6).ln();
     *frames += 1;
     let init = *frames <= init_frames;
     let mut sum_noise = 0.0;
@@ -213,10 +214,11 @@ fn suppress_frame(
         // Conditional speech presence probability (Cohen & Berdugo 2001, eq. 16) with q = 0.5.
         let p = 1.0 / (1.0 + (1.0 + xi) * (-v).max(-80.0).exp());
         sum_p += p;
+        // OM-LSA gain G_lsa^p · G_min^(1−p), as one exponential (ln G_min is the same for every bin).
         let g = if p >= 1.0 {
             g_lsa
         } else {
-            g_lsa.max(1e-6).powf(p) * g_min.powf(1.0 - p)
+            (p * g_lsa.max(1e-6).ln() + (1.0 - p) * ln_g_min).exp()
         };
         gain[k] = g.clamp(g_min, 1.0);
     }

@@ -419,6 +419,19 @@ fn pcap_mode_translates_the_sipp_capture_to_g722_at_30_ms() {
             .find(|s| s["ssrc"] == format!("{ssrc:08x}"))
             .expect("a report per input stream");
         assert_eq!(s["incoming"]["packets"].as_u64(), Some(*n_in));
+        // Its call detail record: the incoming leg's figures, both addresses, and a duration of at least
+        // the stream's packets at 30 ms (RTCP from the sender may close it later).
+        let cdr = &s["cdr"];
+        assert_eq!(cdr["event"], "cdr");
+        assert_eq!(cdr["packets"].as_u64(), Some(*n_in));
+        assert_eq!(cdr["from"]["ssrc"], format!("{ssrc:08x}"));
+        assert_eq!(cdr["to"]["addr"], to.to_string());
+        let d = cdr["duration_s"].as_f64().expect("duration");
+        assert!(
+            d >= (*n_in - 1) as f64 * 0.030 - 0.005,
+            "duration {d} for {n_in} packets"
+        );
+        assert_eq!(cdr["mos"], s["incoming"]["mos"]);
         let (_, pk) = outp
             .iter()
             .find(|o| o.0 == *ssrc)

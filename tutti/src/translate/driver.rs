@@ -9,7 +9,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use tutti_codecs::{static_payload_type, CodecSpec, RtpFormat};
@@ -18,6 +18,7 @@ use tutti_rtp::{classify, CaptureReader, Channel, PacketKind, PcapWriter, UdpTra
 use super::config::{TranslateError, TranslatorConfig};
 use super::core::{Side, Translator};
 use super::stats::TranslatorStats;
+use crate::cdr::{Cdr, CdrParty, CdrQuality};
 use crate::conference::MTU;
 
 /// How the drivers configure the translator of each new stream.
@@ -94,22 +95,64 @@ pub struct StreamReport {
     pub ssrc: u32,
     /// Where it came from (the sender's RTP address).
     pub source: SocketAddr,
+    /// Where it went.
+    pub destination: SocketAddr,
+    /// Wall-clock time of its first and last packet from the sender.
+    pub first: SystemTime,
+    /// See `first`.
+    pub last: SystemTime,
     /// Statistics at the end.
     pub stats: TranslatorStats,
 }
 
 impl StreamReport {
-    /// The report as JSON.
+    /// The call detail record of the incoming leg (the sender's media as the translator received it).
+    pub fn cdr(&self) -> Cdr {
+        let q = &self.stats.incoming;
+        Cdr {
+            leg: format!("{:08x}", self.ssrc),
+            codec: q.codec.to_string(),
+            from: CdrParty {
+                ssrc: Some(self.ssrc),
+                addr: Some(self.source),
+            },
+            to: CdrParty {
+                ssrc: Some(self.ssrc),
+                addr: Some(self.destination),
+            },
+            start: self.first,
+            answer: Some(self.first),
+            end: self.last,
+            quality: CdrQuality {
+                packets: q.packets,
+                lost: q.lost,
+                discarded: q.discarded,
+                duplicates: q.duplicates,
+                jitter_ms: q.jitter_ms,
+                rtt_ms: q.rtt_ms,
+                jitter_buffer_delay_ms: q.jitter_buffer_delay_ms,
+                concealment_ratio: q.concealment_ratio,
+                r_factor: q.r_factor,
+                mos: q.mos,
+            },
+        }
+    }
+
+    /// The report as JSON, with its call detail record under `cdr`.
     pub fn to_json(&self) -> Value {
         let mut v = self.stats.to_json();
         v["ssrc"] = json!(format!("{:08x}", self.ssrc));
         v["source"] = json!(self.source.to_string());
+        v["cdr"] = self.cdr().to_json();
         v
     }
 }
 
 struct Stream {
     tr: Translator,
+    /// Host time of the first and the last datagram from the sender.
+    first: Duration,
+    last: Duration,
     source: SocketAddr,
     source_rtcp: Option<SocketAddr>,
     local: SocketAddr,
@@ -148,6 +191,8 @@ impl Streams {
                     Ok(tr) => {
                         self.list.push(Stream {
                             tr,
+                            first: now,
+                            last: now,
                             source: from,
                             source_rtcp: None,
                             local,
@@ -164,6 +209,7 @@ impl Streams {
             None => return None,
         };
         let s = &mut self.list[i];
+        s.last = now;
         if kind == PacketKind::Rtcp {
             s.source_rtcp = Some(from);
         }
@@ -171,13 +217,17 @@ impl Streams {
         Some(i)
     }
 
-    fn reports(&self) -> Vec<StreamReport> {
+    /// Reports of every stream; `epoch` is the wall-clock time of host time zero, `to` the destination.
+    fn reports(&self, epoch: SystemTime, to: SocketAddr) -> Vec<StreamReport> {
         self.list
             .iter()
             .filter_map(|s| {
                 Some(StreamReport {
                     ssrc: s.tr.ssrc()?,
                     source: s.source,
+                    destination: to,
+                    first: epoch + s.first,
+                    last: epoch + s.last,
                     stats: s.tr.stats(),
                 })
             })
@@ -244,6 +294,7 @@ pub fn translate_udp(
     let start = Instant::now();
     let mut next_stats = opts.stats_every.map(|s| start + Duration::from_secs_f64(s));
     let now = |t: &UdpTransport| Duration::from_micros(t.now_us());
+    let epoch = SystemTime::now() - now(&t);
     loop {
         if opts.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
             break;
@@ -283,7 +334,7 @@ pub fn translate_udp(
         }
         if let (Some(at), Some(every)) = (next_stats, opts.stats_every) {
             if Instant::now() >= at {
-                on_stats(&streams.reports());
+                on_stats(&streams.reports(epoch, opts.to));
                 next_stats = Some(at + Duration::from_secs_f64(every));
             }
         }
@@ -293,7 +344,7 @@ pub fn translate_udp(
         s.tr.finish(n);
         send_all(&t, s, &mut out, opts.to, to_rtcp, opts.rtcp_mux)?;
     }
-    Ok(streams.reports())
+    Ok(streams.reports(epoch, opts.to))
 }
 
 fn send_all(
@@ -435,5 +486,6 @@ pub fn translate_capture(
     if let Some(w) = w.as_mut() {
         w.flush().map_err(|e| io_err("writing the pcap", e))?;
     }
-    Ok(streams.reports())
+    // Capture time is host time: time zero is the first datagram's capture time.
+    Ok(streams.reports(UNIX_EPOCH + Duration::from_micros(base), opts.to))
 }

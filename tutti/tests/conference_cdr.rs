@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use tutti::cdr::Cdr;
-use tutti::codecs::{CodecSpec, Encoder};
+use tutti::codecs::CodecSpec;
 use tutti::conference::{Conference, ConferenceConfig, LegConfig, MTU};
 use tutti::rtp::{classify, EModel, PacketKind, RtcpSession, RtcpSessionConfig, RtpBuilder, RtpPacket};
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tutti::codecs::{CodecSpec, Decoder, Encoder};
 use tutti::rtp::{
-    rtcp_packets, Channel, ReportBlock, RtcpPacket, RtcpWriter, RtpBuilder, RtpPacket, SdesChunkSpec,
-    SdesType, SenderInfo,
+    rtcp_packets, Channel, Feedback, FeedbackMessage, ReportBlock, RtcpPacket, RtcpWriter, RtpBuilder,
+    RtpPacket, SdesChunkSpec, SdesType, SenderInfo, TmmbItem,
 };
 use tutti::translate::{Side, Translator, TranslatorConfig};
 
@@ -590,4 +590,86 @@ fn a_chain_runs_on_the_way_and_keeps_the_timing() {
     let y: Vec<f32> = decode(&out, "g722").iter().map(|v| v * 2.0).collect();
     let (db, _) = snr(&y, 16000, 160, 3200);
     assert!(db > 15.0, "−6 dB chain undone: SNR {db:.1} dB");
+}
+
+/// A far receiver's RTCP with a TMMBR for the stream (compound: RR + SDES + TMMBR, as RtcpSession writes it).
+fn far_feedback(now: Duration, msg: tutti::rtp::FeedbackMessage<'_>) -> Vec<u8> {
+    let cfg = tutti::rtp::RtcpSessionConfig::new(0xfa5e, "far", 48_000, 64_000);
+    let mut far = tutti::rtp::RtcpSession::new(cfg, 0, 0);
+    let mut out = vec![0u8; 1500];
+    let n = far
+        .write_feedback(now.as_micros() as u64, &[msg], &mut out)
+        .expect("feedback");
+    out.truncate(n);
+    out
+}
+
+/// Payload bit rate of the downstream RTP packets in the drained output.
+fn payload_bps(v: &[(Side, Channel, Vec<u8>)], seconds: f64) -> f64 {
+    let bytes: usize = rtp_of(v).iter().map(|o| o.5.len()).sum();
+    8.0 * bytes as f64 / seconds
+}
+
+#[test]
+fn tmmbr_and_remb_from_the_far_receiver_steer_an_opus_output() {
+    let mut t = translator("pcmu", "opus:48000", 20);
+    let mut s = Sender::new("pcmu", 20);
+    let mut run = |t: &mut Translator, s: &mut Sender, packets: u32| {
+        let mut all = Vec::new();
+        for _ in 0..packets {
+            let (p, at, _) = s.packet();
+            t.receive_upstream(at, &p).expect("RTP");
+            all.extend(drain(t));
+        }
+        all
+    };
+    let before = payload_bps(&run(&mut t, &mut s, 100)[..], 2.0);
+    assert!(before > 38_000.0, "before: {before:.0} bit/s");
+    // TMMBR 40 kbit/s total with 40 bytes of overhead at 50 packets/s: 24 kbit/s of payload, answered
+    // with a TMMBN from the stream's SSRC.
+    let req = TmmbItem {
+        ssrc: SSRC,
+        bitrate_bps: 40_000,
+        overhead: 40,
+    };
+    let now = Duration::from_millis(2007);
+    t.receive_downstream(now, &far_feedback(now, FeedbackMessage::Tmmbr(&[req])))
+        .expect("far RTCP");
+    let answer = drain(&mut t);
+    let tmmbn = answer
+        .iter()
+        .filter(|(side, ch, _)| *side == Side::Downstream && *ch == Channel::Rtcp)
+        .flat_map(|(_, _, d)| tutti::rtp::rtcp_packets(d).flatten().collect::<Vec<_>>())
+        .find_map(|p| match p.feedback() {
+            Some(Ok(Feedback::Tmmbn(n))) => Some((n.sender_ssrc, n.items().collect::<Vec<_>>())),
+            _ => None,
+        })
+        .expect("a TMMBN answers the TMMBR");
+    assert_eq!(tmmbn.0, SSRC);
+    assert_eq!(tmmbn.1.len(), 1);
+    let target = t.stats().rate.expect("Opus output has rate control").bitrate_bps;
+    assert!((23_500..=24_000).contains(&target), "target {target}");
+    // From the next packet on, the output follows (measured on what is sent over the next 2 s).
+    let after = payload_bps(&run(&mut t, &mut s, 100)[..], 2.0);
+    assert!(
+        after < 1.15 * f64::from(target) && after > 0.6 * f64::from(target),
+        "after TMMBR: {after:.0} bit/s (target {target})"
+    );
+    assert_eq!(t.stats().counters.tx_tmmbn, 1);
+    // A REMB below that (34 kbit/s → 18 kbit/s of payload) lowers it further.
+    let now = Duration::from_millis(4007);
+    let remb = FeedbackMessage::Remb {
+        bitrate_bps: 34_000,
+        ssrcs: &[SSRC],
+    };
+    t.receive_downstream(now, &far_feedback(now, remb))
+        .expect("far RTCP");
+    let after_remb = payload_bps(&run(&mut t, &mut s, 100)[..], 2.0);
+    let t2 = t.stats().rate.expect("rate").bitrate_bps;
+    assert!((17_500..=18_000).contains(&t2), "REMB target {t2}");
+    assert!(
+        after_remb < 1.15 * f64::from(t2),
+        "after REMB: {after_remb:.0} (target {t2})"
+    );
+    assert!(t.stats().counters.rate_changes >= 2);
 }

@@ -1,12 +1,13 @@
 //! Real-time safety of the translator: zero allocations (and frees) per datagram in `receive_upstream`,
 //! `receive_downstream`, `handle_timeout` and `poll_transmit` — with loss, a long pause (a new talkspurt),
-//! sender reports, far-end receiver reports, our own reports falling due, a chain, and `finish`.
+//! sender reports, far-end receiver reports with TMMBR (rate adaptation of an Opus output, TMMBN answers),
+//! our own reports falling due, a chain, and `finish`.
 
 use std::time::Duration;
 
 use tutti::codecs::{CodecSpec, Encoder};
 use tutti::engine::{count_allocations, counting_is_active, CountingAllocator};
-use tutti::rtp::{ReportBlock, RtcpWriter, RtpBuilder, SenderInfo};
+use tutti::rtp::{ReportBlock, RtcpWriter, RtpBuilder, SenderInfo, TmmbItem};
 use tutti::translate::{Translator, TranslatorConfig};
 
 #[global_allocator]
@@ -71,6 +72,13 @@ fn call(codec: CodecSpec, ptime: u32) -> Vec<(Duration, bool, Vec<u8>)> {
                 ..ReportBlock::default()
             };
             w.receiver_report(77, &[b]).expect("RR");
+            // A TMMBR in the same compound: rate adaptation of an Opus output (and its TMMBN answer).
+            let req = TmmbItem {
+                ssrc: SSRC,
+                bitrate_bps: 30_000 + 1_000 * u64::from(k % 7),
+                overhead: 40,
+            };
+            w.tmmbr(77, &[req]).expect("TMMBR");
             let l = w.finish();
             d.truncate(l);
             v.push((at + Duration::from_millis(15), false, d));
@@ -127,6 +135,10 @@ fn run(input: &str, output: &str, ptime: u32, chain: Option<&str>) {
     );
     let st = t.stats();
     assert!(sent > 250, "sent {sent}");
+    if output.starts_with("opus") {
+        // The counted region took TMMBRs, changed the encoder's rate and answered with TMMBNs.
+        assert!(st.counters.tx_tmmbn >= 5 && st.counters.rate_changes >= 2, "{:?}", st.counters);
+    }
     assert_eq!(st.counters.talkspurts, 2, "{:?}", st.counters);
     assert!(st.counters.tx_rtcp_upstream >= 2, "our receiver reports went out");
     assert!(st.outgoing.rtt_ms.is_some(), "far-end reports were taken");

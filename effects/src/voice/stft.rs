@@ -107,11 +107,6 @@ impl Stft {
         self.n
     }
 
-    /// Hop length (`n/2`).
-    pub(crate) fn hop(&self) -> usize {
-        self.hop
-    }
-
     /// Number of spectrum bins (`n/2 + 1`).
     pub(crate) fn bins(&self) -> usize {
         self.n / 2 + 1

@@ -88,7 +88,8 @@ pub struct LegEntry {
 pub struct ServerConfig {
     /// UDP address to listen on (`HOST:PORT`).
     pub listen: String,
-    /// Mix rate: 8000, 16000, 32000, 48000 or "highest".
+    /// Mix rate: 8000, 16000, 32000, 48000 or "highest" (the highest audio rate among the configured
+    /// legs, fixed at start; 48000 when no leg is configured).
     #[serde(default)]
     pub mix_rate: Option<toml::Value>,
     /// Packet time in ms (default 20).
@@ -228,8 +229,9 @@ fn mix_rate_of(cfg: &ServerConfig, fname: &str) -> Result<MixRate, String> {
         None => MixRate::Fixed(16000),
         Some(toml::Value::String(s)) if s == "highest" => {
             // The mix tick runs on a real-time worker where nothing is rebuilt: "highest" is the highest
-            // rate among the configured legs, fixed at start.
-            let mut r = 8000;
+            // rate among the configured legs, fixed at start; without configured legs, 48 kHz (legs that
+            // join later may be of any rate).
+            let mut r = if cfg.leg.is_empty() { 48000 } else { 8000 };
             for (i, l) in cfg.leg.iter().enumerate() {
                 let c = parse_codec(&l.codec, &format!("{fname}: leg[{i}] '{}'", l.name))?;
                 let a = leg_codec(c, MixRate::Highest).info().audio_rate;

@@ -41,6 +41,7 @@ use tutti_rtp::{
     classify, rtcp_packets, validate_compound, Channel, PacketKind, ReportBlock, RtcpPacket, RtcpSession,
     RtcpSessionConfig, RtcpWriter, RtpBuilder, RtpPacket, SdesChunkSpec, SdesType, SeqOutcome,
 };
+use tutti_rtp::{Feedback, RateConfig, RateController, RateDecision, TmmbItem, MAX_TMMBR_OWNERS};
 
 use super::config::{TranslateError, TranslatorConfig};
 use super::pipeline::{Frame, Pipeline};
@@ -68,6 +69,8 @@ pub struct Transmit {
 }
 
 const ARRIVALS: usize = 64;
+/// Ceiling of an Opus output's bitrate when its codec names none (the rate controller's maximum).
+const OPUS_DEFAULT_MAX_BPS: u32 = 64_000;
 const SR_MEMORY: usize = 8;
 
 /// The sans-IO media translator (see the module docs).
@@ -113,6 +116,9 @@ pub struct Translator {
     counters: TranslatorCounters,
     last_rx: Duration,
     finished: bool,
+    /// Rate adaptation of an Opus output from the far receiver's TMMBR/REMB/reports (RFC 5104).
+    rate: Option<RateController>,
+    rate_applied: Option<RateDecision>,
 }
 
 impl std::fmt::Debug for Translator {
@@ -169,6 +175,15 @@ impl Translator {
         rc.reduced_size = true;
         rc.max_members = 8;
         let rtcp_up = RtcpSession::new(rc, us(now), cfg.ntp_at_zero.wrapping_add(ntp_offset(now)));
+        let rate = match cfg.output {
+            CodecSpec::Opus { bitrate, .. } => {
+                let mut c = RateConfig::opus(None, bitrate.unwrap_or(OPUS_DEFAULT_MAX_BPS), cfg.ptime_ms);
+                c.clock_rate = o.clock_rate;
+                Some(RateController::new(c, us(now)))
+            }
+            _ => None,
+        };
+        let rate_applied = rate.as_ref().map(RateController::decision);
         Ok(Self {
             in_clock: i64::from(i.clock_rate),
             in_rate: i64::from(i.audio_rate),
@@ -204,6 +219,8 @@ impl Translator {
             counters: TranslatorCounters::default(),
             last_rx: now,
             finished: false,
+            rate,
+            rate_applied,
             pipe,
             cfg,
         })
@@ -258,7 +275,10 @@ impl Translator {
             return self.malformed("datagram larger than the MTU");
         }
         match classify(datagram) {
-            PacketKind::Rtp => self.on_rtp(now, datagram),
+            PacketKind::Rtp => {
+                self.adapt_rate(now);
+                self.on_rtp(now, datagram)
+            }
             PacketKind::Rtcp => self.on_sender_rtcp(now, datagram),
             _ => self.malformed("neither RTP nor RTCP"),
         }
@@ -482,7 +502,21 @@ impl Translator {
         }
         let Some(ssrc) = self.ssrc else { return Ok(()) };
         let now_us = us(now);
+        let mut tmmbr = false;
         for p in rtcp_packets(d).flatten() {
+            if let (Some(rc), Some(Ok(fb))) = (self.rate.as_mut(), p.feedback()) {
+                match fb {
+                    Feedback::Tmmbr(t) => {
+                        for item in t.items().filter(|i| i.ssrc == ssrc) {
+                            rc.on_tmmbr(now_us, t.sender_ssrc, item);
+                            tmmbr = true;
+                        }
+                    }
+                    Feedback::Remb(r) if r.applies_to(ssrc) => rc.on_remb(now_us, r.bitrate_bps),
+                    _ => {}
+                }
+                continue;
+            }
             let blocks = match p {
                 RtcpPacket::SenderReport(sr) => sr.blocks(),
                 RtcpPacket::ReceiverReport(rr) => rr.blocks(),
@@ -495,6 +529,9 @@ impl Translator {
                 _ => continue,
             };
             for b in blocks.filter(|b| b.ssrc == ssrc) {
+                if let Some(rc) = self.rate.as_mut() {
+                    rc.on_report_block(now_us, &b);
+                }
                 self.far = Some(b);
                 if b.last_sr != 0 {
                     // RTT: our forwarding time of that SR (its NTP is the sender's clock, not ours).
@@ -507,7 +544,51 @@ impl Translator {
                 }
             }
         }
+        if tmmbr {
+            self.send_tmmbn(now_us, ssrc);
+        }
         Ok(())
+    }
+
+    /// Answers a TMMBR with our bounding set (RFC 5104 §4.2.2), as the media sender of the translated
+    /// stream, in a reduced-size RTCP packet (RFC 5506).
+    fn send_tmmbn(&mut self, now_us: u64, ssrc: u32) {
+        let Some(rc) = self.rate.as_mut() else { return };
+        let Some(items) = rc.tmmbn() else { return };
+        let mut set = [TmmbItem::default(); MAX_TMMBR_OWNERS];
+        let n = items.len().min(set.len());
+        set[..n].copy_from_slice(&items[..n]);
+        let _ = now_us;
+        let (slot, overwrote) = self.q_down.next_slot();
+        let mut w = RtcpWriter::new(slot);
+        if w.tmmbn(ssrc, &set[..n]).is_ok() {
+            let len = w.finish();
+            self.q_down.commit(len);
+            self.counters.tx_rtcp_downstream += 1;
+            self.counters.tx_tmmbn += 1;
+            if overwrote {
+                self.counters.tx_overflow += 1;
+            }
+        }
+    }
+
+    /// Applies the rate controller's decision to the output encoder when it changed.
+    fn adapt_rate(&mut self, now: Duration) {
+        let Some(rc) = self.rate.as_mut() else { return };
+        let d = rc.poll(us(now));
+        if self.rate_applied != Some(d) {
+            self.rate_applied = Some(d);
+            if self.pipe.adapt(d) {
+                self.counters.rate_changes += 1;
+            } else {
+                self.counters.encode_errors += 1;
+            }
+        }
+    }
+
+    /// The output encoder's rate decision (Opus output): bitrate, FEC, expected loss.
+    pub fn rate_decision(&self) -> Option<RateDecision> {
+        self.rate.as_ref().map(RateController::decision)
     }
 
     /// When [`Translator::handle_timeout`] should run next (the RTCP report timer).
@@ -636,6 +717,7 @@ impl Translator {
             incoming,
             outgoing,
             counters: c,
+            rate: self.rate_decision(),
         }
     }
 

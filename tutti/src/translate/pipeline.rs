@@ -90,6 +90,17 @@ impl Packer {
     }
 }
 
+impl Pipeline {
+    /// Sets the output encoder's bitrate, FEC and expected loss (rate adaptation); false when the output
+    /// codec has a fixed rate or refused.
+    pub(crate) fn adapt(&mut self, d: tutti_rtp::RateDecision) -> bool {
+        self.packer
+            .encoder
+            .adapt(d.bitrate_bps, d.fec, d.expected_loss_pct)
+            .unwrap_or(false)
+    }
+}
+
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pipeline")

@@ -86,8 +86,12 @@ pub struct TranslatorCounters {
     pub tx_rtcp_upstream: u64,
     /// Outgoing datagrams overwritten because the host did not poll them.
     pub tx_overflow: u64,
-    /// Encoder failures (frame not sent).
+    /// Encoder failures (frame not sent; also a refused rate-adaptation setting).
     pub encode_errors: u64,
+    /// TMMBN sent downstream in answer to the far receiver's TMMBR (RFC 5104).
+    pub tx_tmmbn: u64,
+    /// Changes of the output encoder's bitrate/FEC made by rate adaptation.
+    pub rate_changes: u64,
     /// Decoder failures (payload concealed instead).
     pub decode_errors: u64,
     /// Talkspurts (segments of continuous output timing) started.
@@ -109,6 +113,8 @@ pub struct TranslatorStats {
     pub outgoing: TranslatorLegStats,
     /// Counters.
     pub counters: TranslatorCounters,
+    /// Rate adaptation of an Opus output: encoder bitrate, FEC and expected loss now.
+    pub rate: Option<tutti_rtp::RateDecision>,
 }
 
 impl TranslatorStats {
@@ -125,8 +131,10 @@ impl TranslatorStats {
                 "tx_overflow": c.tx_overflow, "encode_errors": c.encode_errors,
                 "decode_errors": c.decode_errors, "talkspurts": c.talkspurts,
                 "concealed_samples": c.concealed_samples, "silence_samples": c.silence_samples,
-                "total_samples": c.total_samples,
+                "total_samples": c.total_samples, "tx_tmmbn": c.tx_tmmbn, "rate_changes": c.rate_changes,
             },
+            "target_bitrate_bps": self.rate.map(|r| r.bitrate_bps), "fec": self.rate.map(|r| r.fec),
+            "expected_loss_pct": self.rate.map(|r| r.expected_loss_pct),
         })
     }
 }

@@ -23,8 +23,10 @@
 //!
 //! # Real-time safety
 //! [`Conference::tick`], [`Conference::receive`] and [`Conference::poll_transmit`] allocate nothing, take
-//! no lock and make no system call (tested with a counting allocator while legs join and leave). Adding and
-//! removing legs allocates and belongs to the control side, between ticks.
+//! no lock and make no system call (tested with a counting allocator while legs join and leave), and so do
+//! [`Conference::insert_leg`] and [`Conference::take_leg`], which move legs built by a
+//! [`super::LegFactory`] in and out. [`Conference::add_leg`] and [`Conference::remove_leg`] build and drop
+//! legs: control side, between ticks.
 
 use std::time::Duration;
 

@@ -4,7 +4,9 @@
 //! # What
 //! - [`Conference`]: the mixer (see its module docs for the tick), driven by time and datagrams.
 //! - `tutti mix` ([`mix_capture`]): every RTP stream of a capture is a participant; writes what each one hears.
-//! - `tutti conference` ([`server`]): a UDP conference server around the core.
+//! - [`split`]: the conference as a scheduler task ([`ConferenceTask`]) with its control side
+//!   ([`ConferenceControl`], legs prepared by a [`LegFactory`]) and a network driver's rings ([`NetEnds`]).
+//! - `tutti conference` ([`server`]): a UDP conference server on [`split`] and the engine's scheduler.
 //! - `tutti bench conference` ([`bench`]): synthetic load through the whole path on the engine's scheduler.
 //!
 //! # How
@@ -14,7 +16,9 @@
 //!
 //! # Real-time safety
 //! The tick, `receive` and `poll_transmit` allocate nothing (see `tests/conference_rt.rs`); joining and
-//! leaving allocate on the control side between ticks.
+//! leaving allocate on the control side: between ticks with [`Conference::add_leg`], or on another thread
+//! with a [`LegFactory`] while [`Conference::insert_leg`]/[`Conference::take_leg`] only move boxes
+//! (`tests/conference_runtime.rs`).
 
 mod bench;
 mod capture;

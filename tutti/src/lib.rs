@@ -10,8 +10,8 @@ pub use tutti_engine as engine;
 pub use tutti_rtp as rtp;
 
 pub mod anonymise;
-pub mod cdr;
 pub mod capi;
+pub mod cdr;
 pub mod chain;
 pub mod cli;
 pub mod conference;

@@ -137,7 +137,11 @@ fn run(input: &str, output: &str, ptime: u32, chain: Option<&str>) {
     assert!(sent > 250, "sent {sent}");
     if output.starts_with("opus") {
         // The counted region took TMMBRs, changed the encoder's rate and answered with TMMBNs.
-        assert!(st.counters.tx_tmmbn >= 5 && st.counters.rate_changes >= 2, "{:?}", st.counters);
+        assert!(
+            st.counters.tx_tmmbn >= 5 && st.counters.rate_changes >= 2,
+            "{:?}",
+            st.counters
+        );
     }
     assert_eq!(st.counters.talkspurts, 2, "{:?}", st.counters);
     assert!(st.counters.tx_rtcp_upstream >= 2, "our receiver reports went out");

@@ -44,7 +44,8 @@ pub use leg::{Contributor, Leg, LegCounters, MTU};
 pub use queue::PacketQueue;
 pub use recorder::{fix_streaming_wav_header, wav_header, Recording};
 pub use runtime::{
-    split, ConferenceControl, ConferenceTask, Datagram, Event, NetEnds, Route, RuntimeCounters, RuntimeOptions,
+    split, ConferenceControl, ConferenceTask, Datagram, Event, NetEnds, Route, RuntimeCounters,
+    RuntimeOptions,
 };
 pub use server::{serve, LegEntry, ServeOptions, ServerConfig};
 pub use stats::{ConferenceStats, LegStats};

@@ -284,7 +284,7 @@ srtp_key = "{KEY}"
         ),
     )
     .expect("write config");
-    let mut server = conference(&cfg, 9.0);
+    let server = conference(&cfg, 9.0);
     std::thread::sleep(Duration::from_millis(300));
     // 20 ms packets: ffmpeg fills PCM and G.722 packets up to the packet size (172 = 12 + 160 bytes).
     let url = format!("rtp://127.0.0.1:{port}?pkt_size=172");
@@ -661,10 +661,10 @@ fn bench_conference_reports_capacity_and_an_allocation_free_worker() {
     // The worker ran receive, jitter buffers, decoders, mix and encoders without allocating (the binary's
     // counting allocator saw nothing on it).
     assert_eq!(j["rt_allocations"], 0, "{j}");
-    // 3 talkers: their own encodes plus one shared encode for the 37 listeners (a talker switch can add
-    // one encode in a tick; 40 encodes would mean no sharing).
+    // 3 talkers: their own encodes plus one shared encode for the 37 listeners (a talker switch adds one
+    // encode in that tick: measured 4.00–4.02 over 49 ticks; 40 would mean no sharing).
     let e = j["encodes_per_tick"].as_f64().expect("encodes");
-    assert!((3.5..=4.5).contains(&e), "{j}");
+    assert!((3.9..=4.1).contains(&e), "{j}");
     assert!(j["legs_per_core"].as_u64().expect("capacity") > 0, "{j}");
     for k in ["p50", "p99", "p999", "max"] {
         assert!(j["tick_us"][k].as_f64().expect("percentile") > 0.0, "{j}");

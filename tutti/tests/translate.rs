@@ -614,7 +614,7 @@ fn payload_bps(v: &[(Side, Channel, Vec<u8>)], seconds: f64) -> f64 {
 fn tmmbr_and_remb_from_the_far_receiver_steer_an_opus_output() {
     let mut t = translator("pcmu", "opus:48000", 20);
     let mut s = Sender::new("pcmu", 20);
-    let mut run = |t: &mut Translator, s: &mut Sender, packets: u32| {
+    let run = |t: &mut Translator, s: &mut Sender, packets: u32| {
         let mut all = Vec::new();
         for _ in 0..packets {
             let (p, at, _) = s.packet();

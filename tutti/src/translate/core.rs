@@ -545,20 +545,19 @@ impl Translator {
             }
         }
         if tmmbr {
-            self.send_tmmbn(now_us, ssrc);
+            self.send_tmmbn(ssrc);
         }
         Ok(())
     }
 
     /// Answers a TMMBR with our bounding set (RFC 5104 §4.2.2), as the media sender of the translated
     /// stream, in a reduced-size RTCP packet (RFC 5506).
-    fn send_tmmbn(&mut self, now_us: u64, ssrc: u32) {
+    fn send_tmmbn(&mut self, ssrc: u32) {
         let Some(rc) = self.rate.as_mut() else { return };
         let Some(items) = rc.tmmbn() else { return };
         let mut set = [TmmbItem::default(); MAX_TMMBR_OWNERS];
         let n = items.len().min(set.len());
         set[..n].copy_from_slice(&items[..n]);
-        let _ = now_us;
         let (slot, overwrote) = self.q_down.next_slot();
         let mut w = RtcpWriter::new(slot);
         if w.tmmbn(ssrc, &set[..n]).is_ok() {

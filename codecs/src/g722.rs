@@ -62,6 +62,12 @@ impl G722Encoder {
     /// Encodes without the trait's length checks: `out.len() >= pcm.len() / 2`, `pcm.len()` even.
     #[inline]
     fn encode_pairs(&mut self, pcm: &[i16], out: &mut [u8]) {
+        cpu::encode(self, pcm, out)
+    }
+
+    /// The body of [`Self::encode_pairs`], inlined into each CPU-feature variant.
+    #[inline(always)]
+    pub(super) fn encode_pairs_body(&mut self, pcm: &[i16], out: &mut [u8]) {
         let mask = self.mode.code_mask();
         let (mut xl, mut xh) = ([0i16; BLOCK], [0i16; BLOCK]);
         for (block, o) in pcm.chunks(2 * BLOCK).zip(out.chunks_mut(BLOCK)) {
@@ -136,6 +142,12 @@ impl G722Decoder {
     /// Decodes octets without concealment bookkeeping (`out.len() >= 2 * codes.len()`).
     #[inline]
     fn decode_raw(&mut self, codes: &[u8], out: &mut [i16]) {
+        cpu::decode(self, codes, out)
+    }
+
+    /// The body of [`Self::decode_raw`], inlined into each CPU-feature variant.
+    #[inline(always)]
+    pub(super) fn decode_raw_body(&mut self, codes: &[u8], out: &mut [i16]) {
         let (mut rl, mut rh) = ([0i16; BLOCK], [0i16; BLOCK]);
         for (block, o) in codes.chunks(BLOCK).zip(out.chunks_mut(2 * BLOCK)) {
             self.adpcm.decode_block(block, self.mode, &mut rl, &mut rh);
@@ -193,6 +205,68 @@ impl Decoder for G722Decoder {
     }
 }
 
+/// Runtime CPU dispatch of the block loops: on x86-64 CPUs with AVX2/BMI/POPCNT the same Rust code is
+/// compiled a second time with those features (VEX three-operand SIMD, one-instruction `popcnt`), else
+/// the x86-64 baseline (SSE2) build runs. Both compute identical integers: the features change only the
+/// instruction selection of the same intrinsics and integer operations.
+#[allow(unsafe_code)]
+mod cpu {
+    use super::{G722Decoder, G722Encoder};
+
+    /// Whether this CPU has every feature the `*_avx2` variants are compiled with.
+    #[inline(always)]
+    fn has_avx2() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // `is_x86_feature_detected!` reads a cache filled once by `cpuid` (no allocation, no syscall).
+            std::is_x86_feature_detected!("avx2")
+                && std::is_x86_feature_detected!("bmi1")
+                && std::is_x86_feature_detected!("bmi2")
+                && std::is_x86_feature_detected!("popcnt")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
+    /// [`G722Encoder::encode_pairs_body`] in the best variant for this CPU.
+    #[inline]
+    pub(super) fn encode(enc: &mut G722Encoder, pcm: &[i16], out: &mut [u8]) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: every feature `encode_avx2` is compiled with was detected on this CPU.
+            return unsafe { encode_avx2(enc, pcm, out) };
+        }
+        enc.encode_pairs_body(pcm, out)
+    }
+
+    /// [`G722Decoder::decode_raw_body`] in the best variant for this CPU.
+    #[inline]
+    pub(super) fn decode(dec: &mut G722Decoder, codes: &[u8], out: &mut [i16]) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: every feature `decode_avx2` is compiled with was detected on this CPU.
+            return unsafe { decode_avx2(dec, codes, out) };
+        }
+        dec.decode_raw_body(codes, out)
+    }
+
+    /// # Safety
+    /// The CPU must support `avx2`, `bmi1`, `bmi2` and `popcnt`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi1,bmi2,popcnt")]
+    unsafe fn encode_avx2(enc: &mut G722Encoder, pcm: &[i16], out: &mut [u8]) {
+        enc.encode_pairs_body(pcm, out)
+    }
+
+    /// # Safety
+    /// The CPU must support `avx2`, `bmi1`, `bmi2` and `popcnt`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi1,bmi2,popcnt")]
+    unsafe fn decode_avx2(dec: &mut G722Decoder, codes: &[u8], out: &mut [i16]) {
+        dec.decode_raw_body(codes, out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +317,37 @@ mod tests {
         }
         // Thanks to the state update the decoder re-converges to the error-free decode.
         assert!(worst_after < 0.1, "relative error after recovery {worst_after}");
+    }
+
+    #[test]
+    fn dispatched_and_baseline_builds_agree() {
+        // The vector tests run the variant this CPU dispatches to; this one pins the baseline build to it.
+        let mut seed = 0x1357_9bdfu32;
+        let pcm: Vec<i16> = (0..16000)
+            .map(|i| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let loud = if (i / 800) % 3 == 0 { 1 } else { 8 };
+                ((seed >> 16) as i16) / loud
+            })
+            .collect();
+        for mode in [G722Mode::Kbps64, G722Mode::Kbps56, G722Mode::Kbps48] {
+            let (mut a, mut b) = (G722Encoder::new(mode), G722Encoder::new(mode));
+            let (mut ca, mut cb) = (vec![0u8; 8000], vec![0u8; 8000]);
+            for (k, chunk) in pcm.chunks(2 * 331).enumerate() {
+                let at = k * 331;
+                a.encode(chunk, &mut ca[at..]).unwrap();
+                b.encode_pairs_body(chunk, &mut cb[at..at + chunk.len() / 2]);
+            }
+            assert_eq!(ca, cb, "encode {mode:?}");
+            let (mut da, mut db) = (G722Decoder::new(mode), G722Decoder::new(mode));
+            let (mut oa, mut ob) = (vec![0i16; 16000], vec![0i16; 16000]);
+            for (k, chunk) in ca.chunks(207).enumerate() {
+                let at = 2 * k * 207;
+                da.decode_raw(chunk, &mut oa[at..]);
+                db.decode_raw_body(chunk, &mut ob[at..]);
+            }
+            assert_eq!(oa, ob, "decode {mode:?}");
+        }
     }
 
     #[test]

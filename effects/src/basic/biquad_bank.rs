@@ -123,8 +123,15 @@ impl BiquadBank8 {
     }
 }
 
-/// Copies `bufs[c][off..off + dst.len()]` into lane `c` of `dst` (other lanes zero).
+/// Copies `bufs[c][off..off + dst.len()]` into lane `c` of `dst` (other lanes zero). With 8 channels long
+/// enough for the block this is [`simd8::gather`] (8×8 AVX transposes).
 pub(crate) fn to_frames<B: AsRef<[f32]>>(bufs: &[B], off: usize, dst: &mut [V8]) {
+    let end = off + dst.len();
+    if bufs.len() >= LANES && bufs[..LANES].iter().all(|b| b.as_ref().len() >= end) {
+        let rows: [&[f32]; LANES] = std::array::from_fn(|c| &bufs[c].as_ref()[off..end]);
+        simd8::gather(&rows, dst);
+        return;
+    }
     if bufs.len() < LANES {
         for f in dst.iter_mut() {
             *f = [0.0; LANES];
@@ -137,8 +144,19 @@ pub(crate) fn to_frames<B: AsRef<[f32]>>(bufs: &[B], off: usize, dst: &mut [V8])
     }
 }
 
-/// Copies lane `c` of `src` into `bufs[c][off..off + src.len()]`.
+/// Copies lane `c` of `src` into `bufs[c][off..off + src.len()]` ([`simd8::scatter`] with 8 channels
+/// long enough for the block).
 pub(crate) fn from_frames(src: &[V8], bufs: &mut [&mut [f32]], off: usize) {
+    let end = off + src.len();
+    if bufs.len() >= LANES && bufs[..LANES].iter().all(|b| b.len() >= end) {
+        let mut it = bufs.iter_mut();
+        let mut rows: [&mut [f32]; LANES] = std::array::from_fn(|_| match it.next() {
+            Some(b) => &mut b[off..end],
+            None => &mut [],
+        });
+        simd8::scatter(src, &mut rows);
+        return;
+    }
     for (c, b) in bufs.iter_mut().enumerate().take(LANES) {
         for (d, f) in b[off..].iter_mut().zip(src) {
             *d = f[c];

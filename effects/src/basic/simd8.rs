@@ -176,21 +176,35 @@ pub struct AllpassRamp {
     pub dmix: f32,
 }
 
+/// One all-pass chain of `K` stages with its state in registers. The recursion through `last` is
+/// shortened: with `c₀ = fb`, `d₀ = x`, `c_k = a·c_{k−1}`, `d_k = a·d_{k−1} + z_k` every stage output is
+/// `y_k = c_k·last + d_k`, so the new `last = y_K` is one fused multiply-add after the previous one
+/// (the `c`/`d` chains only depend on states of the previous frame) instead of `K + 1`.
 #[inline(always)]
-fn allpass_impl<const F: bool>(z: &mut [V8], last: &mut V8, p: &AllpassRamp, frames: &mut [V8]) {
+fn allpass_k<const F: bool, const K: usize>(z: &mut [V8], last: &mut V8, p: &AllpassRamp, frames: &mut [V8]) {
+    let mut zl: [V8; K] = std::array::from_fn(|k| z[k]);
     let mut a = p.a;
     let mut lst = *last;
     let (mut fb, mut mix) = (p.fb, p.mix);
     for x in frames.iter_mut() {
+        let mut c = [fb; LANES];
+        let mut d = *x;
+        let mut y = [[0.0f32; LANES]; K];
+        for k in 0..K {
+            for l in 0..LANES {
+                c[l] *= a[l];
+                d[l] = madd::<F>(a[l], d[l], zl[k][l]);
+                y[k][l] = madd::<F>(c[l], lst[l], d[l]);
+            }
+        }
         let mut u = [0.0f32; LANES];
         for l in 0..LANES {
             u[l] = madd::<F>(fb, lst[l], x[l]);
         }
-        for zs in z.iter_mut() {
+        for k in 0..K {
             for l in 0..LANES {
-                let y = madd::<F>(a[l], u[l], zs[l]);
-                zs[l] = madd::<F>(-a[l], y, u[l]);
-                u[l] = y;
+                zl[k][l] = madd::<F>(-a[l], y[k][l], u[l]);
+                u[l] = y[k][l];
             }
         }
         for l in 0..LANES {
@@ -202,11 +216,35 @@ fn allpass_impl<const F: bool>(z: &mut [V8], last: &mut V8, p: &AllpassRamp, fra
         mix += p.dmix;
     }
     *last = lst;
-    for zs in z.iter_mut() {
-        for v in zs.iter_mut() {
-            if v.abs() < 1e-30 {
-                *v = 0.0;
-            }
+    for (d, s) in z.iter_mut().zip(&zl) {
+        for (dv, &sv) in d.iter_mut().zip(s) {
+            *dv = if sv.abs() < 1e-30 { 0.0 } else { sv };
+        }
+    }
+}
+
+#[inline(always)]
+fn allpass_impl<const F: bool>(z: &mut [V8], last: &mut V8, p: &AllpassRamp, frames: &mut [V8]) {
+    match z.len() {
+        0 => {
+            // No stage: the chain is the identity on u = x + fb·last.
+            allpass_k::<F, 0>(z, last, p, frames)
+        }
+        1 => allpass_k::<F, 1>(z, last, p, frames),
+        2 => allpass_k::<F, 2>(z, last, p, frames),
+        3 => allpass_k::<F, 3>(z, last, p, frames),
+        4 => allpass_k::<F, 4>(z, last, p, frames),
+        5 => allpass_k::<F, 5>(z, last, p, frames),
+        6 => allpass_k::<F, 6>(z, last, p, frames),
+        7 => allpass_k::<F, 7>(z, last, p, frames),
+        8 => allpass_k::<F, 8>(z, last, p, frames),
+        9 => allpass_k::<F, 9>(z, last, p, frames),
+        10 => allpass_k::<F, 10>(z, last, p, frames),
+        11 => allpass_k::<F, 11>(z, last, p, frames),
+        _ => {
+            // Longer chains: 12 stages at a time would change the feedback structure, so the
+            // first 12 run here and more are not supported by the callers (the phaser caps at 12).
+            allpass_k::<F, 12>(z, last, p, frames)
         }
     }
 }
@@ -228,10 +266,158 @@ unsafe fn parallel_avx2(secs: &mut [Section8], input: &[V8], out: &mut [V8]) {
     parallel_impl::<true>(secs, input, out);
 }
 
+#[inline(always)]
+fn parallel_mix_impl<const F: bool>(secs: &mut [Section8], input: &[V8], out: &mut [V8], dry: f32, wet: f32) {
+    parallel_impl::<F>(secs, input, out);
+    for (o, x) in out.iter_mut().zip(input) {
+        for l in 0..LANES {
+            o[l] = madd::<F>(dry, x[l], wet * o[l]);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn parallel_mix_avx2(secs: &mut [Section8], input: &[V8], out: &mut [V8], dry: f32, wet: f32) {
+    parallel_mix_impl::<true>(secs, input, out, dry, wet);
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn allpass_avx2(z: &mut [V8], last: &mut V8, p: &AllpassRamp, frames: &mut [V8]) {
     allpass_impl::<true>(z, last, p, frames);
+}
+
+/// `dst[i][c] = rows[c][i]` for `i < dst.len()` (every row at least `dst.len()` long): planar channels to
+/// frame-major frames.
+#[inline(always)]
+fn gather_impl(rows: &[&[f32]; LANES], dst: &mut [V8]) {
+    for (i, fr) in dst.iter_mut().enumerate() {
+        for c in 0..LANES {
+            fr[c] = rows[c][i];
+        }
+    }
+}
+
+/// `rows[c][i] = src[i][c]` for `i < src.len()`: frame-major frames back to planar channels.
+#[inline(always)]
+fn scatter_impl(src: &[V8], rows: &mut [&mut [f32]; LANES]) {
+    for c in 0..LANES {
+        for (d, fr) in rows[c].iter_mut().zip(src) {
+            *d = fr[c];
+        }
+    }
+}
+
+/// The AVX 8×8 transpose of eight 8-float rows (unpack, shuffle, lane permute: 24 shuffles).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn transpose8(r: [std::arch::x86_64::__m256; 8]) -> [std::arch::x86_64::__m256; 8] {
+    use std::arch::x86_64::*;
+    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+    let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+    let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+    let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+    let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+    let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+    let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+    let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+    [
+        _mm256_permute2f128_ps::<0x20>(s0, s4),
+        _mm256_permute2f128_ps::<0x20>(s1, s5),
+        _mm256_permute2f128_ps::<0x20>(s2, s6),
+        _mm256_permute2f128_ps::<0x20>(s3, s7),
+        _mm256_permute2f128_ps::<0x31>(s0, s4),
+        _mm256_permute2f128_ps::<0x31>(s1, s5),
+        _mm256_permute2f128_ps::<0x31>(s2, s6),
+        _mm256_permute2f128_ps::<0x31>(s3, s7),
+    ]
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn gather_avx2(rows: &[&[f32]; LANES], dst: &mut [V8]) {
+    use std::arch::x86_64::*;
+    let full = dst.len() / LANES * LANES;
+    let (body, rest) = dst.split_at_mut(full);
+    for (t, tile) in body.chunks_exact_mut(LANES).enumerate() {
+        let f0 = t * LANES;
+        let r: [__m256; 8] = std::array::from_fn(|c| {
+            let row: &[f32; LANES] = rows[c][f0..f0 + LANES]
+                .try_into()
+                .expect("a slice of LANES elements is an array of LANES");
+            // SAFETY: `row` is 8 readable floats; the load is unaligned.
+            unsafe { _mm256_loadu_ps(row.as_ptr()) }
+        });
+        let o = transpose8(r);
+        for (fr, v) in tile.iter_mut().zip(o) {
+            // SAFETY: `fr` is 8 writable floats; the store is unaligned.
+            unsafe { _mm256_storeu_ps(fr.as_mut_ptr(), v) };
+        }
+    }
+    for (i, fr) in rest.iter_mut().enumerate() {
+        for c in 0..LANES {
+            fr[c] = rows[c][full + i];
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn scatter_avx2(src: &[V8], rows: &mut [&mut [f32]; LANES]) {
+    use std::arch::x86_64::*;
+    let full = src.len() / LANES * LANES;
+    for (t, tile) in src[..full].chunks_exact(LANES).enumerate() {
+        let f0 = t * LANES;
+        // SAFETY: every frame is 8 readable floats; the loads are unaligned.
+        let r: [__m256; 8] = std::array::from_fn(|i| unsafe { _mm256_loadu_ps(tile[i].as_ptr()) });
+        let o = transpose8(r);
+        for (row, v) in rows.iter_mut().zip(o) {
+            let dst: &mut [f32; LANES] = (&mut row[f0..f0 + LANES])
+                .try_into()
+                .expect("a slice of LANES elements is an array of LANES");
+            // SAFETY: `dst` is 8 writable floats; the store is unaligned.
+            unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), v) };
+        }
+    }
+    for (i, fr) in src[full..].iter().enumerate() {
+        for c in 0..LANES {
+            rows[c][full + i] = fr[c];
+        }
+    }
+}
+
+/// Planar to frame-major: `dst[i][c] = rows[c][i]` for `i < dst.len()` (8×8 AVX transposes where the CPU
+/// has AVX2). Panics if a row is shorter than `dst` (callers slice them to the block).
+pub fn gather(rows: &[&[f32]; LANES], dst: &mut [V8]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above), the only requirement of the
+        // `#[target_feature]` function.
+        unsafe { gather_avx2(rows, dst) };
+        return;
+    }
+    gather_impl(rows, dst);
+}
+
+/// Frame-major to planar: `rows[c][i] = src[i][c]` for `i < src.len()` (the inverse of [`gather`]).
+pub fn scatter(src: &[V8], rows: &mut [&mut [f32]; LANES]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above), the only requirement of the
+        // `#[target_feature]` function.
+        unsafe { scatter_avx2(src, rows) };
+        return;
+    }
+    scatter_impl(src, rows);
 }
 
 /// Runs `frames` through the cascade `secs` in place.
@@ -259,9 +445,23 @@ pub fn parallel_sum(secs: &mut [Section8], input: &[V8], out: &mut [V8]) {
     parallel_impl::<false>(secs, input, out);
 }
 
+/// `out[i] = dry·input[i] + wet·Σ_s secs[s](input)[i]`: [`parallel_sum`] mixed with its input (the
+/// band-pass resonator).
+pub fn parallel_mix(secs: &mut [Section8], input: &[V8], out: &mut [V8], dry: f32, wet: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above), the only requirement of the
+        // `#[target_feature]` function; its body is safe code.
+        unsafe { parallel_mix_avx2(secs, input, out, dry, wet) };
+        return;
+    }
+    parallel_mix_impl::<false>(secs, input, out, dry, wet);
+}
+
 /// The phaser core in place: per frame `u = x + fb·last`, then every stage
 /// `y = a·u + z; z = u − a·y; u = y` (first-order all-pass `(a + z⁻¹)/(1 + a z⁻¹)`), `last = u`,
-/// `x ← (1 − mix)·x + mix·u`; `a`, `fb` and `mix` move by `da`, `dfb`, `dmix` per frame. `z` holds one state per stage.
+/// `x ← (1 − mix)·x + mix·u`; `a`, `fb` and `mix` move by `da`, `dfb`, `dmix` per frame. `z` holds one state per stage
+/// (at most 12 stages: further states are left untouched).
 pub fn allpass_chain(z: &mut [V8], last: &mut V8, p: &AllpassRamp, frames: &mut [V8]) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2_fma() {

@@ -14,7 +14,7 @@
 //!
 //! # How
 //! Every channel of the port is processed. The comb uses an `f64` delay line of 1/20 Hz per channel. The
-//! band-pass bank runs 8 channels at a time through [`crate::basic::simd8::parallel_sum`] (RBJ sections in
+//! band-pass bank runs 8 channels at a time through [`crate::basic::simd8::parallel_mix`] (RBJ sections in
 //! `f32`, one lane per channel, 8-wide AVX2/FMA operations where the CPU has them) on blocks of 64 frames
 //! (16 while a parameter ramps).
 //! Frequency, decay and mix follow 20 ms ramps: the comb's delay glides per sample; while a ramp moves,
@@ -26,8 +26,8 @@
 use tutti_engine::{EngineError, Inputs, NodeArgs, NodeType, Outputs, ParamInfo, Processor, StreamConfig};
 
 use super::common::{flush, parse_list, DelayLine, ParamSet};
-use crate::basic::simd8::{parallel_sum, Section8, LANES, V8};
-use crate::basic::{to_frames, BiquadCoeffs};
+use crate::basic::simd8::{parallel_mix, Section8, LANES, V8};
+use crate::basic::{from_frames, to_frames, BiquadCoeffs};
 
 /// Frames per band-pass block.
 const CHUNK: usize = 64;
@@ -194,13 +194,16 @@ impl Resonator {
         while off < frames {
             let ramping = self.p.ramping();
             let len = (frames - off).min(if ramping { RAMP_CHUNK } else { CHUNK });
-            let mut mix = 0.0;
-            for _ in 0..len {
-                mix = self.p.next()[2] / 100.0;
-            }
-            if ramping {
+            let mix = if ramping {
+                let mut mix = 0.0;
+                for _ in 0..len {
+                    mix = self.p.next()[2] / 100.0;
+                }
                 self.design();
-            }
+                mix
+            } else {
+                self.p.current(2) / 100.0
+            };
             let (dry, wet) = ((1.0 - mix) as f32, mix as f32);
             for (g, secs) in self.groups.iter_mut().enumerate() {
                 let first = g * LANES;
@@ -211,13 +214,16 @@ impl Resonator {
                 let ins: [&[f32]; LANES] =
                     std::array::from_fn(|l| if l < n { inp.channel(first + l) } else { &[] });
                 to_frames(&ins[..n], off, &mut x[..len]);
-                parallel_sum(&mut secs[..self.bands], &x[..len], &mut y[..len]);
-                for l in 0..n {
-                    let o = &mut out[(first + l) * frames + off..][..len];
-                    for ((o, xv), yv) in o.iter_mut().zip(&x[..len]).zip(&y[..len]) {
-                        *o = dry * xv[l] + wet * yv[l];
-                    }
+                parallel_mix(&mut secs[..self.bands], &x[..len], &mut y[..len], dry, wet);
+                let mut outs: [&mut [f32]; LANES] = Default::default();
+                for (d, s) in outs
+                    .iter_mut()
+                    .zip(out[first * frames..].chunks_mut(frames))
+                    .take(n)
+                {
+                    *d = s;
                 }
+                from_frames(&y[..len], &mut outs[..n], off);
             }
             off += len;
         }

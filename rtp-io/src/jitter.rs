@@ -17,22 +17,38 @@
 //!
 //! # How
 //! Modelled on WebRTC NetEQ (`delay_manager.cc`, `decision_logic.cc`):
-//! * The **target delay** `T` is the 0.985 quantile `q` of the relative arrival delay ([`DelayEstimator`])
-//!   plus a margin for the decode phase (a packet is decoded up to one frame before its first sample
-//!   plays; one that misses that moment is concealed, and still decoded if it arrives within its own
-//!   duration): one frame while `q` is within one frame (the phase is arbitrary in real traffic, and
+//! * The **continuous target delay** `T` is the 0.985 quantile `q` of the relative arrival delay
+//!   ([`DelayEstimator`]) plus a margin for the decode phase (a packet is decoded up to one frame before its
+//!   first sample plays; one that misses that moment is concealed, and still decoded if it arrives within
+//!   its own duration): one frame while `q` is within one frame (the phase is arbitrary in real traffic, and
 //!   packets of another length than the frame move it from packet to packet), then
-//!   `frame · max((frame / q)², 0.3)`, where the quantile, which scales with the jitter, protects; bounded
-//!   by the configured minimum and maximum. (A whole frame on the 0.97 quantile at any jitter cost 5–6 ms
-//!   more delay than SpeexDSP at 20 ms jitter and protected too little at 80 ms: `rtp-io/README.md`.)
+//!   `max(frame · max((frame / q)², 0.3), 0.07 q)`: the quantile, which scales with the jitter, protects,
+//!   and the share `0.07 q` keeps the protection in proportion where one frame of second chance is small
+//!   against the spread (80 ms jitter); bounded by the configured minimum and maximum.
 //! * The **playout delay** `D` of each decoded packet is the time its first sample will be played minus the
 //!   time it would have arrived on the fastest path of the last two seconds
 //!   (`ts/clock + min transit`). With a steady network `D` is constant from packet to packet, independent of
 //!   packet and frame sizes, so it is compared with `T` directly: above `T + h` the buffer *accelerates*
-//!   (removes a pitch period, [`Tsm`]), below `T − h` it *expands* (inserts a pitch period). Sender clock
-//!   skew drifts `D` slowly and is corrected the same way.
+//!   (removes a pitch period, [`Tsm`]), below `T − h` it *expands* (inserts a pitch period; during the first
+//!   250 packets of a stream up to [`JitterConfig::max_expands_per_packet`] periods while `D` is more than a
+//!   frame short, so the start-up with an empty histogram catches up before packets turn late). Sender
+//!   clock skew drifts `D` slowly and is corrected the same way.
+//! * **Phase-aligned playout.** `D = E + u`, where the *slack* `E` is the time of the `pop` that decodes the
+//!   packet minus its fastest-path arrival, and the *phase* `u` is the audio still unplayed at that
+//!   moment. Only `E` decides whether the packet is there in time (concealed if `r > E`, lost if
+//!   `r > E + its duration`, `r` its relative delay); `u` is pure delay. When packets last a whole number
+//!   of output frames, `E` can only take values on a grid of frame steps (output frames start at the `pop`
+//!   times, packet timestamps step by whole frames), so the buffer may aim at the lowest grid value whose
+//!   slack covers `q + 0.25 frame · min(1, (frame / q)²)` with `u ≈ 0` instead: it does so whenever that
+//!   costs no more delay than `T`. Then the target is that grid value; a slack a frame off moves the stream
+//!   by accelerate / expand, and a phase at the right slack is trimmed by an accelerate of at most `u`
+//!   ([`Tsm::accelerate_at_most`]), which keeps the next decode in the same frame. Without jitter this plays
+//!   every packet at the first frame boundary after its arrival, the least delay any frame-by-frame
+//!   playout can have. (The earlier rule, always `T` with an arbitrary phase, played 10 ms later there and
+//!   was 5 ms above this at 80 ms jitter: `rtp-io/README.md`.)
 //! * A **talkspurt** (the first packet, or the first after a DTX gap or a reset) starts exactly when its `D`
-//!   reaches `T`, padding silence before it: the delay re-adapts at every talkspurt for free.
+//!   reaches `T` (aligned: at the frame boundary nearest to it), padding silence before it: the delay
+//!   re-adapts at every talkspurt for free.
 //! * A missing packet is concealed by the codec (`conceal`, or `decode_fec` with the next packet's payload
 //!   when FEC is enabled) one chunk at a time, without advancing the playout timestamp; if the packet turns
 //!   up while concealing it is decoded (the delay grew, and accelerate brings it back), otherwise once the
@@ -59,6 +75,9 @@ use tutti_codecs::{CnGenerator, CnPayload, Decoder};
 use crate::jitter_delay::DelayEstimator;
 use crate::jitter_stats::JitterStats;
 use crate::tsm::Tsm;
+
+/// Packets after the start of a stream during which the delay may grow by several pitch periods per packet.
+const STARTUP_PACKETS: u64 = 250;
 
 /// Output frames played between two shifts of the sync buffer.
 const COMPACT_EVERY: usize = 16;
@@ -92,6 +111,14 @@ pub struct JitterConfig {
     /// quantile `q` is below one frame, then `(frame / q)²` frames, not below this. A whole frame at any
     /// jitter (the earlier rule) cost delay where the quantile already protects: `rtp-io/README.md`.
     pub margin_frames: f64,
+    /// Margin proportional to the quantile (default 0.07): the margin of the continuous target is at least
+    /// this share of `q`. The second chance a late packet has (its own duration) shrinks against the spread
+    /// of the delays as the jitter grows; without it late loss at 80 ms jitter exceeded SpeexDSP's.
+    pub margin_share: f64,
+    /// Most pitch periods inserted after one packet during the first 250 packets of a stream while the delay
+    /// is more than a frame below the target (default 4; later always one): the start-up, with an almost
+    /// empty histogram, catches up before packets turn late.
+    pub max_expands_per_packet: usize,
     /// Per-packet forget factor of the delay histogram (NetEQ: 0.983).
     pub forget_factor: f64,
     /// Concealment by the codec lasts at most this long before turning into silence, in ms.
@@ -100,6 +127,14 @@ pub struct JitterConfig {
     pub hysteresis_ms: u32,
     /// Recover a lost packet with `decode_fec` on the next packet (for codecs with in-band FEC, i.e. Opus).
     pub fec: bool,
+    /// Phase-aligned playout (default on): when packets last a whole number of output frames, decode each
+    /// packet at the start of the output frame that plays it, at the lowest frame boundary the quantile
+    /// allows, whenever that costs no more delay than the continuous target (module docs, "How").
+    pub phase_align: bool,
+    /// Margin of the aligned slack over the quantile, in output frames (default 0.25, shrinking as
+    /// `(frame / q)²` once the quantile `q` exceeds a frame): an aligned packet that misses its frame is
+    /// concealed for a whole frame, so at small jitter the slack keeps a little more than the quantile.
+    pub align_margin_frames: f64,
 }
 
 impl JitterConfig {
@@ -117,10 +152,14 @@ impl JitterConfig {
             max_delay_ms: 1000,
             quantile: 0.985,
             margin_frames: 0.3,
+            margin_share: 0.07,
+            max_expands_per_packet: 4,
             forget_factor: 0.983,
             max_conceal_ms: 100,
             hysteresis_ms: 5,
             fec: false,
+            phase_align: true,
+            align_margin_frames: 0.25,
         }
     }
 
@@ -251,6 +290,17 @@ pub struct JitterBuffer {
     min_transit_us: i64,
     target_ms: f64,
     last_delay_ms: f64,
+    // Phase-aligned playout: `decode time − ts` (µs) of the last decoded packet (its value modulo the frame
+    // is the stream's phase), the aligned level (the `decode time − ts` packets are aimed at), whether the
+    // aligned target is in use, and the continuous target (ms).
+    phase_ref_us: Option<i64>,
+    align_level_us: Option<i64>,
+    aligned: bool,
+    cont_target_ms: f64,
+    // Decode slack `E` (decode time − fastest arrival, ms) and decode phase `u` (unplayed samples when it was
+    // decoded) of the last decoded packet.
+    last_slack_ms: f64,
+    last_phase: usize,
     stats: JitterStats,
 }
 
@@ -314,6 +364,12 @@ impl JitterBuffer {
             min_transit_us: 0,
             target_ms: f64::from(cfg.min_delay_ms),
             last_delay_ms: 0.0,
+            phase_ref_us: None,
+            align_level_us: None,
+            aligned: false,
+            cont_target_ms: f64::from(cfg.min_delay_ms),
+            last_slack_ms: 0.0,
+            last_phase: 0,
             stats,
             cfg,
         }
@@ -400,6 +456,9 @@ impl JitterBuffer {
         self.decoder_reset = true;
         self.cn_active = false;
         self.est.reset_window();
+        self.phase_ref_us = None;
+        self.align_level_us = None;
+        self.aligned = false;
     }
 
     /// Accepts a packet that arrived at `now` (any monotonic clock, the same as given to `pop`).
@@ -528,8 +587,53 @@ impl JitterBuffer {
         } else {
             1.0
         };
-        self.target_ms = (q + share * frame).clamp(lo, hi);
         self.min_transit_us = self.est.min_transit_us().unwrap_or(0);
+        self.cont_target_ms = (q + (share * frame).max(self.cfg.margin_share * q)).clamp(lo, hi);
+        self.target_ms = self.cont_target_ms;
+        // Phase-aligned alternative: decode at a frame boundary whose slack covers the quantile itself.
+        // A whole frame of concealment per miss weighs most at small jitter: the aligned margin shrinks as
+        // (frame / q)² beyond one frame, like the continuous one.
+        let x = q + self.cfg.align_margin_frames * frame * (frame / q.max(frame)).powi(2);
+        let Some(level) = self.aligned_level(x.clamp(lo, hi)) else {
+            self.aligned = false;
+            return;
+        };
+        let e_star = (level - self.min_transit_us) as f64 / 1000.0;
+        let stay = if self.aligned {
+            f64::from(self.cfg.hysteresis_ms)
+        } else {
+            0.0
+        };
+        self.aligned = e_star <= self.cont_target_ms + stay;
+        if self.aligned {
+            self.target_ms = e_star;
+        }
+    }
+
+    /// The aligned level (`decode time − ts`, µs) for slack quantile `q_ms`, or `None` when phase alignment
+    /// does not apply (off, phase unknown, or packets not a whole number of frames). The level is the lowest
+    /// frame boundary of the stream's phase whose slack `level − min transit` covers `q_ms`; the current level
+    /// is kept while its slack is within [q − 2 ms, q + frame + hysteresis).
+    fn aligned_level(&mut self, q_ms: f64) -> Option<i64> {
+        let pkt = self.ts_to_samples(self.pkt_dur_ts);
+        if !self.cfg.phase_align || pkt == 0 || !pkt.is_multiple_of(self.frame) {
+            self.align_level_us = None;
+            return None;
+        }
+        let p = self.phase_ref_us?;
+        let frame_us = i64::from(self.cfg.frame_ms) * 1000;
+        let want = (q_ms * 1000.0) as i64 + self.min_transit_us;
+        // The previous level, moved to the current phase (sender clock skew drifts it).
+        let kept = self
+            .align_level_us
+            .map(|l| p + frame_us * (l - p + frame_us / 2).div_euclid(frame_us));
+        let keep_hi = frame_us + i64::from(self.cfg.hysteresis_ms) * 1000;
+        let level = match kept {
+            Some(l) if l >= want - 2000 && l - want < keep_hi => l,
+            _ => p + frame_us * (want - p + frame_us - 1).div_euclid(frame_us),
+        };
+        self.align_level_us = Some(level);
+        Some(level)
     }
 
     /// Fills `out` (interleaved, any whole number of samples per channel) with the next audio at time `now`.
@@ -698,6 +802,9 @@ impl JitterBuffer {
     }
 
     fn start_talkspurt(&mut self, now_us: i64, need: usize, h: Slot) -> PlayoutKind {
+        // The stream's phase (output frame boundaries against the sender's timestamps) is known from now on.
+        self.phase_ref_us = Some(now_us - self.ts_to_us(h.ts));
+        self.update_target();
         // Start so that the head's playout delay D equals the target: its first sample plays at
         // ts/clock + min_transit + T.
         let play_at = self.ts_to_us(h.ts) + self.min_transit_us + (self.target_ms * 1000.0) as i64;
@@ -705,6 +812,13 @@ impl JitterBuffer {
         let wait_us = play_at - first_free;
         let wait = if wait_us <= 0 {
             0
+        } else if self.aligned {
+            // The aligned target falls on an output frame boundary: start at the nearest one.
+            if wait_us * 2 < i64::from(self.cfg.frame_ms) * 1000 {
+                0
+            } else {
+                need
+            }
         } else {
             (wait_us * i64::from(self.cfg.audio_rate) / 1_000_000) as usize
         };
@@ -868,6 +982,9 @@ impl JitterBuffer {
         self.next_ts = h.ts + self.pkt_dur_ts;
         let play_us = now_us + self.samples_to_us(unplayed_before);
         let d_ms = (play_us - self.ts_to_us(h.ts) - self.min_transit_us) as f64 / 1000.0;
+        self.phase_ref_us = Some(now_us - self.ts_to_us(h.ts));
+        self.last_slack_ms = (now_us - self.ts_to_us(h.ts) - self.min_transit_us) as f64 / 1000.0;
+        self.last_phase = unplayed_before;
         let wait_s = (play_us - h.arrival_us).max(0) as f64 / 1e6;
         self.stats.jitter_buffer_delay += wait_s * n as f64;
         self.stats.jitter_buffer_target_delay += self.target_ms / 1000.0 * n as f64;
@@ -881,7 +998,58 @@ impl JitterBuffer {
             return PlayoutKind::Concealed;
         }
         self.last_delay_ms = d_ms;
+        if self.aligned {
+            return self.stretch_aligned(now_us, dec);
+        }
         self.stretch(now_us, d_ms, dec)
+    }
+
+    /// Aligned playout: the decode slack `E` of the packet just decoded should equal the target (a frame
+    /// boundary) and its decode phase should be (nearly) zero. A slack a frame too high or low moves the
+    /// stream by accelerate / expand; a non-zero phase at the right slack is trimmed by an accelerate of at
+    /// most the phase, which keeps the next packet's decode in the same output frame.
+    fn stretch_aligned(&mut self, now_us: i64, dec: &mut dyn Decoder) -> PlayoutKind {
+        let half = f64::from(self.cfg.frame_ms) / 2.0;
+        let e = self.last_slack_ms;
+        let t = self.target_ms;
+        if e > t + half || e < t - half {
+            // Move by whole pitch periods; `stretch` compares the delay of a zero-phase decode.
+            return self.stretch(now_us, e, dec);
+        }
+        let u = self.last_phase;
+        if u < self.tsm.min_lag() {
+            return PlayoutKind::Normal;
+        }
+        self.ensure_decoded_ahead(now_us, dec);
+        let len = self.sync_len;
+        let r = self
+            .tsm
+            .accelerate_at_most(&mut self.sync[..len * self.ch], self.sync_pos, len, false, u);
+        if r.samples > 0 {
+            self.sync_len -= r.samples;
+            self.stats.removed_samples_for_acceleration += r.samples as u64;
+            self.stats.accelerate_events += 1;
+            return PlayoutKind::Accelerated;
+        }
+        PlayoutKind::Normal
+    }
+
+    /// Decodes the following packets while fewer unplayed samples than an accelerate needs are buffered and
+    /// the next packet is there, in sequence.
+    fn ensure_decoded_ahead(&mut self, now_us: i64, dec: &mut dyn Decoder) {
+        while self.unplayed() < self.tsm.accelerate_needs() {
+            let Some(&next) = self.order.front() else { break };
+            let s = self.slots[next];
+            let contiguous = s.kind == SlotKind::Audio
+                && Some(s.seq) == self.decoded_seq.map(|d| d + 1)
+                && s.ts == self.next_ts;
+            if !contiguous || self.room() < self.ts_to_samples(self.pkt_dur_ts) + self.tsm.max_lag() {
+                break;
+            }
+            if self.decode_one(now_us, dec).0 == 0 {
+                break;
+            }
+        }
     }
 
     /// Accelerates or expands when the playout delay is outside the dead band around the target.
@@ -916,16 +1084,37 @@ impl JitterBuffer {
             }
         } else if d_ms < t - h {
             let force = d_ms < f64::from(self.cfg.frame_ms);
-            let len = self.sync_len;
-            if self.room() >= self.tsm.max_lag() {
+            // Far below the target (start-up, a jump of the jitter) several periods go in at once.
+            let deficit = t - d_ms;
+            let mut added_ms = 0.0;
+            let mut kind = PlayoutKind::Normal;
+            let startup = self.est.updates() < STARTUP_PACKETS;
+            let max_expands = if startup {
+                self.cfg.max_expands_per_packet.max(1)
+            } else {
+                1
+            };
+            for _ in 0..max_expands {
+                let len = self.sync_len;
+                if self.room() < self.tsm.max_lag()
+                    || (kind != PlayoutKind::Normal && added_ms + h >= deficit)
+                {
+                    break;
+                }
                 let r = self.tsm.expand(&mut self.sync, self.sync_pos, len, force);
-                if r.samples > 0 {
-                    self.sync_len += r.samples;
-                    self.stats.inserted_samples_for_deceleration += r.samples as u64;
-                    self.stats.expand_events += 1;
-                    return PlayoutKind::Expanded;
+                if r.samples == 0 {
+                    break;
+                }
+                self.sync_len += r.samples;
+                self.stats.inserted_samples_for_deceleration += r.samples as u64;
+                self.stats.expand_events += 1;
+                added_ms += r.samples as f64 * 1000.0 / f64::from(self.cfg.audio_rate);
+                kind = PlayoutKind::Expanded;
+                if deficit < f64::from(self.cfg.frame_ms) {
+                    break;
                 }
             }
+            return kind;
         }
         PlayoutKind::Normal
     }

@@ -69,6 +69,11 @@ impl Tsm {
         self.rate
     }
 
+    /// Smallest pitch lag searched (2.5 ms), in samples per channel.
+    pub fn min_lag(&self) -> usize {
+        self.min_lag
+    }
+
     /// Largest pitch lag searched, in samples per channel.
     pub fn max_lag(&self) -> usize {
         self.max_lag
@@ -88,13 +93,28 @@ impl Tsm {
     /// samples per channel in `buf`; `start` is the first unplayed one. Returns how much was removed; the
     /// valid length becomes `len - result.samples`.
     pub fn accelerate(&mut self, buf: &mut [i16], start: usize, len: usize, force: bool) -> TsmResult {
+        self.accelerate_at_most(buf, start, len, force, self.max_lag)
+    }
+
+    /// As [`Tsm::accelerate`], removing at most `max_samples` per channel: the lag is searched in
+    /// `[min_lag, min(max_lag, max_samples)]` (nothing is done when that range is empty). The jitter buffer
+    /// uses it to trim its decode phase without moving a packet's decode to an earlier output frame.
+    pub fn accelerate_at_most(
+        &mut self,
+        buf: &mut [i16],
+        start: usize,
+        len: usize,
+        force: bool,
+        max_samples: usize,
+    ) -> TsmResult {
         let none = TsmResult { samples: 0, lag: 0 };
         let ch = self.channels;
-        if len < start + 2 * self.max_lag || buf.len() < len * ch {
+        let hi = max_samples.min(self.max_lag);
+        if hi < self.min_lag || len < start + 2 * self.max_lag || buf.len() < len * ch {
             return none;
         }
         // Search the lag that makes x[s..s+P] and x[s+P..s+2P] most alike.
-        let (lag, corr, power) = self.search(buf, start, start, 2 * self.max_lag);
+        let (lag, corr, power) = self.search(buf, start, start, 2 * self.max_lag, hi);
         if !self.may_stretch(force, corr, power) {
             return none;
         }
@@ -115,7 +135,7 @@ impl Tsm {
             return none;
         }
         // Compare the last played period x[s-P..s] with the next one x[s..s+P].
-        let (lag, corr, power) = self.search(buf, start - self.max_lag, start, self.max_lag);
+        let (lag, corr, power) = self.search(buf, start - self.max_lag, start, self.max_lag, self.max_lag);
         if !self.may_stretch(force, corr, power) {
             return none;
         }
@@ -132,10 +152,17 @@ impl Tsm {
         force || corr >= self.threshold || power < self.silence_power
     }
 
-    /// Finds the lag P in [min_lag, max_lag] maximising the normalised correlation of x[a..a+P] with
+    /// Finds the lag P in [min_lag, hi] (`hi ≤ max_lag`) maximising the normalised correlation of x[a..a+P] with
     /// x[a+P..a+2P] when `a + P == split` is not required: for accelerate `a == split`, for expand the two
     /// segments are x[split-P..split] and x[split..split+P]. Returns (lag, correlation, mean power).
-    fn search(&mut self, buf: &[i16], region: usize, split: usize, span: usize) -> (usize, f32, f32) {
+    fn search(
+        &mut self,
+        buf: &[i16],
+        region: usize,
+        split: usize,
+        span: usize,
+        hi: usize,
+    ) -> (usize, f32, f32) {
         let ch = self.channels;
         let expand = region != split;
         // Mono mix of the region [region, region + span) (expand: [split-max, split+max)).
@@ -175,7 +202,7 @@ impl Tsm {
         let d = self.decim;
         let mut best = (self.min_lag, f32::MIN);
         let mut p = self.min_lag;
-        while p <= self.max_lag {
+        while p <= hi {
             let c = corr_at(&self.mono, p, d);
             if c > best.1 {
                 best = (p, c);
@@ -184,9 +211,9 @@ impl Tsm {
         }
         if d > 1 {
             let lo = best.0.saturating_sub(d).max(self.min_lag);
-            let hi = (best.0 + d).min(self.max_lag);
+            let top = (best.0 + d).min(hi);
             best = (best.0, f32::MIN);
-            for p in lo..=hi {
+            for p in lo..=top {
                 let c = corr_at(&self.mono, p, 1);
                 if c > best.1 {
                     best = (p, c);
@@ -273,6 +300,32 @@ mod tests {
             let (max_step, out_step) = (largest_step(&orig), largest_step(out));
             assert!(out_step <= max_step + 2, "{out_step} > {max_step}");
         }
+    }
+
+    #[test]
+    fn accelerate_at_most_respects_its_limit() {
+        // 100 Hz at 8 kHz: one period is 80 samples (10 ms); 250 Hz: 32 samples.
+        let n = 800;
+        let mut t = Tsm::new(8000, 1);
+        let mut x = voiced(8000, 100.0, n);
+        let r = t.accelerate_at_most(&mut x, 200, n, false, 79);
+        assert!(r.samples <= 79, "removed {} > 79", r.samples);
+        let mut x = voiced(8000, 100.0, n);
+        let r = t.accelerate_at_most(&mut x, 200, n, false, 80);
+        assert_eq!(r.samples, 80, "the whole period fits the limit");
+        let mut x = voiced(8000, 250.0, n);
+        let r = t.accelerate_at_most(&mut x, 200, n, false, 70);
+        assert!(
+            r.samples > 0 && r.samples <= 70 && r.samples.is_multiple_of(32),
+            "removed {}",
+            r.samples
+        );
+        // Below the smallest lag (2.5 ms = 20 samples) nothing is done, even forced.
+        let orig = voiced(8000, 250.0, n);
+        let mut x = orig.clone();
+        let r = t.accelerate_at_most(&mut x, 200, n, true, 19);
+        assert_eq!(r.samples, 0);
+        assert_eq!(x, orig);
     }
 
     #[test]

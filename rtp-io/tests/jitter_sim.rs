@@ -56,9 +56,16 @@ fn clean_network_is_transparent() {
         &audio[..n],
         "bit-exact after the initial delay"
     );
-    // Initial delay: base network delay (30 ms) + target (≈ one frame + quantile of no jitter).
+    // Initial delay: the first packet arrives after the base network delay (30 ms); without jitter the
+    // phase-aligned playout decodes it at the first output frame boundary after that (frames start every
+    // 20 ms of receiver time), which is the earliest any frame-by-frame playout can play it: 40 ms.
     let delay_ms = start as f64 * 1000.0 / f64::from(RATE);
-    assert!((50.0..=75.0).contains(&delay_ms), "initial delay {delay_ms} ms");
+    assert_eq!(delay_ms, 40.0, "initial delay");
+    assert!(
+        (s.mean_delay_ms() - 10.0).abs() < 1e-6,
+        "each packet waits from its arrival to the next frame boundary: {} ms",
+        s.mean_delay_ms()
+    );
 }
 
 #[test]

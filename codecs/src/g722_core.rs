@@ -17,6 +17,8 @@
 //! # Real-time safety
 //! Plain integer arithmetic on fixed-size state; nothing allocates.
 
+use std::hint::select_unpredictable;
+
 /// 16-bit saturation.
 #[inline(always)]
 fn sat(x: i32) -> i16 {
@@ -299,15 +301,16 @@ impl Band {
         let sz = simd::zero_section(&mut self.b, &mut self.d, d0);
         // UPPOL2
         let (a1, a2) = (i32::from(self.a1), i32::from(self.a2));
+        // The sign tests are data-dependent (unpredictable): selects, never branches.
         let same1 = same_sign(p0, self.p1);
         let wd1 = (a1 << 2).clamp(-32768, 32767);
-        let wd2 = (if same1 { (-wd1).min(32767) } else { wd1 }) >> 7;
-        let wd3 = if same_sign(p0, self.p2) { 128 } else { -128 };
+        let wd2 = select_unpredictable(same1, (-wd1).min(32767), wd1) >> 7;
+        let wd3 = select_unpredictable(same_sign(p0, self.p2), 128, -128);
         let apl2 = (wd2 + wd3 + ((a2 * 32512) >> 15)).clamp(-12288, 12288);
         // UPPOL1
-        let wd1 = if same1 { 192 } else { -192 };
+        let base = (a1 * 32640) >> 15;
         let lim = 15360 - apl2;
-        let apl1 = (wd1 + ((a1 * 32640) >> 15)).min(lim).max(-lim);
+        let apl1 = select_unpredictable(same1, base + 192, base - 192).min(lim).max(-lim);
         self.p2 = self.p1;
         self.p1 = p0;
         self.a1 = apl1 as i16;
@@ -472,13 +475,19 @@ impl G722Adpcm {
     /// Decodes `codes` at `mode` into `rl[i]`, `rh[i]`; both outputs must be at least as long as `codes`.
     #[inline]
     pub(crate) fn decode_block(&mut self, codes: &[u8], mode: G722Mode, rl: &mut [i16], rh: &mut [i16]) {
+        // The bands are independent given the codes: one loop each keeps every state variable of the
+        // band in registers (both bands at once spill to the stack).
         let table = mode.low_table();
-        let (mut low, mut high) = (self.low, self.high);
-        for ((&c, l), h) in codes.iter().zip(rl.iter_mut()).zip(rh.iter_mut()) {
+        let mut low = self.low;
+        for (&c, l) in codes.iter().zip(rl.iter_mut()) {
             *l = low.decode_low_with(c & 0x3F, table);
+        }
+        self.low = low;
+        let mut high = self.high;
+        for (&c, h) in codes.iter().zip(rh.iter_mut()) {
             *h = high.decode_high(c >> 6);
         }
-        (self.low, self.high) = (low, high);
+        self.high = high;
     }
 }
 
@@ -500,14 +509,15 @@ mod simd {
             // No partial sum can leave the 16-bit range: the saturating sum equals the exact one.
             sum as i16
         } else {
-            sequential_sz(b, d)
+            sequential_sz(*b, *d)
         }
     }
 
-    /// The STL's FILTEZ loop over the already-updated lanes (rarely needed: large coefficients).
+    /// The STL's FILTEZ loop over the already-updated lanes (rarely needed: large coefficients). The
+    /// lanes are passed by value so that the hot path never needs them in memory (no spills).
     #[cold]
     #[inline(never)]
-    fn sequential_sz(b: &[i16; 8], d: &[i16; 8]) -> i16 {
+    fn sequential_sz(b: [i16; 8], d: [i16; 8]) -> i16 {
         let mut sz: i16 = 0;
         for i in (0..6).rev() {
             let dd = d[i].saturating_add(d[i]);

@@ -39,7 +39,7 @@
 //!   `r > E + its duration`, `r` its relative delay); `u` is pure delay. When packets last a whole number
 //!   of output frames, `E` can only take values on a grid of frame steps (output frames start at the `pop`
 //!   times, packet timestamps step by whole frames), so the buffer may aim at the lowest grid value whose
-//!   slack covers `q + 0.25 frame · min(1, (frame / q)²)` with `u ≈ 0` instead: it does so whenever that
+//!   slack covers `q + min(0.25 frame, 0.4 q) · min(1, (frame / q)²)` with `u ≈ 0` instead: it does so whenever that
 //!   costs no more delay than `T`. Then the target is that grid value; a slack a frame off moves the stream
 //!   by accelerate / expand, and a phase at the right slack is trimmed by an accelerate of at most `u`
 //!   ([`Tsm::accelerate_at_most`]), which keeps the next decode in the same frame. Without jitter this plays
@@ -76,8 +76,7 @@ use crate::jitter_delay::DelayEstimator;
 use crate::jitter_stats::JitterStats;
 use crate::tsm::Tsm;
 
-/// Packets after the start of a stream during which the delay may grow by several pitch periods per packet.
-const STARTUP_PACKETS: u64 = 250;
+mod adapt;
 
 /// Output frames played between two shifts of the sync buffer.
 const COMPACT_EVERY: usize = 16;
@@ -131,9 +130,10 @@ pub struct JitterConfig {
     /// packet at the start of the output frame that plays it, at the lowest frame boundary the quantile
     /// allows, whenever that costs no more delay than the continuous target (module docs, "How").
     pub phase_align: bool,
-    /// Margin of the aligned slack over the quantile, in output frames (default 0.25, shrinking as
-    /// `(frame / q)²` once the quantile `q` exceeds a frame): an aligned packet that misses its frame is
-    /// concealed for a whole frame, so at small jitter the slack keeps a little more than the quantile.
+    /// Margin of the aligned slack over the quantile, in output frames (default 0.25; at most 40 % of the
+    /// quantile `q`, and shrinking as `(frame / q)²` once `q` exceeds a frame): an aligned packet that
+    /// misses its frame is concealed for a whole frame, so at small jitter the slack keeps a little more
+    /// than the quantile.
     pub align_margin_frames: f64,
 }
 
@@ -295,6 +295,8 @@ pub struct JitterBuffer {
     // aligned target is in use, and the continuous target (ms).
     phase_ref_us: Option<i64>,
     align_level_us: Option<i64>,
+    // Whether the last `pop` asked for whole output frames (the frame grid is the pop grid).
+    whole_pops: bool,
     aligned: bool,
     cont_target_ms: f64,
     // Decode slack `E` (decode time − fastest arrival, ms) and decode phase `u` (unplayed samples when it was
@@ -366,6 +368,7 @@ impl JitterBuffer {
             last_delay_ms: 0.0,
             phase_ref_us: None,
             align_level_us: None,
+            whole_pops: true,
             aligned: false,
             cont_target_ms: f64::from(cfg.min_delay_ms),
             last_slack_ms: 0.0,
@@ -574,68 +577,6 @@ impl JitterBuffer {
         self.highest_ts = 0;
     }
 
-    fn update_target(&mut self) {
-        let q = self.est.quantile_ms().unwrap_or(0.0);
-        let lo = f64::from(self.cfg.min_delay_ms);
-        let hi = f64::from(self.cfg.max_delay_ms);
-        // The margin covers the decode phase (a packet is decoded up to one frame before it plays): a whole
-        // frame while the jitter quantile is within one frame, then shrinking as (frame / quantile)², down
-        // to `margin_frames`, where the quantile itself protects.
-        let frame = f64::from(self.cfg.frame_ms);
-        let share = if q > frame {
-            (frame / q).powi(2).max(self.cfg.margin_frames)
-        } else {
-            1.0
-        };
-        self.min_transit_us = self.est.min_transit_us().unwrap_or(0);
-        self.cont_target_ms = (q + (share * frame).max(self.cfg.margin_share * q)).clamp(lo, hi);
-        self.target_ms = self.cont_target_ms;
-        // Phase-aligned alternative: decode at a frame boundary whose slack covers the quantile itself.
-        // A whole frame of concealment per miss weighs most at small jitter: the aligned margin shrinks as
-        // (frame / q)² beyond one frame, like the continuous one.
-        let x = q + self.cfg.align_margin_frames * frame * (frame / q.max(frame)).powi(2);
-        let Some(level) = self.aligned_level(x.clamp(lo, hi)) else {
-            self.aligned = false;
-            return;
-        };
-        let e_star = (level - self.min_transit_us) as f64 / 1000.0;
-        let stay = if self.aligned {
-            f64::from(self.cfg.hysteresis_ms)
-        } else {
-            0.0
-        };
-        self.aligned = e_star <= self.cont_target_ms + stay;
-        if self.aligned {
-            self.target_ms = e_star;
-        }
-    }
-
-    /// The aligned level (`decode time − ts`, µs) for slack quantile `q_ms`, or `None` when phase alignment
-    /// does not apply (off, phase unknown, or packets not a whole number of frames). The level is the lowest
-    /// frame boundary of the stream's phase whose slack `level − min transit` covers `q_ms`; the current level
-    /// is kept while its slack is within [q − 2 ms, q + frame + hysteresis).
-    fn aligned_level(&mut self, q_ms: f64) -> Option<i64> {
-        let pkt = self.ts_to_samples(self.pkt_dur_ts);
-        if !self.cfg.phase_align || pkt == 0 || !pkt.is_multiple_of(self.frame) {
-            self.align_level_us = None;
-            return None;
-        }
-        let p = self.phase_ref_us?;
-        let frame_us = i64::from(self.cfg.frame_ms) * 1000;
-        let want = (q_ms * 1000.0) as i64 + self.min_transit_us;
-        // The previous level, moved to the current phase (sender clock skew drifts it).
-        let kept = self
-            .align_level_us
-            .map(|l| p + frame_us * (l - p + frame_us / 2).div_euclid(frame_us));
-        let keep_hi = frame_us + i64::from(self.cfg.hysteresis_ms) * 1000;
-        let level = match kept {
-            Some(l) if l >= want - 2000 && l - want < keep_hi => l,
-            _ => p + frame_us * (want - p + frame_us - 1).div_euclid(frame_us),
-        };
-        self.align_level_us = Some(level);
-        Some(level)
-    }
-
     /// Fills `out` (interleaved, any whole number of samples per channel) with the next audio at time `now`.
     pub fn pop(&mut self, now: Duration, dec: &mut dyn Decoder, out: &mut [i16]) -> PlayoutKind {
         if self.decoder_reset {
@@ -646,6 +587,7 @@ impl JitterBuffer {
         let mut kind = PlayoutKind::Normal;
         let mut done = 0;
         let total = out.len() / self.ch;
+        self.whole_pops = total.is_multiple_of(self.frame);
         while done < total {
             let want = (total - done).min(self.frame);
             let mut guard = 0;
@@ -990,132 +932,5 @@ impl JitterBuffer {
         self.stats.jitter_buffer_target_delay += self.target_ms / 1000.0 * n as f64;
         self.stats.jitter_buffer_emitted_count += n as u64;
         (n, d_ms)
-    }
-
-    fn decode_head(&mut self, now_us: i64, dec: &mut dyn Decoder) -> PlayoutKind {
-        let (n, d_ms) = self.decode_one(now_us, dec);
-        if n == 0 {
-            return PlayoutKind::Concealed;
-        }
-        self.last_delay_ms = d_ms;
-        if self.aligned {
-            return self.stretch_aligned(now_us, dec);
-        }
-        self.stretch(now_us, d_ms, dec)
-    }
-
-    /// Aligned playout: the decode slack `E` of the packet just decoded should equal the target (a frame
-    /// boundary) and its decode phase should be (nearly) zero. A slack a frame too high or low moves the
-    /// stream by accelerate / expand; a non-zero phase at the right slack is trimmed by an accelerate of at
-    /// most the phase, which keeps the next packet's decode in the same output frame.
-    fn stretch_aligned(&mut self, now_us: i64, dec: &mut dyn Decoder) -> PlayoutKind {
-        let half = f64::from(self.cfg.frame_ms) / 2.0;
-        let e = self.last_slack_ms;
-        let t = self.target_ms;
-        if e > t + half || e < t - half {
-            // Move by whole pitch periods; `stretch` compares the delay of a zero-phase decode.
-            return self.stretch(now_us, e, dec);
-        }
-        let u = self.last_phase;
-        if u < self.tsm.min_lag() {
-            return PlayoutKind::Normal;
-        }
-        self.ensure_decoded_ahead(now_us, dec);
-        let len = self.sync_len;
-        let r = self
-            .tsm
-            .accelerate_at_most(&mut self.sync[..len * self.ch], self.sync_pos, len, false, u);
-        if r.samples > 0 {
-            self.sync_len -= r.samples;
-            self.stats.removed_samples_for_acceleration += r.samples as u64;
-            self.stats.accelerate_events += 1;
-            return PlayoutKind::Accelerated;
-        }
-        PlayoutKind::Normal
-    }
-
-    /// Decodes the following packets while fewer unplayed samples than an accelerate needs are buffered and
-    /// the next packet is there, in sequence.
-    fn ensure_decoded_ahead(&mut self, now_us: i64, dec: &mut dyn Decoder) {
-        while self.unplayed() < self.tsm.accelerate_needs() {
-            let Some(&next) = self.order.front() else { break };
-            let s = self.slots[next];
-            let contiguous = s.kind == SlotKind::Audio
-                && Some(s.seq) == self.decoded_seq.map(|d| d + 1)
-                && s.ts == self.next_ts;
-            if !contiguous || self.room() < self.ts_to_samples(self.pkt_dur_ts) + self.tsm.max_lag() {
-                break;
-            }
-            if self.decode_one(now_us, dec).0 == 0 {
-                break;
-            }
-        }
-    }
-
-    /// Accelerates or expands when the playout delay is outside the dead band around the target.
-    fn stretch(&mut self, now_us: i64, d_ms: f64, dec: &mut dyn Decoder) -> PlayoutKind {
-        let h = f64::from(self.cfg.hysteresis_ms);
-        let t = self.target_ms;
-        if d_ms > t + h {
-            // Make sure two pitch periods are decoded ahead of the play point.
-            while self.unplayed() < self.tsm.accelerate_needs() {
-                let Some(&next) = self.order.front() else { break };
-                let s = self.slots[next];
-                let contiguous = s.kind == SlotKind::Audio
-                    && Some(s.seq) == self.decoded_seq.map(|d| d + 1)
-                    && s.ts == self.next_ts;
-                if !contiguous || self.room() < self.ts_to_samples(self.pkt_dur_ts) + self.tsm.max_lag() {
-                    break;
-                }
-                if self.decode_one(now_us, dec).0 == 0 {
-                    return PlayoutKind::Concealed;
-                }
-            }
-            let force = d_ms > t + 4.0 * h.max(10.0);
-            let len = self.sync_len;
-            let r = self
-                .tsm
-                .accelerate(&mut self.sync[..len * self.ch], self.sync_pos, len, force);
-            if r.samples > 0 {
-                self.sync_len -= r.samples;
-                self.stats.removed_samples_for_acceleration += r.samples as u64;
-                self.stats.accelerate_events += 1;
-                return PlayoutKind::Accelerated;
-            }
-        } else if d_ms < t - h {
-            let force = d_ms < f64::from(self.cfg.frame_ms);
-            // Far below the target (start-up, a jump of the jitter) several periods go in at once.
-            let deficit = t - d_ms;
-            let mut added_ms = 0.0;
-            let mut kind = PlayoutKind::Normal;
-            let startup = self.est.updates() < STARTUP_PACKETS;
-            let max_expands = if startup {
-                self.cfg.max_expands_per_packet.max(1)
-            } else {
-                1
-            };
-            for _ in 0..max_expands {
-                let len = self.sync_len;
-                if self.room() < self.tsm.max_lag()
-                    || (kind != PlayoutKind::Normal && added_ms + h >= deficit)
-                {
-                    break;
-                }
-                let r = self.tsm.expand(&mut self.sync, self.sync_pos, len, force);
-                if r.samples == 0 {
-                    break;
-                }
-                self.sync_len += r.samples;
-                self.stats.inserted_samples_for_deceleration += r.samples as u64;
-                self.stats.expand_events += 1;
-                added_ms += r.samples as f64 * 1000.0 / f64::from(self.cfg.audio_rate);
-                kind = PlayoutKind::Expanded;
-                if deficit < f64::from(self.cfg.frame_ms) {
-                    break;
-                }
-            }
-            return kind;
-        }
-        PlayoutKind::Normal
     }
 }

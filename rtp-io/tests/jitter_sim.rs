@@ -6,7 +6,9 @@ mod jb_common;
 use std::collections::BTreeSet;
 
 use jb_common::*;
-use tutti_rtp::{JitterBuffer, JitterConfig, PlayoutKind};
+use std::time::Duration;
+
+use tutti_rtp::{JitterBuffer, JitterConfig, PlayoutKind, PushOutcome};
 
 const RATE: u32 = 8000;
 
@@ -66,6 +68,74 @@ fn clean_network_is_transparent() {
         "each packet waits from its arrival to the next frame boundary: {} ms",
         s.mean_delay_ms()
     );
+}
+
+/// Mean over packets (first copies) of the wait from arrival to the next output tick (`offset + k · frame`)
+/// at or after it: no frame-by-frame playout can do better.
+fn tick_bound_ms(trace: &Trace, frame_us: i64, offset_us: i64) -> f64 {
+    let mut first = std::collections::BTreeMap::new();
+    for d in &trace.deliveries {
+        let e = first.entry(d.index).or_insert(d.arrival_us);
+        *e = (*e).min(d.arrival_us);
+    }
+    let sum: i64 = first
+        .values()
+        .map(|&a| (a - offset_us + frame_us - 1).div_euclid(frame_us) * frame_us + offset_us - a)
+        .sum();
+    sum as f64 / 1000.0 / first.len() as f64
+}
+
+#[test]
+fn phase_aligned_playout_reaches_the_tick_bound_without_jitter() {
+    let audio = tone(30.0);
+    // 20 ms packets (30 ms network delay, 3 % bursty loss, 1 % duplicates), 10 and 20 ms output frames at
+    // an offset against the sender's grid, sender clock fast or slow (the arrival phase drifts by 3 ms).
+    for (frame_ms, offset_us, ppm, seed) in [
+        (20u32, 3_000i64, 100.0, 41u64),
+        (10, 4_000, 100.0, 42),
+        (20, 13_000, -100.0, 43),
+        (10, 6_500, -100.0, 44),
+    ] {
+        let model = NetModel {
+            skew_ppm: ppm,
+            dup: 0.01,
+            ..NetModel::clean()
+        }
+        .bursty_loss(0.03, 2.0);
+        let trace = simulate(&audio, RATE, 20, &model, seed, &|_| true);
+        let mut cfg = JitterConfig::new(RATE, RATE, 1);
+        cfg.frame_ms = frame_ms;
+        let mut jb = JitterBuffer::new(cfg);
+        let mut dec = TraceDecoder::new(RATE);
+        let mut out = vec![0i16; jb.frame_samples()];
+        let (mut next, mut late) = (0, 0);
+        let frame_us = i64::from(frame_ms) * 1000;
+        let mut now_us = offset_us;
+        while now_us < 31_000_000 {
+            while next < trace.deliveries.len() && trace.deliveries[next].arrival_us <= now_us {
+                if push_delivery(&mut jb, &trace.deliveries[next]) == PushOutcome::Late {
+                    late += 1;
+                }
+                next += 1;
+            }
+            jb.pop(Duration::from_micros(now_us as u64), &mut dec, &mut out);
+            now_us += frame_us;
+        }
+        let s = jb.stats();
+        let bound = tick_bound_ms(&trace, frame_us, offset_us);
+        assert!(
+            (s.mean_delay_ms() - bound).abs() < 0.01,
+            "frame {frame_ms} ms, {ppm} ppm: mean delay {} ms, bound {bound} ms",
+            s.mean_delay_ms()
+        );
+        assert_eq!(late, 0, "frame {frame_ms} ms, {ppm} ppm");
+        assert_played_in_order_once(&dec.log);
+        assert_eq!(dec.log.len() + trace.lost.len(), trace.sent);
+        assert_eq!(
+            s.removed_samples_for_acceleration + s.inserted_samples_for_deceleration,
+            0
+        );
+    }
 }
 
 #[test]

@@ -672,7 +672,7 @@ impl JitterBuffer {
             }
         }
         if !self.playing {
-            return self.start_talkspurt(now_us, need, h);
+            return self.start_talkspurt(now_us, need, h, dec);
         }
         let expected = self.decoded_seq.map_or(h.seq, |d| d + 1);
         let gap_ts = h.ts - self.next_ts;
@@ -682,7 +682,7 @@ impl JitterBuffer {
                 // concealed meanwhile was a pause, not loss; the next talkspurt starts at its own time.
                 self.end_run_as_dtx();
                 self.playing = false;
-                return self.start_talkspurt(now_us, need, h);
+                return self.start_talkspurt(now_us, need, h, dec);
             }
             return self.decode_head(now_us, dec);
         }
@@ -694,7 +694,7 @@ impl JitterBuffer {
             if gap_ts > max_gap_ts {
                 // Loss across a pause or timestamp jump: restart at the next packet's own time.
                 self.playing = false;
-                return self.start_talkspurt(now_us, need, h);
+                return self.start_talkspurt(now_us, need, h, dec);
             }
             return self.decode_head(now_us, dec);
         }
@@ -743,9 +743,18 @@ impl JitterBuffer {
         self.decoded_seq = Some(seq - 1);
     }
 
-    fn start_talkspurt(&mut self, now_us: i64, need: usize, h: Slot) -> PlayoutKind {
-        // The stream's phase (output frame boundaries against the sender's timestamps) is known from now on.
+    fn start_talkspurt(&mut self, now_us: i64, need: usize, h: Slot, dec: &mut dyn Decoder) -> PlayoutKind {
+        // The stream's phase (output frame boundaries against the sender's timestamps) is known from now on,
+        // and the head's duration (whether packets are whole frames) is read from its payload.
         self.phase_ref_us = Some(now_us - self.ts_to_us(h.ts));
+        if let Some(&idx) = self.order.front() {
+            let base = idx * self.cfg.max_payload;
+            if let Ok(n) = dec.payload_samples(&self.pool[base..base + h.len]) {
+                if n > 0 {
+                    self.pkt_dur_ts = self.samples_to_ts(n);
+                }
+            }
+        }
         self.update_target();
         // Start so that the head's playout delay D equals the target: its first sample plays at
         // ts/clock + min_transit + T.

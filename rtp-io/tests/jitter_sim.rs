@@ -139,6 +139,45 @@ fn phase_aligned_playout_reaches_the_tick_bound_without_jitter() {
 }
 
 #[test]
+fn near_ideal_network_plays_untouched() {
+    // SIPp's G.711 capture: 30 ms packets, 0.35 ms mean jitter, played in 20 ms frames (and 10 ms). With
+    // 20 ms frames the packets are no whole number of frames, so the target is the continuous one from the
+    // start (the head's duration is read from its payload): no concealment and no time stretching, every
+    // packet played.
+    let audio = tone(20.0);
+    // Also 20 ms packets in 10 and 20 ms frames (with 10 ms frames the arrivals fall on output ticks).
+    for (seed, ppm, ptime, frame_ms) in [
+        (51u64, 0.0, 30u32, 20u32),
+        (52, 60.0, 30, 20),
+        (53, -60.0, 30, 20),
+        (54, 0.0, 30, 10),
+        (55, 0.0, 20, 10),
+        (56, -60.0, 20, 10),
+        (57, 60.0, 20, 20),
+    ] {
+        let model = NetModel {
+            skew_ppm: ppm,
+            ..NetModel::clean()
+        }
+        .gamma(2.0, 0.175);
+        let trace = simulate(&audio, RATE, ptime, &model, seed, &|_| true);
+        let mut cfg = JitterConfig::new(RATE, RATE, 1);
+        cfg.frame_ms = frame_ms;
+        let (mut jb, mut dec) = (JitterBuffer::new(cfg), TraceDecoder::new(RATE));
+        let p = run(&mut jb, &mut dec, &trace, 21_000);
+        let s = jb.stats();
+        assert_eq!(dec.log.len(), trace.sent, "seed {seed}");
+        assert!(p.late.is_empty());
+        assert_eq!(s.concealed_samples, 0, "seed {seed}: {s:?}");
+        assert_eq!(
+            s.removed_samples_for_acceleration + s.inserted_samples_for_deceleration,
+            0,
+            "seed {seed}: {s:?}"
+        );
+    }
+}
+
+#[test]
 fn order_uniqueness_and_loss_accounting_under_hostile_network() {
     let audio = tone(60.0);
     let model = NetModel {

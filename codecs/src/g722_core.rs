@@ -10,9 +10,11 @@
 //! SCALEL/SCALEH, UPZERO, UPPOL1/UPPOL2, FILTEZ, FILTEP, PREDIC, LIMIT, in the order and with the 16-bit
 //! saturating arithmetic of the G.191 STL reference (`funcg722.c`), so results are bit-exact. The
 //! quantiser decision counts, in one SSE2 pass, the monotonic thresholds `q6[i]·DET >> 12` above |e|; the
-//! inverse quantisers and the ILA scale-factor table are precomputed at compile time. The codec runs
-//! whole blocks (`encode_block` / `decode_block`) with both band states copied into locals so they stay
-//! in registers.
+//! encoder's feedback needs only the 4-bit level, found by seven scalar threshold tests on the short
+//! dependency chain. FILTEZ's sequential saturating sum runs as five shift + saturating-add vector steps
+//! (exact, no branch); the inverse quantisers and the ILA scale-factor table are precomputed at compile
+//! time. The codec runs whole blocks (`encode_block` / `decode_block`, the decoder one band per loop) with
+//! the band states copied into locals so they stay in registers.
 //!
 //! # Real-time safety
 //! Plain integer arithmetic on fixed-size state; nothing allocates.
@@ -170,6 +172,7 @@ static Q4_BY_INTERVAL: [i16; 64] = {
     }
     t
 };
+#[cfg(test)]
 static WL_BY_INTERVAL: [i16; 64] = {
     let mut t = [0i16; 64];
     let mut i = 0;
@@ -179,6 +182,33 @@ static WL_BY_INTERVAL: [i16; 64] = {
     }
     t
 };
+/// The intervals `m` after which the 4-bit level (`RIL4` of the code) steps up: level `L` covers
+/// intervals 4L − 1 ..= 4L + 2 (level 0: intervals 1 and 2).
+const LEVEL_BOUNDS: [usize; 7] = [2, 6, 10, 14, 18, 22, 26];
+/// `Q4_BY_INTERVAL` by `8·(e ≥ 0) + level`.
+static Q4_BY_LEVEL: [i16; 16] = {
+    let mut t = [0i16; 16];
+    let mut i = 0;
+    while i < 16 {
+        let level = i & 7;
+        let m = if level == 0 { 1 } else { 4 * level - 1 };
+        t[i] = Q4_BY_INTERVAL[((i >> 3) << 5) | m];
+        i += 1;
+    }
+    t
+};
+
+/// The 4-bit quantiser level (0..=7) of `wd` at scale `det`: the number of level boundaries whose
+/// threshold `mult(q6[m] << 3, det)` is at most `wd` (thresholds are monotonic in `m`).
+#[inline(always)]
+fn quant_level(det: i16, wd: i16) -> usize {
+    let mut level = 0;
+    for m in LEVEL_BOUNDS {
+        level += usize::from(wd >= mult(Q6[m] << 3, det));
+    }
+    level
+}
+
 /// `QM5` and `QM4` indexed by the 6-bit code (the ignored auxiliary bits select the same entry).
 static QL56: [i16; 64] = {
     let mut t = [0i16; 64];
@@ -355,18 +385,23 @@ impl Band {
     }
 
     /// Lower-band encoder (STL `lsbcod`).
+    ///
+    /// The feedback (quantised difference and scale step) needs only the 4-bit level of the error, so
+    /// it comes from seven scalar threshold tests (a short dependency chain); the 6-bit interval of the
+    /// transmitted code is found off that chain by the vector search.
     #[inline(always)]
     fn encode_low(&mut self, xl: i16) -> u8 {
         let el = xl.saturating_sub(self.s);
         let wd = if el >= 0 { el } else { 32767 - (el & 0x7FFF) };
-        // Smallest interval m in 1..30 whose upper threshold exceeds |el| (30 if none).
         let det = self.det;
-        // Code, inverse-quantiser output and scale increment come from one index, in parallel.
-        let k = (usize::from(el >= 0) << 5) | (simd::quant_interval(det, wd) & 31);
-        let dlt = mult(det, Q4_BY_INTERVAL[k]);
-        self.scale_low_w(WL_BY_INTERVAL[k]);
+        let positive = usize::from(el >= 0);
+        let level = quant_level(det, wd);
+        let dlt = mult(det, Q4_BY_LEVEL[(positive << 3) | level]);
+        self.scale_low_w(WL[level]);
+        // Smallest interval m in 1..30 whose upper threshold exceeds |el| (30 if none).
+        let il = IL_BY_INTERVAL[(positive << 5) | (simd::quant_interval(det, wd) & 31)];
         self.adapt(dlt);
-        IL_BY_INTERVAL[k]
+        il
     }
 
     /// Higher-band encoder (STL `hsbcod`).
@@ -504,32 +539,17 @@ mod simd {
     /// ≥ −32 768 for every 16-bit `b`), and `mult(b, 32640) = b + ⌊−256·b / 2¹⁶⌋` exactly.
     #[inline(always)]
     pub(super) fn zero_section(b: &mut [i16; 8], d: &mut [i16; 8], d0: i16) -> i16 {
-        let (sum, abs) = zero_section_sums(b, d, d0);
-        if abs <= 32767 {
-            // No partial sum can leave the 16-bit range: the saturating sum equals the exact one.
-            sum as i16
-        } else {
-            sequential_sz(*b, *d)
-        }
+        zero_section_impl(b, d, d0)
     }
 
-    /// The STL's FILTEZ loop over the already-updated lanes (rarely needed: large coefficients). The
-    /// lanes are passed by value so that the hot path never needs them in memory (no spills).
-    #[cold]
-    #[inline(never)]
-    fn sequential_sz(b: [i16; 8], d: [i16; 8]) -> i16 {
-        let mut sz: i16 = 0;
-        for i in (0..6).rev() {
-            let dd = d[i].saturating_add(d[i]);
-            sz = sz.saturating_add(((i32::from(dd) * i32::from(b[i])) >> 15) as i16);
-        }
-        sz
-    }
-
-    /// Updates `b` and `d`; returns `(Σ mult(2·d_i, b_i), Σ |mult(2·d_i, b_i)|)` exactly in `i32`.
+    /// Updates `b` and `d`; returns the STL's saturating FILTEZ sum. The six products are formed in one
+    /// vector; the sequential saturating sum (lane 5 first, as the STL's i = 6 down to 1) then takes five
+    /// steps `acc = adds(prod, acc >> one lane)`: after step j, lane k holds the STL's partial sum from
+    /// lane 5 down to k for every k ≥ 5 − j (lanes 6, 7 are zero), so lane 0 holds `sz` after five —
+    /// exact in every case, saturating or not, without a branch.
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    fn zero_section_sums(b: &mut [i16; 8], d: &mut [i16; 8], d0: i16) -> (i32, i32) {
+    fn zero_section_impl(b: &mut [i16; 8], d: &mut [i16; 8], d0: i16) -> i16 {
         use std::arch::x86_64::*;
         const C128: [i16; 8] = [128, 128, 128, 128, 128, 128, 0, 0];
         // SAFETY: SSE2 is part of the x86-64 baseline; every load and store moves 8 i16 of an [i16; 8]
@@ -559,22 +579,18 @@ mod simd {
             let hi = _mm_mulhi_epi16(dd, bn);
             let lo = _mm_mullo_epi16(dd, bn);
             let prod = _mm_or_si128(_mm_slli_epi16(hi, 1), _mm_srli_epi16(lo, 15));
-            let abs = _mm_max_epi16(prod, _mm_sub_epi16(zero, prod));
-            let ones = _mm_set1_epi16(1);
-            let ps = _mm_madd_epi16(prod, ones);
-            let pa = _mm_madd_epi16(abs, ones);
-            let lo = _mm_unpacklo_epi32(ps, pa);
-            let hi = _mm_unpackhi_epi32(ps, pa);
-            let t = _mm_add_epi32(lo, hi);
-            let t = _mm_add_epi32(t, _mm_unpackhi_epi64(t, t));
-            (_mm_cvtsi128_si32(t), _mm_cvtsi128_si32(_mm_srli_si128(t, 4)))
+            let mut acc = prod;
+            for _ in 0..5 {
+                acc = _mm_adds_epi16(prod, _mm_srli_si128(acc, 2));
+            }
+            _mm_extract_epi16(acc, 0) as i16
         }
     }
 
     /// Portable version of the zero-predictor update.
     #[cfg(not(target_arch = "x86_64"))]
     #[inline(always)]
-    fn zero_section_sums(b: &mut [i16; 8], d: &mut [i16; 8], d0: i16) -> (i32, i32) {
+    fn zero_section_impl(b: &mut [i16; 8], d: &mut [i16; 8], d0: i16) -> i16 {
         let wd1: i16 = if d0 == 0 { 0 } else { 128 };
         for i in 0..6 {
             let wd2 = if (d0 ^ d[i]) >= 0 { wd1 } else { -wd1 };
@@ -582,13 +598,12 @@ mod simd {
         }
         d.copy_within(0..7, 1);
         d[0] = d0;
-        let (mut sum, mut abs) = (0i32, 0i32);
-        for i in 0..6 {
-            let p = (i32::from(d[i]) * 2 * i32::from(b[i])) >> 15;
-            sum += p;
-            abs += p.abs();
+        let mut sz: i16 = 0;
+        for i in (0..6).rev() {
+            let dd = d[i].saturating_add(d[i]);
+            sz = sz.saturating_add(((i32::from(dd) * i32::from(b[i])) >> 15) as i16);
         }
-        (sum, abs)
+        sz
     }
 
     /// `16 · q6[i]` for i in 1..=29, padded with zeros to 32 lanes (a zero threshold never exceeds |e|).
@@ -703,11 +718,13 @@ mod tests {
             self.s = add(sp, sz);
         }
 
-        /// Σ |mult(2·d_i, b_i)|: above 32 767 the FILTEZ partial sums may saturate.
-        fn abs_sum(&self) -> i32 {
-            (1..7)
-                .map(|i| ((2 * i32::from(self.d[i]) * i32::from(self.b[i])) >> 15).abs())
-                .sum()
+        /// Whether a partial sum of FILTEZ (i = 6 down to 1) left the 16-bit range, i.e. saturated.
+        fn filtez_saturated(&self) -> bool {
+            let mut sum = 0i32;
+            (1..7).rev().any(|i| {
+                sum += (2 * i32::from(self.d[i]) * i32::from(self.b[i])) >> 15;
+                !(-32768..=32767).contains(&sum)
+            })
         }
     }
 
@@ -757,7 +774,7 @@ mod tests {
                 };
                 let r0 = band.adapt(d0);
                 reference.adapt(d0);
-                if reference.abs_sum() > 32767 {
+                if reference.filtez_saturated() {
                     saturating_cases += 1;
                 }
                 assert_eq!(r0, reference.r[0], "r0, run {run} step {k}");
@@ -790,6 +807,24 @@ mod tests {
                     }
                 }
                 assert_eq!(simd::quant_interval(det, wd), lo, "det {det} wd {wd}");
+            }
+        }
+    }
+
+    #[test]
+    fn quantiser_level_gives_the_feedback_of_the_full_interval() {
+        for &det in &DET[64..] {
+            for wd in (0..=32767i16).step_by(3).chain([32767]) {
+                let m = simd::quant_interval(det, wd);
+                let level = quant_level(det, wd);
+                assert_eq!(WL[level], WL_BY_INTERVAL[m], "det {det} wd {wd}");
+                for positive in 0..2 {
+                    assert_eq!(
+                        Q4_BY_LEVEL[(positive << 3) | level],
+                        Q4_BY_INTERVAL[(positive << 5) | m],
+                        "det {det} wd {wd} sign {positive}"
+                    );
+                }
             }
         }
     }

@@ -340,7 +340,9 @@ impl Band {
         // UPPOL1
         let base = (a1 * 32640) >> 15;
         let lim = 15360 - apl2;
-        let apl1 = select_unpredictable(same1, base + 192, base - 192).min(lim).max(-lim);
+        let apl1 = select_unpredictable(same1, base + 192, base - 192)
+            .min(lim)
+            .max(-lim);
         self.p2 = self.p1;
         self.p1 = p0;
         self.a1 = apl1 as i16;

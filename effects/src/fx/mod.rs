@@ -23,6 +23,7 @@ mod pitch_shift;
 mod resample;
 mod reverb;
 mod sofa;
+mod onsets;
 mod stretcher;
 mod td_shift;
 mod time_stretch;

@@ -145,12 +145,24 @@ impl Phaser {
         // tangent in f32 (the coefficient is stored in f32).
         let ln_ratio = (fmax / fmin).ln();
         let w = std::f64::consts::PI * fmin / rate;
+        // The sine shape `(sin 2πφ + 1)/2` of the lanes' phases `φ + c·phase` by rotating one (sin, cos)
+        // pair by the lane step (two `sin_cos` per group instead of eight `sin`).
+        let first = lfo + (g * LANES) as f64 * phase / 100.0;
+        let (mut sn, mut cs) = (std::f64::consts::TAU * first).sin_cos();
+        let (sd, cd) = (std::f64::consts::TAU * phase / 100.0).sin_cos();
         std::array::from_fn(|l| {
             if l >= n {
                 return 0.0;
             }
-            let c = (g * LANES + l) as f64;
-            let e = (shape.eval(lfo + c * phase / 100.0) * ln_ratio) as f32;
+            let u = match shape {
+                LfoShape::Sine => {
+                    let u = (sn + 1.0) * 0.5;
+                    (sn, cs) = (sn * cd + cs * sd, cs * cd - sn * sd);
+                    u
+                }
+                LfoShape::Triangle => shape.eval(lfo + (g * LANES + l) as f64 * phase / 100.0),
+            };
+            let e = (u * ln_ratio) as f32;
             tan_pade(w as f32 * e.exp() - std::f32::consts::FRAC_PI_4)
         })
     }

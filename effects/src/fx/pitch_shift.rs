@@ -157,7 +157,9 @@ impl PitchShifter {
         let channels = channels.max(1);
         let n = TimeStretcher::default_window(rate) / 2;
         let max_block = max_block.max(1);
-        let stretch = TimeStretcher::new(StretchMode::Music, channels, rate, n, max_block);
+        let mut stretch = TimeStretcher::new(StretchMode::Music, channels, rate, n, max_block);
+        // Constant latency: the vocoder analyses at exactly m·Hs/β (no transient drift).
+        stretch.set_transients(false);
         let hs = stretch.hop();
         let beta_min = 0.5;
         let r = ZERO_CROSSINGS as f64 / CUTOFF;

@@ -14,8 +14,9 @@
 //!
 //! # How
 //! Every channel of the port is processed. The comb uses an `f64` delay line of 1/20 Hz per channel. The
-//! band-pass bank runs 8 channels at a time through [`crate::basic::simd8::parallel_mix`] (RBJ sections in
-//! `f32`, one lane per channel, 8-wide AVX2/FMA operations where the CPU has them) on blocks of 64 frames
+//! band-pass bank runs 8 channels at a time through [`crate::basic::simd8::bandpass_mix`] (RBJ sections in
+//! `f32` sharing their zeros `1 − z⁻²`, one lane per channel, 8-wide AVX2/FMA operations where the CPU has
+//! them) on blocks of 128 frames
 //! (16 while a parameter ramps).
 //! Frequency, decay and mix follow 20 ms ramps: the comb's delay glides per sample; while a ramp moves,
 //! the band-pass coefficients are recomputed every 16 frames (the mix too).
@@ -26,11 +27,11 @@
 use tutti_engine::{EngineError, Inputs, NodeArgs, NodeType, Outputs, ParamInfo, Processor, StreamConfig};
 
 use super::common::{flush, parse_list, DelayLine, ParamSet};
-use crate::basic::simd8::{parallel_mix, Section8, LANES, V8};
+use crate::basic::simd8::{bandpass_mix, Section8, LANES, V8};
 use crate::basic::{from_frames, to_frames, BiquadCoeffs};
 
 /// Frames per band-pass block.
-const CHUNK: usize = 64;
+const CHUNK: usize = 128;
 /// Frames per block (and between coefficient updates) while a ramp moves.
 const RAMP_CHUNK: usize = 16;
 
@@ -116,6 +117,8 @@ pub struct Resonator {
     lines: Vec<DelayLine>,
     /// Band-pass sections of each group of 8 channels.
     groups: Vec<[Section8; MAX_BANDS]>,
+    /// The last two input frames of each group (the band-pass zeros `1 − z⁻²`, shared by the sections).
+    hist: Vec<[V8; 2]>,
     bands: usize,
 }
 
@@ -128,6 +131,7 @@ impl Resonator {
             freqs,
             lines: Vec::new(),
             groups: Vec::new(),
+            hist: Vec::new(),
             bands: 0,
         }
     }
@@ -205,7 +209,7 @@ impl Resonator {
                 self.p.current(2) / 100.0
             };
             let (dry, wet) = ((1.0 - mix) as f32, mix as f32);
-            for (g, secs) in self.groups.iter_mut().enumerate() {
+            for (g, (secs, hist)) in self.groups.iter_mut().zip(&mut self.hist).enumerate() {
                 let first = g * LANES;
                 if first >= ch {
                     break;
@@ -214,7 +218,7 @@ impl Resonator {
                 let ins: [&[f32]; LANES] =
                     std::array::from_fn(|l| if l < n { inp.channel(first + l) } else { &[] });
                 to_frames(&ins[..n], off, &mut x[..len]);
-                parallel_mix(&mut secs[..self.bands], &x[..len], &mut y[..len], dry, wet);
+                bandpass_mix(&mut secs[..self.bands], hist, &x[..len], &mut y[..len], dry, wet);
                 let mut outs: [&mut [f32]; LANES] = Default::default();
                 for (d, s) in outs
                     .iter_mut()
@@ -247,6 +251,7 @@ impl Processor for Resonator {
             .map(|_| DelayLine::new((rate / 20.0).ceil() as usize + 2))
             .collect();
         self.groups = vec![[Section8::default(); MAX_BANDS]; cfg.channels.div_ceil(LANES)];
+        self.hist = vec![[[0.0; LANES]; 2]; self.groups.len()];
         self.reset();
         Ok(())
     }
@@ -267,6 +272,9 @@ impl Processor for Resonator {
     fn reset(&mut self) {
         for l in &mut self.lines {
             l.clear();
+        }
+        for h in &mut self.hist {
+            *h = [[0.0; LANES]; 2];
         }
         for g in &mut self.groups {
             for s in g.iter_mut() {

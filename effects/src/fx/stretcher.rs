@@ -21,6 +21,19 @@
 //!   best continues the previously copied frame (normalised cross-correlation, coarse search on a 4×
 //!   decimated signal, then refined at full rate). Stereo shares the offsets.
 //!
+//! * Transients (on by default, [`TimeStretcher::set_transients`]): a causal high-frequency-content onset
+//!   detector ([`super::onsets`]) marks where transients start, and both modes copy them at factor 1
+//!   instead of stretching them (Bonada, "Automatic technique in frequency domain for near-lossless
+//!   time-scale modification of audio", ICMC 2000; Röbel, "A new approach to transient processing in the
+//!   phase vocoder", DAFx 2003). The vocoder analyses every frame whose window holds an onset with the
+//!   synthesis hop (so those frames keep one input-to-output offset) and resets the phase of the bins
+//!   whose magnitude rose by more than 6 dB to the analysed phase (the others keep their
+//!   coherent advance), which rebuilds the transient exactly instead of smearing it over the window; the
+//!   input time this costs is won back over the next frames (analysis hop corrected by ⅛ of the drift per
+//!   frame, the drift bounded by `N/2`). WSOLA never lets an onset fall into the first (fading-in) half of
+//!   a frame it searched, continues the previous frame contiguously while an onset lies in its second
+//!   half, and never repeats an onset it already played, so each transient is played once, at full weight.
+//!
 //! Both modes work in "padded" coordinates: the input is preceded by `N/2` zeros so that analysis frame
 //! `m` (centre `m·Hs/factor`) and synthesis frame `m` (centre `m·Hs`) are aligned at time zero.
 //!
@@ -34,6 +47,8 @@ use std::sync::Arc;
 
 use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
+use super::onsets::OnsetDetector;
 
 /// Algorithm of a [`TimeStretcher`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +74,10 @@ struct Pv {
     /// Per channel: previous analysis phase and previous synthesis phase.
     prev_ana: Vec<Vec<f32>>,
     prev_syn: Vec<Vec<f32>>,
+    /// Per channel: previous analysis magnitudes (transient bins are those that rose).
+    prev_mag: Vec<Vec<f32>>,
+    /// Whether this frame is analysed at the synthesis hop because its window holds an onset.
+    locked: bool,
     first: bool,
     last_a: usize,
     // Formant (envelope) warping.
@@ -95,6 +114,11 @@ pub struct TimeStretcher {
     /// Next synthesis frame index and its analysis position (padded frame start, f64).
     m: usize,
     ana_pos: f64,
+    /// Actual analysis position of frame `m` (differs from `ana_pos` around transients).
+    ana_act: f64,
+    /// Transient handling (see the module docs) and its detector.
+    transients: bool,
+    onsets: OnsetDetector,
     /// Padded output samples before this are final.
     final_end: usize,
     /// Real output frames pulled so far and the limit after `finish`.
@@ -162,6 +186,8 @@ impl TimeStretcher {
                     peaks: Vec::with_capacity(bins),
                     prev_ana: vec![vec![0.0; bins]; channels],
                     prev_syn: vec![vec![0.0; bins]; channels],
+                    prev_mag: vec![vec![0.0; bins]; channels],
+                    locked: false,
                     first: true,
                     last_a: 0,
                     env: vec![0.0; bins],
@@ -212,6 +238,9 @@ impl TimeStretcher {
             out_start: 0,
             m: 0,
             ana_pos: 0.0,
+            ana_act: 0.0,
+            transients: true,
+            onsets: OnsetDetector::new(rate, 0),
             final_end: 0,
             pulled: 0,
             expected: 0.0,
@@ -239,6 +268,8 @@ impl TimeStretcher {
         self.out_start = 0;
         self.m = 0;
         self.ana_pos = tol as f64;
+        self.ana_act = tol as f64;
+        self.onsets.reset(self.in_len);
         self.final_end = 0;
         self.pulled = 0;
         self.expected = 0.0;
@@ -246,6 +277,7 @@ impl TimeStretcher {
         self.finishing = false;
         if let Some(pv) = self.pv.as_mut() {
             pv.first = true;
+            pv.locked = false;
         }
         if let Some(ws) = self.ws.as_mut() {
             ws.prev_start = None;
@@ -265,6 +297,13 @@ impl TimeStretcher {
     /// Sets the stretch factor (clamped to [`FACTOR_RANGE`]); takes effect from the next frame.
     pub fn set_factor(&mut self, factor: f64) {
         self.factor = factor.clamp(FACTOR_RANGE.0, FACTOR_RANGE.1);
+    }
+
+    /// Turns transient preservation on or off (on by default; see the module docs). Off, the vocoder
+    /// analyses at exactly `m·Hs/factor` and WSOLA searches freely, as [`crate::PitchShifter`] needs for its
+    /// constant latency. Takes effect from the next frame.
+    pub fn set_transients(&mut self, on: bool) {
+        self.transients = on;
     }
 
     /// Sets the spectral-envelope warp of the phase vocoder: the envelope at output bin `k` is taken from
@@ -289,7 +328,30 @@ impl TimeStretcher {
     /// `L = N/2 + (N/2 + Hs)/factor` (+ the WSOLA tolerance).
     pub fn latency_at(&self, factor: f64) -> usize {
         let tol = self.ws.as_ref().map_or(0, |w| w.tol) as f64;
-        (self.n as f64 / 2.0 + tol + (self.n as f64 / 2.0 + self.hs as f64) / factor).ceil() as usize
+        let base = self.n as f64 / 2.0 + tol + (self.n as f64 / 2.0 + self.hs as f64) / factor;
+        (base.ceil() as usize) + self.extra_lookahead(factor)
+    }
+
+    /// Input beyond the nominal frame end that transient handling reads: the detector's block, plus (when
+    /// stretching) the vocoder's drift bound or WSOLA's contiguous continuation.
+    fn extra_lookahead(&self, factor: f64) -> usize {
+        if !self.transients {
+            return 0;
+        }
+        let ahead = if factor > 1.0 + 1e-9 {
+            match self.mode {
+                StretchMode::Music => self.max_drift(),
+                StretchMode::Speech => self.hs,
+            }
+        } else {
+            0
+        };
+        self.onsets.block() + ahead
+    }
+
+    /// Largest |actual − nominal| analysis position of the vocoder.
+    fn max_drift(&self) -> usize {
+        self.n / 2
     }
 
     /// Frames of final output ready to pull.
@@ -382,7 +444,8 @@ impl TimeStretcher {
     fn compact_input(&mut self) {
         // Keep what the next frame may read: from its lowest possible start.
         let tol = self.ws.as_ref().map_or(0, |w| w.tol);
-        let mut keep_from = (self.ana_pos.floor() as usize).saturating_sub(tol + 1);
+        let lowest = self.ana_pos.min(self.ana_act);
+        let mut keep_from = (lowest.floor() as usize).saturating_sub(tol + 1);
         if let Some(p) = self.ws.as_ref().and_then(|w| w.prev_start) {
             keep_from = keep_from.min(p + self.hs);
         }
@@ -401,8 +464,12 @@ impl TimeStretcher {
     fn run(&mut self) {
         loop {
             let tol = self.ws.as_ref().map_or(0, |w| w.tol);
-            let a = self.ana_pos.round() as usize;
-            let need_end = a + self.n + tol;
+            let a = if self.transients && self.mode == StretchMode::Music {
+                self.ana_act.round() as usize
+            } else {
+                self.ana_pos.round() as usize
+            };
+            let need_end = a + self.n + tol + self.extra_lookahead(self.factor);
             let have_end = self.in_start + self.in_len;
             let s = self.m * self.hs;
             if let Some(l) = self.limit {
@@ -431,14 +498,47 @@ impl TimeStretcher {
                 }
                 self.in_len += extra;
             }
+            if self.transients {
+                self.onsets.feed(&self.inbuf, self.in_start, self.in_len);
+            }
             match self.mode {
-                StretchMode::Music => self.pv_frame(a, s),
+                StretchMode::Music => {
+                    let locked = self.transients && self.lock_frame(a);
+                    if let Some(pv) = self.pv.as_mut() {
+                        pv.locked = locked;
+                    }
+                    self.pv_frame(a, s);
+                }
                 StretchMode::Speech => self.wsola_frame(a, s),
             }
             self.m += 1;
-            self.ana_pos += self.hs as f64 / self.factor;
+            let nominal = self.hs as f64 / self.factor;
+            self.ana_pos += nominal;
+            self.ana_act = if !self.transients {
+                self.ana_pos
+            } else if self.pv.as_ref().is_some_and(|p| p.locked) {
+                self.ana_act + self.hs as f64
+            } else {
+                // Win back the drift: ⅛ of it per frame, the hop kept within [Hs/4, 3·Hs].
+                let drift = self.ana_act - (self.ana_pos - nominal);
+                let step = (nominal - drift / 8.0).clamp(self.hs as f64 / 4.0, 3.0 * self.hs as f64);
+                self.ana_act + step
+            };
             self.final_end = self.m * self.hs;
         }
+    }
+
+    /// Whether the vocoder frame at analysis start `a` holds an onset and may be analysed at the
+    /// synthesis hop (the drift this adds over the frames still holding it stays within the bound).
+    fn lock_frame(&self, a: usize) -> bool {
+        let Some(o) = self.onsets.first_in(a, a + self.n) else {
+            return false;
+        };
+        let frames_left = ((o - a) / self.hs + 1) as f64;
+        let nominal = self.hs as f64 / self.factor;
+        let drift = self.ana_act - self.ana_pos;
+        let after = drift + frames_left * (self.hs as f64 - nominal);
+        after.abs() <= self.max_drift() as f64
     }
 
     fn pv_frame(&mut self, a: usize, s: usize) {
@@ -486,7 +586,19 @@ impl TimeStretcher {
             }
             {
                 let (prev_ana, prev_syn) = (&mut pv.prev_ana[c], &mut pv.prev_syn[c]);
-                if pv.first || pv.peaks.is_empty() {
+                let prev_mag = &mut pv.prev_mag[c];
+                if pv.locked && !pv.first {
+                    // Analysis hop = synthesis hop: bins that rose by > 6 dB (the transient) take the
+                    // analysed phase, the others advance by the analysed phase difference, which keeps
+                    // both on one input-to-output offset.
+                    for k in 0..bins {
+                        prev_syn[k] = if pv.mag[k] > 2.0 * prev_mag[k] {
+                            pv.phase[k]
+                        } else {
+                            princarg(prev_syn[k] + pv.phase[k] - prev_ana[k])
+                        };
+                    }
+                } else if pv.first || pv.peaks.is_empty() {
                     for k in 0..bins {
                         prev_syn[k] = if pv.first {
                             pv.phase[k]
@@ -526,6 +638,7 @@ impl TimeStretcher {
                     }
                 }
                 prev_ana.copy_from_slice(&pv.phase);
+                prev_mag.copy_from_slice(&pv.mag);
             }
             // Optional envelope warp (formant preservation).
             if (self.envelope_ratio - 1.0).abs() > 1e-6 {
@@ -570,9 +683,36 @@ impl TimeStretcher {
         let Some(ws) = self.ws.as_mut() else { return };
         let tol = ws.tol;
         let in_start = self.in_start;
-        let start = match ws.prev_start {
-            None => a_nom,
-            Some(p) => {
+        // Transients: continue contiguously while the previous frame's second half holds an onset;
+        // otherwise search only starts after the onsets already played and before the next onset
+        // would fall into the fading-in first half.
+        let (mut lo, mut hi) = (0, 2 * tol);
+        let mut forced = None;
+        if let (true, Some(p)) = (self.transients, ws.prev_start) {
+            let first_cand = a_nom - tol;
+            if self.onsets.first_in(p + hs, p + l).is_some() {
+                forced = Some(p + hs);
+            } else {
+                let played = self.onsets.last_in(first_cand.min(p), p + hs);
+                let next = self.onsets.first_in(p + l, a_nom + tol + l);
+                let min_start = played.map_or(first_cand, |e| (e + 1).max(first_cand));
+                let max_start = next.map_or(a_nom + tol, |o| (o - hs).min(a_nom + tol));
+                if min_start <= max_start {
+                    lo = min_start - first_cand;
+                    hi = max_start - first_cand;
+                } else {
+                    forced = Some(match (next, played) {
+                        (Some(o), Some(e)) => (o - hs).max(e + 1),
+                        (Some(o), None) => o - hs,
+                        (None, _) => min_start.min(a_nom + tol + hs),
+                    });
+                }
+            }
+        }
+        let start = match (forced, ws.prev_start) {
+            (Some(f), _) => f.max(in_start),
+            (None, None) => a_nom,
+            (None, Some(p)) => {
                 // Natural continuation of the previous frame, mixed down over channels.
                 let t0 = p + hs - in_start;
                 let c0 = a_nom - tol - in_start;
@@ -586,7 +726,7 @@ impl TimeStretcher {
                         ws.cand[i] += b[c0 + i];
                     }
                 }
-                let best = best_offset(&ws.target, &ws.cand, tol);
+                let best = best_offset(&ws.target, &ws.cand, lo, hi);
                 a_nom - tol + best
             }
         };
@@ -602,9 +742,9 @@ impl TimeStretcher {
     }
 }
 
-/// Offset `δ ∈ [0, 2·tol]` maximising the normalised cross-correlation of `target` with
+/// Offset `δ ∈ [lo, hi]` maximising the normalised cross-correlation of `target` with
 /// `cand[δ..δ+len]`: coarse search on a 4× decimated grid, then ±4 samples at full rate.
-fn best_offset(target: &[f32], cand: &[f32], tol: usize) -> usize {
+fn best_offset(target: &[f32], cand: &[f32], lo: usize, hi: usize) -> usize {
     let l = target.len();
     let score = |d: usize, step: usize| -> f32 {
         let (mut xy, mut yy) = (0.0f32, 1e-20f32);
@@ -617,10 +757,10 @@ fn best_offset(target: &[f32], cand: &[f32], tol: usize) -> usize {
         }
         xy / yy.sqrt()
     };
-    let mut best = tol;
+    let mut best = (lo + hi) / 2;
     let mut best_s = f32::NEG_INFINITY;
-    let mut d = 0;
-    while d <= 2 * tol {
+    let mut d = lo;
+    while d <= hi {
         let s = score(d, 4);
         if s > best_s {
             best_s = s;
@@ -628,8 +768,7 @@ fn best_offset(target: &[f32], cand: &[f32], tol: usize) -> usize {
         }
         d += 4;
     }
-    let lo = best.saturating_sub(4);
-    let hi = (best + 4).min(2 * tol);
+    let (lo, hi) = (best.saturating_sub(4).max(lo), (best + 4).min(hi));
     best_s = f32::NEG_INFINITY;
     for d in lo..=hi {
         let s = score(d, 1);

@@ -3,7 +3,9 @@
 //! # What
 //! Offline (`tutti process`) the node is a stream stage: the whole stream is stretched with
 //! [`TimeStretcher`] and comes out exactly `round(n · factor)` frames long. `mode=music` uses the
-//! phase-locked phase vocoder, `mode=speech` WSOLA (see [`super::stretcher`]).
+//! phase-locked phase vocoder, `mode=speech` WSOLA (see [`super::stretcher`]). Both keep transients: detected
+//! onsets are copied at factor 1 and only the stationary parts are stretched (a click train at 1.5× comes
+//! out with single-sample clicks, `effects/tests/fx_speech.rs`).
 //!
 //! Live, a fixed-block graph cannot change the duration, so the node's processor is a **short-term
 //! varispeed** with a bounded FIFO (the stretcher's own buffers, ≈ 1 s of input and ≈ 2 s of output): each

@@ -181,6 +181,17 @@ impl Biquad {
         }
     }
 
+    /// The transposed-direct-form-II state `(z1, z2)`.
+    pub(crate) fn state(&self) -> (f64, f64) {
+        (self.z1, self.z2)
+    }
+
+    /// Sets the transposed-direct-form-II state (hand-over to and from the 8-lane bank).
+    pub(crate) fn set_state(&mut self, z1: f64, z2: f64) {
+        self.z1 = z1;
+        self.z2 = z2;
+    }
+
     /// Filters one sample.
     #[inline]
     pub fn tick(&mut self, x: f64) -> f64 {

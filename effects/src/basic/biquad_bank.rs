@@ -68,6 +68,22 @@ impl BiquadBank8 {
         }
     }
 
+    /// The state `(z1, z2)` of section `section`, channel `lane` (zeros when out of range).
+    pub(crate) fn state(&self, section: usize, lane: usize) -> (f32, f32) {
+        match self.sections.get(section) {
+            Some(s) if lane < LANES => (s.z1[lane], s.z2[lane]),
+            _ => (0.0, 0.0),
+        }
+    }
+
+    /// Sets the state of section `section`, channel `lane` (ignored when out of range).
+    pub(crate) fn set_state(&mut self, section: usize, lane: usize, z1: f32, z2: f32) {
+        if let (Some(s), true) = (self.sections.get_mut(section), lane < LANES) {
+            s.z1[lane] = z1;
+            s.z2[lane] = z2;
+        }
+    }
+
     /// Clears the state.
     pub fn reset(&mut self) {
         for s in &mut self.sections {

@@ -15,13 +15,18 @@
 //! geometrically and gain linearly in dB with a 20 ms time constant, coefficients are recomputed every
 //! 32 samples while gliding; a change of band type cross-fades the old and new filter over 10 ms.
 //!
+//! With `topology=rbj` and two or more channels, the bands run on [`BiquadBank8`] (8 channels per
+//! 8-lane AVX2/FMA cascade, `f32`; one section per band, identity for `off` bands) whenever no band is
+//! cross-fading its type; during a cross-fade the block runs on the per-channel `f64` filters, the
+//! section states being handed over in both directions (same transposed form).
+//!
 //! # Real-time safety
 //! Filters are sized in `prepare`; `process` does arithmetic (and `tan`/`cos` while gliding) only.
 
 use tutti_engine::{EngineError, Inputs, NodeArgs, NodeType, Outputs, ParamInfo, Processor, StreamConfig};
 
 use super::svf::{Svf, SvfCoeffs, SvfShape};
-use crate::basic::{Biquad, BiquadCoeffs};
+use crate::basic::{Biquad, BiquadBank8, BiquadCoeffs};
 
 /// Band type names, in parameter order (`tN` values are indices into this list).
 pub const EQ_BAND_TYPES: &[&str] = &[
@@ -310,6 +315,14 @@ pub struct Eq {
     fs: f64,
     glide: f64,
     xfade_len: u32,
+    /// The sub-block being processed (start, end).
+    sub: (usize, usize),
+    /// 8-channel banks of the multichannel RBJ path (one section per band).
+    banks: Vec<BiquadBank8>,
+    /// Whether the current state lives in `banks` (else in the per-channel filters).
+    on_bank: bool,
+    /// The banks' coefficients need to be reloaded from the bands.
+    bank_dirty: bool,
 }
 
 const SUB: usize = 32;
@@ -335,6 +348,10 @@ impl Eq {
             fs: 48_000.0,
             glide: 0.0,
             xfade_len: 480,
+            sub: (0, 0),
+            banks: Vec::new(),
+            on_bank: false,
+            bank_dirty: true,
         }
     }
 
@@ -348,6 +365,11 @@ impl Eq {
         let old_kind = band.target.kind;
         f(&mut band.target);
         if band.target.kind != old_kind && !band.filters.is_empty() {
+            if self.on_bank {
+                // The running state is in the banks: back to the filters before they change.
+                self.hand_over(false);
+            }
+            let band = &mut self.bands[i];
             // Start a cross-fade: the running filter becomes the "old" one.
             let new_spec = BandSpec {
                 kind: band.target.kind,
@@ -391,6 +413,71 @@ impl Eq {
             for ch in &mut band.filters {
                 ch[0].retune(&spec, self.fs);
             }
+            self.bank_dirty = true;
+        }
+    }
+
+    /// Loads every band's current coefficients into the banks (identity for bands without an RBJ filter).
+    fn load_banks(&mut self) {
+        for (g, bank) in self.banks.iter_mut().enumerate() {
+            for (s, band) in self.bands.iter().enumerate() {
+                for lane in 0..8 {
+                    let c = match band.filters.get(g * 8 + lane) {
+                        Some([Filter::Rbj(b), _]) => b.coeffs,
+                        _ => BiquadCoeffs::IDENTITY,
+                    };
+                    bank.set(s, lane, &c);
+                }
+            }
+        }
+        self.bank_dirty = false;
+    }
+
+    /// Moves the section states between the per-channel filters and the banks (`to_bank`: into them).
+    fn hand_over(&mut self, to_bank: bool) {
+        for (s, band) in self.bands.iter_mut().enumerate() {
+            for (c, ch) in band.filters.iter_mut().enumerate() {
+                let (Some(bank), Filter::Rbj(b)) = (self.banks.get_mut(c / 8), &mut ch[0]) else {
+                    continue;
+                };
+                if to_bank {
+                    let (z1, z2) = b.state();
+                    bank.set_state(s, c % 8, z1 as f32, z2 as f32);
+                } else {
+                    let (z1, z2) = bank.state(s, c % 8);
+                    b.set_state(f64::from(z1), f64::from(z2));
+                }
+            }
+        }
+        self.on_bank = to_bank;
+    }
+
+    /// One sub-block of every channel on the banks.
+    fn run_banks(
+        &mut self,
+        input: &tutti_engine::AudioRef<'_>,
+        out: &mut [f32],
+        frames: usize,
+        chans: usize,
+    ) {
+        let (start, end) = (self.sub.0, self.sub.1);
+        for (g, bank) in self.banks.iter_mut().enumerate() {
+            let first = g * 8;
+            if first >= chans {
+                break;
+            }
+            let n = (chans - first).min(8);
+            let mut bufs: [&mut [f32]; 8] = Default::default();
+            for (l, (d, o)) in bufs
+                .iter_mut()
+                .zip(out[first * frames..].chunks_mut(frames))
+                .enumerate()
+                .take(n)
+            {
+                o[start..end].copy_from_slice(&input.channel(first + l)[start..end]);
+                *d = &mut o[start..end];
+            }
+            bank.process(&mut bufs[..n]);
         }
     }
 }
@@ -410,6 +497,15 @@ impl Processor for Eq {
             let f = Filter::make(&band.cur, self.svf, self.fs);
             band.filters = vec![[f, Filter::Off]; cfg.channels];
         }
+        self.banks = if !self.svf && cfg.channels >= 2 {
+            (0..cfg.channels.div_ceil(8))
+                .map(|_| BiquadBank8::new(EQ_MAX_BANDS))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.on_bank = false;
+        self.bank_dirty = true;
         Ok(())
     }
 
@@ -422,6 +518,22 @@ impl Processor for Eq {
         while start < frames {
             let end = (start + SUB).min(frames);
             self.glide_step();
+            let bank = !self.banks.is_empty() && self.bands.iter().all(|b| b.xfade_left == 0);
+            if bank != self.on_bank {
+                if bank {
+                    self.load_banks();
+                }
+                self.hand_over(bank);
+            }
+            if bank {
+                if self.bank_dirty {
+                    self.load_banks();
+                }
+                self.sub = (start, end);
+                self.run_banks(&input, out.as_mut_slice(), frames, chans);
+                start = end;
+                continue;
+            }
             for c in 0..chans {
                 let x = &input.channel(c)[start..end];
                 let y = &mut out.channel_mut(c)[start..end];
@@ -480,6 +592,11 @@ impl Processor for Eq {
                 ch[1] = Filter::Off;
             }
         }
+        for b in &mut self.banks {
+            b.reset();
+        }
+        self.on_bank = false;
+        self.bank_dirty = true;
     }
 
     fn params(&self) -> &'static [ParamInfo] {

@@ -8,6 +8,7 @@
 //!   resonator, compressor, limiter at their default parameters (echo with four taps), with parameters
 //!   held, so the smoothing is settled. The biquad-based nodes (phaser, resonator in band-pass mode; the plain `resonator` rows are its comb mode) run
 //!   8 channels per SIMD bank (`fx/<node>/8ch`: the goal ≤ 1.5 ns per channel-sample).
+//! * `fx/eq/{1,8}ch`: `eq` with 4 bands (mono: `f64` filters; 8 channels: the 8-lane bank).
 //! * `fx/biquad8x4/{scalar_f64,soa_f32}`: 8 channels through 4 biquad sections, the scalar cascade
 //!   against `BiquadBank8` (8 lanes, AVX2/FMA where available).
 //!
@@ -184,6 +185,16 @@ fn benches(c: &mut Criterion) {
     for ch in [1, 2, 8] {
         bench_node(c, "phaser", &[], ch);
         bench_node(c, "resonator", &[("mode", "bandpass")], ch);
+    }
+    // eq with 4 bands: mono on the f64 filters, 8 channels on the 8-lane bank (8 sections, 4 identity).
+    let eq4 = [
+        ("b1", "peak:200:1.0:6"),
+        ("b2", "lowshelf:120:0.7:-4"),
+        ("b3", "highshelf:6000:0.7:3"),
+        ("b4", "notch:3000:4"),
+    ];
+    for ch in [1, 8] {
+        bench_node(c, "eq", &eq4, ch);
     }
 }
 

@@ -6,6 +6,9 @@
 //! echo-cancelled output (one frame late, see [`super::res`]).
 //!
 //! # How
+//! 0. Both inputs pass the same 2nd-order Butterworth high-pass at 40 Hz (a DC notch like SpeexDSP's):
+//!    the linear echo path is unchanged, and the near-DC envelope that a rectifying loudspeaker adds to the
+//!    echo, which no linear filter can model, leaves the microphone signal.
 //! 1. The far-end frame's spectrum (overlap-save, FFT of `2N`) enters a history long enough for the largest
 //!    bulk delay plus the filter; [`super::delay::DelayEstimator`] picks the bulk delay `d` (whole frames,
 //!    one frame of margin before the direct path) and the filters read the history from `d` on. When `d`
@@ -28,9 +31,10 @@
 
 use realfft::num_complex::Complex;
 
-use super::delay::DelayEstimator;
+use super::delay::{DelayEstimator, Section};
 use super::filter::{FarHistory, Fft, PartitionedFilter};
 use super::res::{Suppressor, SuppressorSettings};
+use crate::basic::BiquadCoeffs;
 
 /// Largest bulk delay searched, ms.
 pub(super) const MAX_DELAY_MS: f32 = 500.0;
@@ -46,8 +50,10 @@ const VAR0: f32 = 0.5;
 const PRIOR_DB_PER_S: f32 = 150.0;
 /// Smallest near-end PSD the Kalman filter assumes (−90 dBFS), as a variance per sample.
 const NOISE_FLOOR: f32 = 1e-9;
+/// Corner of the high-pass filter on both inputs, Hz.
+const HPF_HZ: f64 = 40.0;
 /// NLMS step of the shadow filter.
-const SHADOW_MU: f32 = 0.5;
+const SHADOW_MU: f32 = 0.3;
 
 /// User settings applied per frame.
 #[derive(Debug, Clone, Copy)]
@@ -115,6 +121,9 @@ pub(super) struct Canceller {
     ncc_y: f32,
     ncc_h: f32,
     stats: Stats,
+    hp: [Section; 2],
+    mic_hp: Vec<f32>,
+    far_hp: Vec<f32>,
 }
 
 impl Canceller {
@@ -167,6 +176,13 @@ impl Canceller {
             ncc_y: 0.0,
             ncc_h: 0.0,
             stats: Stats::default(),
+            hp: [Section::new(BiquadCoeffs::highpass(
+                HPF_HZ,
+                std::f64::consts::FRAC_1_SQRT_2,
+                f64::from(rate),
+            )); 2],
+            mic_hp: vec![0.0; n],
+            far_hp: vec![0.0; n],
         }
     }
 
@@ -178,6 +194,9 @@ impl Canceller {
     /// Clears all signal state.
     pub fn reset(&mut self) {
         self.far_prev.fill(0.0);
+        for s in self.hp.iter_mut() {
+            s.clear();
+        }
         self.hist.clear();
         self.main.clear();
         self.shadow.clear();
@@ -246,7 +265,25 @@ impl Canceller {
     }
 
     /// Processes one frame: `mic` and `far` in, `out` (one frame late) out.
-    pub fn process_frame(&mut self, mic: &[f32], far: &[f32], set: &Settings, out: &mut [f32]) {
+    pub fn process_frame(&mut self, mic_in: &[f32], far_in: &[f32], set: &Settings, out: &mut [f32]) {
+        let n = self.n;
+        // High-pass both signals alike: the linear path is unchanged, and what a non-linear loudspeaker
+        // adds near DC (a rectified speech envelope) leaves the microphone signal.
+        for i in 0..n {
+            self.mic_hp[i] = self.hp[0].tick(mic_in[i]);
+            self.far_hp[i] = self.hp[1].tick(far_in[i]);
+        }
+        self.hp[0].flush();
+        self.hp[1].flush();
+
+        let mic = std::mem::take(&mut self.mic_hp);
+        let far = std::mem::take(&mut self.far_hp);
+        self.process_filtered(&mic, &far, set, out);
+        self.mic_hp = mic;
+        self.far_hp = far;
+    }
+
+    fn process_filtered(&mut self, mic: &[f32], far: &[f32], set: &Settings, out: &mut [f32]) {
         let n = self.n;
         if self.delay.push(far, mic) {
             self.follow_delay();
@@ -310,8 +347,9 @@ impl Canceller {
             beta: set.beta,
             min_gain: set.min_gain,
             cng: set.cng,
-            single_talk,
+            far_active,
         };
+        self.res.xpow.copy_from_slice(&self.xsum);
         self.res.synthesize(&rs, out);
         self.update_stats(ey, em, out, far_active, single_talk);
         self.flush_smoothers();
@@ -390,7 +428,6 @@ impl Canceller {
             self.main.copy_coeffs_from(&self.shadow);
             self.main.set_variance(1.0);
             self.sm_m = self.sm_s;
-            self.res.cap_erle(self.sm_y / self.sm_s.max(1e-20));
             self.stats.shadow_copies += 1;
         } else if self.sm_s > 4.0 * self.sm_m {
             self.shadow.copy_coeffs_from(&self.main);

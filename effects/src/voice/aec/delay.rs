@@ -36,8 +36,9 @@ const ALPHA: f32 = 0.7;
 /// Peak over mean |correlation| needed to accept a lag.
 const MIN_CONFIDENCE: f32 = 6.0;
 
+/// One biquad section in transposed direct form II (f32 state).
 #[derive(Clone, Copy, Default)]
-struct Section {
+pub(super) struct Section {
     b0: f32,
     b1: f32,
     b2: f32,
@@ -48,7 +49,8 @@ struct Section {
 }
 
 impl Section {
-    fn new(c: BiquadCoeffs) -> Self {
+    /// A section with the given coefficients and zero state.
+    pub(super) fn new(c: BiquadCoeffs) -> Self {
         Self {
             b0: c.b0 as f32,
             b1: c.b1 as f32,
@@ -60,16 +62,23 @@ impl Section {
         }
     }
 
+    /// Filters one sample.
     #[inline]
-    fn tick(&mut self, x: f32) -> f32 {
+    pub(super) fn tick(&mut self, x: f32) -> f32 {
         let y = self.b0 * x + self.s1;
         self.s1 = self.b1 * x - self.a1 * y + self.s2;
         self.s2 = self.b2 * x - self.a2 * y;
         y
     }
 
+    /// Zeroes the state.
+    pub(super) fn clear(&mut self) {
+        self.s1 = 0.0;
+        self.s2 = 0.0;
+    }
+
     /// Flushes tiny states to zero so that silence never produces denormals.
-    fn flush(&mut self) {
+    pub(super) fn flush(&mut self) {
         if self.s1.abs() < 1e-20 {
             self.s1 = 0.0;
         }

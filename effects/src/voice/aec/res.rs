@@ -9,14 +9,16 @@
 //! # How
 //! - Analysis/synthesis: √Hann windows of `2N` with hop `N` (perfect reconstruction at unit gain), which
 //!   adds `N` samples (one 10 ms frame) of latency.
-//! - Residual echo power per bin `R(k)` is the larger of two estimates (E. Hänsler and G. Schmidt,
-//!   "Acoustic Echo and Noise Control", Wiley 2004, ch. 9):
-//!   - `|Ŷ(k)|² / ERLE(k)`, with the linear filter's echo return loss enhancement `ERLE(k)` learnt
-//!     (log-domain smoothing) only in frames classified as far-end single talk: the normalised
-//!     correlation between the microphone and the echo estimate exceeds 0.9 (J. Benesty, D. R. Morgan,
-//!     J. H. Cho, "A new class of doubletalk detectors based on cross-correlation", IEEE Trans. SAP 8(2),
-//!     2000). So the near-end never drags the estimate down, and non-linear echo learnt in single talk
-//!     (it scales with the echo) stays covered;
+//! - Residual echo power per bin `R(k)` is the largest of four estimates:
+//!   - `λ_b·|Ŷ(k)|²`, `λ_b` the slope of the residual power of band `b` (250 Hz bands up to 4 kHz,
+//!     wider above) regressed on the band's echo-estimate power with means removed and a 0.5 s forgetting
+//!     factor (the "leak" of J.-M. Valin, IEEE TASLP 15(3), 2007, per band). Near-end speech is
+//!     uncorrelated with the echo, so it adds variance but no bias: no double-talk gate is needed, and a
+//!     non-linear residual that scales with the echo is covered (the slope may exceed 1);
+//!   - the band's slope on the echo estimate's *total* power, spread over the band (harmonics and
+//!     envelope products of a non-linear loudspeaker that land in other bands);
+//!   - the band's slope on the far-end power over the filter span (covers the residual while the linear
+//!     filter has not converged or after an echo-path change);
 //!   - `γ²_eŷ(k) · |E(k)|²`: the part of the error that is coherent with the echo estimate (magnitude-
 //!     squared coherence, recursively smoothed), which catches linear residual echo at once after an
 //!     echo-path change without touching uncorrelated near-end speech.
@@ -53,7 +55,6 @@ pub(super) struct Suppressor {
     s_ey: Vec<Complex<f32>>,
     s_ee: Vec<f32>,
     s_yy: Vec<f32>,
-    log_erle: Vec<f32>,
     resid: Vec<f32>,
     spread: Vec<f32>,
     gain: Vec<f32>,
@@ -62,6 +63,16 @@ pub(super) struct Suppressor {
     ola: Vec<f32>,
     rng: u32,
     decay: f32,
+    /// Band edges (bin index of each band's first bin, plus the end).
+    edges: Vec<usize>,
+    /// Residual power per band regressed on the band's echo-estimate power.
+    on_echo: Regression,
+    /// Residual power per band regressed on the echo estimate's total power.
+    on_total: Regression,
+    /// Residual power per band regressed on the band's far-end power over the filter span.
+    on_far: Regression,
+    /// Far-end power over the filter span per bin (set by the canceller before `synthesize`).
+    pub xpow: Vec<f32>,
 }
 
 /// Per-frame settings of the suppressor.
@@ -73,8 +84,8 @@ pub(super) struct SuppressorSettings {
     pub min_gain: f32,
     /// Add comfort noise.
     pub cng: bool,
-    /// The frame is far-end single talk (learn `ERLE(k)`).
-    pub single_talk: bool,
+    /// The far-end is active over the filter's span (update the regressions).
+    pub far_active: bool,
 }
 
 impl Suppressor {
@@ -101,7 +112,6 @@ impl Suppressor {
             s_ey: vec![Complex::default(); bins],
             s_ee: vec![0.0; bins],
             s_yy: vec![0.0; bins],
-            log_erle: vec![0.0; bins],
             resid: vec![0.0; bins],
             spread: vec![0.0; bins],
             gain: vec![1.0; bins],
@@ -110,6 +120,11 @@ impl Suppressor {
             ola: vec![0.0; n],
             rng: 0x1234_5678,
             decay: 10f32.powf(-6.0 / (0.15 * frames_per_s)),
+            edges: band_edges(bins, rate),
+            on_echo: Regression::new(),
+            on_total: Regression::new(),
+            on_far: Regression::new(),
+            xpow: vec![0.0; bins],
         }
     }
 
@@ -121,7 +136,7 @@ impl Suppressor {
         self.s_ey.fill(Complex::default());
         self.s_ee.fill(0.0);
         self.s_yy.fill(0.0);
-        self.log_erle.fill(0.0);
+        self.forget_erle();
         self.resid.fill(0.0);
         self.gain.fill(1.0);
         self.noise.fill(0.0);
@@ -130,18 +145,11 @@ impl Suppressor {
         self.rng = 0x1234_5678;
     }
 
-    /// Forgets the learnt ERLE (after the linear filter was reset or replaced).
+    /// Forgets the learnt echo-to-residual relations (after the linear filter was reset).
     pub fn forget_erle(&mut self) {
-        self.log_erle.fill(0.0);
-    }
-
-    /// Caps the learnt ERLE at `ratio` (linear power ratio): called when the linear filter was replaced
-    /// and achieves only that much now (e.g. after an echo-path change).
-    pub fn cap_erle(&mut self, ratio: f32) {
-        let cap = ratio.max(1.0).ln();
-        for l in self.log_erle.iter_mut() {
-            *l = l.min(cap);
-        }
+        self.on_echo.clear();
+        self.on_total.clear();
+        self.on_far.clear();
     }
 
     /// Windowed analysis of the error and echo-estimate frames; fills [`Self::pe`] and [`Self::pyh`].
@@ -180,21 +188,37 @@ impl Suppressor {
                 self.s_ey[k] = Complex::default();
             }
         }
-        // Learn ERLE(k) in far-end single talk.
-        if s.single_talk {
-            for k in 0..bins {
-                if self.pyh[k] > 1e-12 {
-                    let inst = (self.pyh[k] / (self.pe[k] + 1e-20)).clamp(1.0, 1e4).ln();
-                    self.log_erle[k] += 0.15 * (inst - self.log_erle[k]);
-                }
+        // Regressions of the residual power per band (updated while the far-end plays; the near-end,
+        // uncorrelated with the echo, adds variance but no bias).
+        let pyt: f32 = self.pyh.iter().sum();
+        if s.far_active {
+            self.on_total.begin(pyt);
+            self.on_echo.begin(0.0);
+            self.on_far.begin(0.0);
+            for b in 0..self.edges.len() - 1 {
+                let (lo, hi) = (self.edges[b], self.edges[b + 1]);
+                let pe_b: f32 = self.pe[lo..hi].iter().sum();
+                let py_b: f32 = self.pyh[lo..hi].iter().sum();
+                let px_b: f32 = self.xpow[lo..hi].iter().sum();
+                self.on_echo.update_band(b, pe_b, Some(py_b));
+                self.on_total.update_band(b, pe_b, None);
+                self.on_far.update_band(b, pe_b, Some(px_b));
             }
         }
-        // Residual echo estimate.
-        for k in 0..bins {
-            let coh = self.s_ey[k].norm_sqr() / (self.s_ee[k] * self.s_yy[k] + 1e-30);
-            let lin = self.pyh[k] * (-self.log_erle[k]).exp();
-            let r = lin.max(coh.min(1.0) * self.pe[k]);
-            self.spread[k] = r;
+        // Residual echo estimate: the largest of the regressions and the coherent part of the error.
+        for b in 0..self.edges.len() - 1 {
+            let (lo, hi) = (self.edges[b], self.edges[b + 1]);
+            let l_echo = self.on_echo.slope(b, LEAK_MAX);
+            let r_total = self.on_total.slope(b, LEAK_MAX) * pyt / (hi - lo) as f32;
+            let l_far = self.on_far.slope(b, 1e3);
+            for k in lo..hi {
+                let coh = self.s_ey[k].norm_sqr() / (self.s_ee[k] * self.s_yy[k] + 1e-30);
+                let r = (l_echo * self.pyh[k])
+                    .max(r_total)
+                    .max(l_far * self.xpow[k])
+                    .max(coh.min(1.0) * self.pe[k]);
+                self.spread[k] = r;
+            }
         }
         for k in 0..bins {
             let lo = k.saturating_sub(1);
@@ -265,6 +289,98 @@ impl Suppressor {
     }
 }
 
+/// Forgetting factor of the regressions per frame (time constant 0.5 s at 10 ms frames).
+const REG_A: f32 = 0.99;
+/// Largest residual-to-echo-estimate power ratio the regressions may report.
+const LEAK_MAX: f32 = 10.0;
+
+/// Recursive least-squares slope per band of a target power on a predictor power, with means removed
+/// (the "leak" of J.-M. Valin, "On adjusting the learning rate in frequency domain echo cancellation with
+/// double-talk", IEEE TASLP 15(3), 2007, per band).
+struct Regression {
+    m_t: [f32; MAX_BANDS],
+    m_p: [f32; MAX_BANDS],
+    cov: [f32; MAX_BANDS],
+    var: [f32; MAX_BANDS],
+    /// Shared predictor (for `update_band(.., None)`) and its deviation from its mean this frame.
+    shared_m: f32,
+    shared_var: f32,
+    shared_dev: f32,
+}
+
+impl Regression {
+    fn new() -> Self {
+        Self {
+            m_t: [0.0; MAX_BANDS],
+            m_p: [0.0; MAX_BANDS],
+            cov: [0.0; MAX_BANDS],
+            var: [0.0; MAX_BANDS],
+            shared_m: 0.0,
+            shared_var: 0.0,
+            shared_dev: 0.0,
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = Self::new();
+    }
+
+    /// Starts a frame with the shared predictor value `p` (ignored by per-band predictors).
+    fn begin(&mut self, p: f32) {
+        self.shared_m += (1.0 - REG_A) * (p - self.shared_m);
+        self.shared_dev = p - self.shared_m;
+        self.shared_var = flush(REG_A * self.shared_var + (1.0 - REG_A) * self.shared_dev * self.shared_dev);
+    }
+
+    /// Updates band `b` with target `t` and predictor `p` (`None`: the shared predictor of `begin`).
+    fn update_band(&mut self, b: usize, t: f32, p: Option<f32>) {
+        self.m_t[b] = flush(self.m_t[b] + (1.0 - REG_A) * (t - self.m_t[b]));
+        let dt = t - self.m_t[b];
+        let dp = match p {
+            Some(p) => {
+                self.m_p[b] = flush(self.m_p[b] + (1.0 - REG_A) * (p - self.m_p[b]));
+                let dp = p - self.m_p[b];
+                self.var[b] = flush(REG_A * self.var[b] + (1.0 - REG_A) * dp * dp);
+                dp
+            }
+            None => self.shared_dev,
+        };
+        self.cov[b] = flush(REG_A * self.cov[b] + (1.0 - REG_A) * dt * dp);
+    }
+
+    /// Slope of band `b`, clamped to `[0, max]`.
+    fn slope(&self, b: usize, max: f32) -> f32 {
+        let var = if self.var[b] > 0.0 {
+            self.var[b]
+        } else {
+            self.shared_var
+        };
+        (self.cov[b] / (var + 1e-20)).clamp(0.0, max)
+    }
+}
+
+/// Most bands of the regressions.
+const MAX_BANDS: usize = 32;
+
+/// Band edges: 250 Hz wide bands up to 4 kHz, then 500 Hz, then 1 kHz, at most `MAX_BANDS` bands.
+fn band_edges(bins: usize, rate: u32) -> Vec<usize> {
+    let hz = rate as f32 / (2.0 * (bins - 1) as f32);
+    let mut e = vec![0usize];
+    let mut f = 0.0f32;
+    while *e.last().expect("non-empty") < bins && e.len() <= MAX_BANDS {
+        f += if f < 4000.0 {
+            250.0
+        } else if f < 8000.0 {
+            500.0
+        } else {
+            1000.0
+        };
+        let k = ((f / hz).round() as usize).clamp(e.last().expect("non-empty") + 1, bins);
+        e.push(if e.len() == MAX_BANDS { bins } else { k });
+    }
+    e
+}
+
 /// Flushes values too small to matter (and that could become denormal) to zero.
 #[inline]
 fn flush(v: f32) -> f32 {
@@ -292,7 +408,7 @@ mod tests {
             beta: 0.0,
             min_gain: 0.0,
             cng: false,
-            single_talk: false,
+            far_active: false,
         };
         for t in 0..6 {
             s.analyse(&x[t * n..(t + 1) * n], &zeros);

@@ -198,6 +198,16 @@ pub struct Agc {
     lim_gain: f32,
     lim_release: f32,
     lim_min: f32,
+    /// Samples in a row whose required limiter gain was 1.
+    quiet: usize,
+    /// Per-sample AGC gains of the current segment (scratch, one block).
+    gains: Vec<f32>,
+    /// Per-sample limiter gains of the current segment (scratch, one block).
+    lim: Vec<f32>,
+    /// Whether the idle-limiter shortcut may be taken (tests compare both paths).
+    idle_path: bool,
+    /// Segments processed by the idle shortcut.
+    idle_segments: u64,
     meters: Arc<Meters>,
 }
 
@@ -237,6 +247,11 @@ impl Agc {
             lim_gain: 1.0,
             lim_release: 0.0,
             lim_min: 1.0,
+            quiet: 0,
+            gains: Vec::new(),
+            lim: Vec::new(),
+            idle_path: true,
+            idle_segments: 0,
             meters: Meters::new(METERS),
         }
     }
@@ -274,6 +289,79 @@ impl Agc {
         self.meters.set(3, if speech { 1.0 } else { 0.0 });
         self.lim_min = 1.0;
     }
+
+    /// The look-ahead limiter over `seg` samples from `i`, gains already in `self.gains`. With `idle` (every
+    /// required gain of the last 2·(L+1) − 1 samples and of the segment is 1) the sliding minimum and every
+    /// term of the moving average are 1 throughout, so their per-sample updates are skipped; the result is
+    /// the same.
+    fn limit(
+        &mut self,
+        input: &tutti_engine::AudioRef<'_>,
+        out: &mut tutti_engine::AudioMut<'_>,
+        i: usize,
+        seg: usize,
+        chans: usize,
+        idle: bool,
+    ) {
+        let w = self.look + 1;
+        let box_norm = 1.0 / w as f64;
+        let dpos0 = self.dpos;
+        // Limiter gain per sample, into `lim` (scratch).
+        if idle {
+            let avg = (self.box_sum * box_norm) as f32;
+            for l in &mut self.lim[..seg] {
+                let rel = self.lim_gain + (1.0 - self.lim_gain) * self.lim_release;
+                self.lim_gain = avg.min(rel);
+                *l = self.lim_gain;
+            }
+            self.t += seg as u64;
+            self.smin.clear();
+            self.smin.push(self.t - 1, 1.0);
+            self.quiet += seg;
+            self.idle_segments += 1;
+        } else {
+            let mut slot = (self.t % w as u64) as usize;
+            for j in 0..seg {
+                let mut peak_in = 0.0f32;
+                for c in 0..chans {
+                    peak_in = peak_in.max(input.channel(c)[i + j].abs());
+                }
+                // Required gain of the newest sample (the gain is positive: |x·g| = |x|·g).
+                let peak = peak_in * self.gains[j];
+                let req = if peak > self.ceiling {
+                    self.ceiling / peak
+                } else {
+                    1.0
+                };
+                self.quiet = if req == 1.0 { self.quiet + 1 } else { 0 };
+                let m = self.smin.push(self.t, req);
+                self.box_sum += f64::from(m) - f64::from(self.box_ring[slot]);
+                self.box_ring[slot] = m;
+                slot = if slot + 1 == w { 0 } else { slot + 1 };
+                self.t += 1;
+                let avg = (self.box_sum * box_norm) as f32;
+                let rel = self.lim_gain + (1.0 - self.lim_gain) * self.lim_release;
+                self.lim_gain = avg.min(rel);
+                self.lim[j] = self.lim_gain;
+            }
+        }
+        self.lim_min = self.lim[..seg].iter().fold(self.lim_min, |m, &l| m.min(l));
+        // Gain, delay by the look-ahead, limiter gain, final clamp.
+        let c_max = self.ceiling;
+        for c in 0..chans {
+            let x = &input.channel(c)[i..i + seg];
+            let y = &mut out.channel_mut(c)[i..i + seg];
+            let d = &mut self.delay[c];
+            let mut dpos = dpos0;
+            for j in 0..seg {
+                let rd = if dpos + 1 == w { 0 } else { dpos + 1 };
+                d[dpos] = x[j] * self.gains[j];
+                y[j] = (d[rd] * self.lim[j]).clamp(-c_max, c_max);
+                dpos = rd;
+            }
+        }
+        self.dpos = (dpos0 + seg) % w;
+    }
 }
 
 impl Processor for Agc {
@@ -293,6 +381,8 @@ impl Processor for Agc {
         self.delay = (0..cfg.channels).map(|_| vec![0.0; self.look + 1]).collect();
         self.smin = SlidingMin::new(self.look + 1);
         self.box_ring = vec![1.0; self.look + 1];
+        self.gains = vec![0.0; cfg.block_frames];
+        self.lim = vec![0.0; cfg.block_frames];
         self.lim_release = 1.0 - (-1.0 / (0.06 * cfg.sample_rate as f32)).exp();
         self.gain = Smoothed::new(10f32.powf(self.gain_db / 20.0), self.frame_len as u32);
         self.reset();
@@ -304,59 +394,50 @@ impl Processor for Agc {
         let mut out = outputs.port(0);
         let frames = input.frames();
         let chans = input.channels().min(self.delay.len());
-        if let Some(v) = self.vad.as_mut() {
-            v.process(input.channel(0));
-        }
-        let w = self.look + 1;
-        let box_norm = 1.0 / w as f64;
-        // Ring positions advance by one per sample: wrapped by comparison, not division.
-        let mut slot = (self.t % w as u64) as usize;
-        for i in 0..frames {
+        let Some(v) = self.vad.as_mut() else {
+            return; // not prepared
+        };
+        v.process(input.channel(0));
+        // Segments end at the 10 ms frame boundaries, where the gain target may change.
+        let mut i = 0;
+        while i < frames {
+            let seg = (self.frame_len - self.acc_n)
+                .min(frames - i)
+                .min(self.gains.len());
             // Level measurement on the input.
-            let mut pow = 0.0f64;
+            for c in 0..chans {
+                let xs = &input.channel(c)[i..i + seg];
+                if self.lufs {
+                    let [s, h] = &mut self.kw[c];
+                    for &x in xs {
+                        let y = h.tick(s.tick(f64::from(x)));
+                        self.acc_pow += y * y;
+                    }
+                } else {
+                    self.acc_pow += xs.iter().map(|&x| f64::from(x * x)).sum::<f64>();
+                }
+            }
+            self.acc_n += seg;
+            let gains = &mut self.gains[..seg];
+            let mut g_max = 0.0f32;
+            for g in gains.iter_mut() {
+                *g = self.gain.next();
+                g_max = g_max.max(*g);
+            }
             let mut peak_in = 0.0f32;
             for c in 0..chans {
-                let xs = input.channel(c)[i];
-                let x = f64::from(xs);
-                let y = if self.lufs {
-                    let [s, h] = &mut self.kw[c];
-                    h.tick(s.tick(x))
-                } else {
-                    x
-                };
-                pow += y * y;
-                peak_in = peak_in.max(xs.abs());
+                peak_in = input.channel(c)[i..i + seg]
+                    .iter()
+                    .fold(peak_in, |m, &x| m.max(x.abs()));
             }
-            self.acc_pow += pow;
-            self.acc_n += 1;
-            let g = self.gain.next();
-            // Limiter: required gain of the newest sample (the gain is positive: |x·g| = |x|·g).
-            let peak = peak_in * g;
-            let req = if peak > self.ceiling {
-                self.ceiling / peak
-            } else {
-                1.0
-            };
-            let m = self.smin.push(self.t, req);
-            self.box_sum += f64::from(m) - f64::from(self.box_ring[slot]);
-            self.box_ring[slot] = m;
-            slot = if slot + 1 == w { 0 } else { slot + 1 };
-            self.t += 1;
-            let avg = (self.box_sum * box_norm) as f32;
-            let rel = self.lim_gain + (1.0 - self.lim_gain) * self.lim_release;
-            self.lim_gain = avg.min(rel);
-            self.lim_min = self.lim_min.min(self.lim_gain);
-            let rd = if self.dpos + 1 == w { 0 } else { self.dpos + 1 };
-            for c in 0..chans {
-                let d = &mut self.delay[c];
-                d[self.dpos] = input.channel(c)[i] * g;
-                let y = d[rd] * self.lim_gain;
-                out.channel_mut(c)[i] = y.clamp(-self.ceiling, self.ceiling);
-            }
-            self.dpos = rd;
+            // The limiter is idle and stays so: every required gain in the last two windows (the sliding
+            // minimum's and the moving average's) and in this segment is 1.
+            let idle = self.idle_path && self.quiet > 2 * self.look && peak_in * g_max <= self.ceiling;
+            self.limit(&input, &mut out, i, seg, chans, idle);
             if self.acc_n >= self.frame_len {
                 self.end_frame();
             }
+            i += seg;
         }
         // Re-sum the moving average now and then so rounding cannot accumulate.
         if self.t % (1 << 16) < frames as u64 {
@@ -382,6 +463,7 @@ impl Processor for Agc {
         self.t = 0;
         self.lim_gain = 1.0;
         self.lim_min = 1.0;
+        self.quiet = 0;
         self.acc_pow = 0.0;
         self.acc_n = 0;
         self.level_pow = 0.0;
@@ -432,6 +514,52 @@ mod tests {
         assert_eq!((h.b0, h.b1, h.b2), (1.0, -2.0, 1.0));
         assert!(close(h.a1, -1.990_047_454_833_98), "{h:?}");
         assert!(close(h.a2, 0.990_072_250_366_21), "{h:?}");
+    }
+
+    /// The idle-limiter shortcut gives the same samples, bit for bit, as the per-sample limiter, on a
+    /// signal that alternates quiet speech-like noise (limiter idle) and loud bursts (limiter active).
+    #[test]
+    fn idle_shortcut_is_exact() {
+        use tutti_engine::render_offline;
+        let cfg = StreamConfig::with_frames(16_000, 2, 320).expect("valid configuration");
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut noise = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let n = 16_000 * 6;
+        let sig: Vec<f32> = (0..n)
+            .map(|i| {
+                let loud = (i / 8000) % 3 == 2;
+                let tone = (i as f32 * 0.07).sin();
+                if loud {
+                    1.4 * tone
+                } else {
+                    0.05 * tone + 0.01 * noise()
+                }
+            })
+            .collect();
+        let other: Vec<f32> = sig.iter().map(|x| -0.7 * x).collect();
+        let inputs = vec![vec![sig, other]];
+        let mut fast = Agc::new();
+        let a = render_offline(&mut fast, &cfg, &inputs).expect("renders");
+        let mut slow = Agc::new();
+        slow.idle_path = false;
+        let b = render_offline(&mut slow, &cfg, &inputs).expect("renders");
+        assert!(
+            fast.idle_segments > 50,
+            "shortcut taken {} times",
+            fast.idle_segments
+        );
+        assert_eq!(slow.idle_segments, 0);
+        assert!(a[0][0].iter().any(|y| y.abs() > 0.85), "the limiter was reached");
+        for (c, (x, y)) in a[0].iter().zip(&b[0]).enumerate() {
+            if let Some(i) = x.iter().zip(y).position(|(p, q)| p.to_bits() != q.to_bits()) {
+                panic!("channel {c} differs first at sample {i}: {} vs {}", x[i], y[i]);
+            }
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@ mod aec;
 mod agc;
 mod cng;
 mod eq;
+mod fastmath;
+mod lanes;
 mod ns;
 pub mod scene;
 mod stft;

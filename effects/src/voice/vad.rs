@@ -25,6 +25,8 @@ use std::sync::Arc;
 
 use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
+use super::lanes::F4;
 use tutti_engine::{
     EngineError, Inputs, Meters, NodeArgs, NodeType, Outputs, ParamInfo, Processor, StreamConfig,
 };
@@ -36,7 +38,7 @@ pub struct Vad {
     hist: Vec<f32>,
     fill: usize,
     window: Vec<f32>,
-    win_acf: Vec<f32>,
+    win_acf_inv: Vec<f32>,
     fwd: Arc<dyn RealToComplex<f32>>,
     inv: Arc<dyn ComplexToReal<f32>>,
     time: Vec<f32>,
@@ -86,7 +88,9 @@ impl Vad {
         let rate = sample_rate.clamp(8000, 192_000);
         let frame_len = (rate / 100) as usize;
         let win_len = 2 * frame_len;
-        let fft_n = (2 * win_len).next_power_of_two();
+        // Zero-padded to twice the window: the circular autocorrelation then equals the linear one at every
+        // lag up to the window length (the pitch lags need at most 16 ms < 20 ms).
+        let fft_n = 2 * win_len;
         let mut planner = RealFftPlanner::<f32>::new();
         let fwd = planner.plan_fft_forward(fft_n);
         let inv = planner.plan_fft_inverse(fft_n);
@@ -98,8 +102,12 @@ impl Vad {
         let min_lag = (rate as f32 / 400.0).round() as usize;
         let max_lag = ((rate as f32 / 60.0).round() as usize).min(win_len - 1);
         let w0: f32 = window.iter().map(|w| w * w).sum();
-        let win_acf: Vec<f32> = (0..=max_lag)
-            .map(|l| window.iter().zip(&window[l..]).map(|(a, b)| a * b).sum::<f32>() / w0)
+        // Reciprocal of the window's own normalised autocorrelation (floored at 10⁻³).
+        let win_acf_inv: Vec<f32> = (0..=max_lag)
+            .map(|l| {
+                let acf = window.iter().zip(&window[l..]).map(|(a, b)| a * b).sum::<f32>() / w0;
+                1.0 / acf.max(1e-3)
+            })
             .collect();
         let hz = |f: f32| ((f * fft_n as f32 / rate as f32).round() as usize).min(fft_n / 2);
         let top = 4000f32.min(rate as f32 * 0.475);
@@ -109,7 +117,7 @@ impl Vad {
             hist: vec![0.0; win_len],
             fill: 0,
             window,
-            win_acf,
+            win_acf_inv,
             time: fwd.make_input_vec(),
             spec: fwd.make_output_vec(),
             scratch_f: fwd.make_scratch_vec(),
@@ -209,13 +217,23 @@ impl Vad {
         let band: f32 = self.spec[b0..=b1].iter().map(Complex32::norm_sqr).sum();
         let band_db = 10.0 * (2.0 * band / (fft_n * w_pow) + 1e-12).log10();
         let (f0, f1) = self.flat_band;
-        let (mut log_sum, mut lin_sum) = (0.0f32, 0.0f32);
-        for s in &self.spec[f0..=f1] {
-            let p = s.norm_sqr() + 1e-20;
-            log_sum += p.ln();
-            lin_sum += p;
+        // Powers (through `time`, free until the inverse transform below) and their logarithms, four bins
+        // at a time.
+        let cnt = f1 - f0 + 1;
+        let pw = &mut self.time[..cnt];
+        for (p, s) in pw.iter_mut().zip(&self.spec[f0..=f1]) {
+            *p = s.re * s.re + s.im * s.im + 1e-20;
         }
-        let cnt = (f1 - f0 + 1) as f32;
+        let (mut lin4, mut log4) = (F4::splat(0.0), F4::splat(0.0));
+        for k in (0..cnt).step_by(4) {
+            // Padding with 1: adds 1 per missing lane to the linear sum (removed below) and 0 to the log sum.
+            let p = F4::load_padded(pw, k, 1.0);
+            lin4 = lin4 + p;
+            log4 = log4 + p.ln();
+        }
+        let lin_sum = lin4.sum() - (cnt.next_multiple_of(4) - cnt) as f32;
+        let log_sum = log4.sum();
+        let cnt = cnt as f32;
         let flatness = ((log_sum / cnt).exp() / (lin_sum / cnt)).clamp(0.0, 1.0);
         // Autocorrelation = inverse FFT of the power spectrum.
         for s in self.spec.iter_mut() {
@@ -226,11 +244,11 @@ impl Vad {
             .process_with_scratch(&mut self.spec, &mut self.time, &mut self.scratch_i);
         let r0 = self.time[0].max(1e-20);
         let (l0, l1) = self.lags;
-        let mut harm = 0.0f32;
-        for l in l0..=l1 {
-            let r = self.time[l] / r0 / self.win_acf[l].max(1e-3);
-            harm = harm.max(r);
-        }
+        let harm = self.time[l0..=l1]
+            .iter()
+            .zip(&self.win_acf_inv[l0..=l1])
+            .fold(0.0f32, |m, (&r, &inv)| m.max(r * inv))
+            / r0;
         let harmonicity = harm.clamp(0.0, 1.0);
         // Noise floor: follow minima at once, rise slowly (2 dB/s), faster while the frame looks like noise.
         if self.frames == 0 {

@@ -18,12 +18,12 @@ use tutti_engine::NodeType;
 
 // Reverb, binaural panning, pitch and time (fx-b).
 mod convolver;
+mod onsets;
 mod pan3d;
 mod pitch_shift;
 mod resample;
 mod reverb;
 mod sofa;
-mod onsets;
 mod stretcher;
 mod td_shift;
 mod time_stretch;

@@ -115,7 +115,8 @@ impl JitterBuffer {
         if u < self.tsm.min_lag() {
             return PlayoutKind::Normal;
         }
-        self.ensure_decoded_ahead(now_us, dec);
+        // A failed decode only leaves less to trim: the bounded accelerate below copes with what is there.
+        let _ = self.ensure_decoded_ahead(now_us, dec);
         let len = self.sync_len;
         let r = self
             .tsm
@@ -130,8 +131,8 @@ impl JitterBuffer {
     }
 
     /// Decodes the following packets while fewer unplayed samples than an accelerate needs are buffered and
-    /// the next packet is there, in sequence.
-    fn ensure_decoded_ahead(&mut self, now_us: i64, dec: &mut dyn Decoder) {
+    /// the next packet is there, in sequence. Returns false when a decode produced no samples.
+    fn ensure_decoded_ahead(&mut self, now_us: i64, dec: &mut dyn Decoder) -> bool {
         while self.unplayed() < self.tsm.accelerate_needs() {
             let Some(&next) = self.order.front() else { break };
             let s = self.slots[next];
@@ -142,9 +143,10 @@ impl JitterBuffer {
                 break;
             }
             if self.decode_one(now_us, dec).0 == 0 {
-                break;
+                return false;
             }
         }
+        true
     }
 
     /// Accelerates or expands when the playout delay is outside the dead band around the target.
@@ -153,18 +155,8 @@ impl JitterBuffer {
         let t = self.target_ms;
         if d_ms > t + h {
             // Make sure two pitch periods are decoded ahead of the play point.
-            while self.unplayed() < self.tsm.accelerate_needs() {
-                let Some(&next) = self.order.front() else { break };
-                let s = self.slots[next];
-                let contiguous = s.kind == SlotKind::Audio
-                    && Some(s.seq) == self.decoded_seq.map(|d| d + 1)
-                    && s.ts == self.next_ts;
-                if !contiguous || self.room() < self.ts_to_samples(self.pkt_dur_ts) + self.tsm.max_lag() {
-                    break;
-                }
-                if self.decode_one(now_us, dec).0 == 0 {
-                    return PlayoutKind::Concealed;
-                }
+            if !self.ensure_decoded_ahead(now_us, dec) {
+                return PlayoutKind::Concealed;
             }
             let force = d_ms > t + 4.0 * h.max(10.0);
             let len = self.sync_len;

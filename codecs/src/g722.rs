@@ -65,13 +65,24 @@ impl G722Encoder {
         cpu::encode(self, pcm, out)
     }
 
-    /// The body of [`Self::encode_pairs`], inlined into each CPU-feature variant.
+    /// The body of [`Self::encode_pairs`], inlined into each CPU-feature variant: the ADPCM loop runs
+    /// the AVX2 kernel when `simd` (the caller checked the CPU), else the portable code.
     #[inline(always)]
-    pub(super) fn encode_pairs_body(&mut self, pcm: &[i16], out: &mut [u8]) {
+    pub(super) fn encode_pairs_body(&mut self, pcm: &[i16], out: &mut [u8], simd: bool) {
         let mask = self.mode.code_mask();
         let (mut xl, mut xh) = ([0i16; BLOCK], [0i16; BLOCK]);
         for (block, o) in pcm.chunks(2 * BLOCK).zip(out.chunks_mut(BLOCK)) {
             self.qmf.split(block, &mut xl, &mut xh);
+            #[cfg(target_arch = "x86_64")]
+            if simd {
+                // SAFETY: `simd` is only set by `cpu::encode` after `avx2::available()`.
+                #[allow(unsafe_code)]
+                unsafe {
+                    crate::g722_core::avx2::encode_block(&mut self.adpcm, &xl, &xh, mask, o)
+                };
+                continue;
+            }
+            let _ = simd;
             self.adpcm.encode_block(&xl, &xh, mask, o);
         }
     }
@@ -145,11 +156,29 @@ impl G722Decoder {
         cpu::decode(self, codes, out)
     }
 
-    /// The body of [`Self::decode_raw`], inlined into each CPU-feature variant.
+    /// The body of [`Self::decode_raw`], inlined into each CPU-feature variant (`simd` as in
+    /// [`G722Encoder::encode_pairs_body`]).
     #[inline(always)]
-    pub(super) fn decode_raw_body(&mut self, codes: &[u8], out: &mut [i16]) {
+    pub(super) fn decode_raw_body(&mut self, codes: &[u8], out: &mut [i16], simd: bool) {
         let (mut rl, mut rh) = ([0i16; BLOCK], [0i16; BLOCK]);
         for (block, o) in codes.chunks(BLOCK).zip(out.chunks_mut(2 * BLOCK)) {
+            #[cfg(target_arch = "x86_64")]
+            if simd {
+                // SAFETY: `simd` is only set by `cpu::decode` after `avx2::available()`.
+                #[allow(unsafe_code)]
+                unsafe {
+                    crate::g722_core::avx2::decode_block(
+                        &mut self.adpcm,
+                        block,
+                        self.mode.low_table(),
+                        &mut rl,
+                        &mut rh,
+                    )
+                };
+                self.qmf.join(&rl, &rh, block.len(), o);
+                continue;
+            }
+            let _ = simd;
             self.adpcm.decode_block(block, self.mode, &mut rl, &mut rh);
             self.qmf.join(&rl, &rh, block.len(), o);
         }
@@ -213,16 +242,12 @@ impl Decoder for G722Decoder {
 mod cpu {
     use super::{G722Decoder, G722Encoder};
 
-    /// Whether this CPU has every feature the `*_avx2` variants are compiled with.
+    /// Whether this CPU runs the AVX2 variants.
     #[inline(always)]
     fn has_avx2() -> bool {
         #[cfg(target_arch = "x86_64")]
         {
-            // `is_x86_feature_detected!` reads a cache filled once by `cpuid` (no allocation, no syscall).
-            std::is_x86_feature_detected!("avx2")
-                && std::is_x86_feature_detected!("bmi1")
-                && std::is_x86_feature_detected!("bmi2")
-                && std::is_x86_feature_detected!("popcnt")
+            crate::g722_core::avx2::available()
         }
         #[cfg(not(target_arch = "x86_64"))]
         false
@@ -236,7 +261,7 @@ mod cpu {
             // SAFETY: every feature `encode_avx2` is compiled with was detected on this CPU.
             return unsafe { encode_avx2(enc, pcm, out) };
         }
-        enc.encode_pairs_body(pcm, out)
+        enc.encode_pairs_body(pcm, out, false)
     }
 
     /// [`G722Decoder::decode_raw_body`] in the best variant for this CPU.
@@ -247,7 +272,7 @@ mod cpu {
             // SAFETY: every feature `decode_avx2` is compiled with was detected on this CPU.
             return unsafe { decode_avx2(dec, codes, out) };
         }
-        dec.decode_raw_body(codes, out)
+        dec.decode_raw_body(codes, out, false)
     }
 
     /// # Safety
@@ -255,7 +280,7 @@ mod cpu {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt")]
     unsafe fn encode_avx2(enc: &mut G722Encoder, pcm: &[i16], out: &mut [u8]) {
-        enc.encode_pairs_body(pcm, out)
+        enc.encode_pairs_body(pcm, out, true)
     }
 
     /// # Safety
@@ -263,7 +288,7 @@ mod cpu {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt")]
     unsafe fn decode_avx2(dec: &mut G722Decoder, codes: &[u8], out: &mut [i16]) {
-        dec.decode_raw_body(codes, out)
+        dec.decode_raw_body(codes, out, true)
     }
 }
 
@@ -336,7 +361,7 @@ mod tests {
             for (k, chunk) in pcm.chunks(2 * 331).enumerate() {
                 let at = k * 331;
                 a.encode(chunk, &mut ca[at..]).unwrap();
-                b.encode_pairs_body(chunk, &mut cb[at..at + chunk.len() / 2]);
+                b.encode_pairs_body(chunk, &mut cb[at..at + chunk.len() / 2], false);
             }
             assert_eq!(ca, cb, "encode {mode:?}");
             let (mut da, mut db) = (G722Decoder::new(mode), G722Decoder::new(mode));
@@ -344,7 +369,7 @@ mod tests {
             for (k, chunk) in ca.chunks(207).enumerate() {
                 let at = 2 * k * 207;
                 da.decode_raw(chunk, &mut oa[at..]);
-                db.decode_raw_body(chunk, &mut ob[at..]);
+                db.decode_raw_body(chunk, &mut ob[at..], false);
             }
             assert_eq!(oa, ob, "decode {mode:?}");
         }

@@ -264,7 +264,7 @@ impl G722Mode {
     }
 
     /// The lower-band inverse quantiser of this mode indexed by the full 6-bit code (INVQBL).
-    fn low_table(self) -> &'static [i16; 64] {
+    pub(crate) fn low_table(self) -> &'static [i16; 64] {
         match self {
             Self::Kbps64 => &QM6,
             Self::Kbps56 => &QL56,
@@ -522,6 +522,10 @@ impl G722Adpcm {
         (self.low, self.high) = (low, high);
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+#[path = "g722_avx2.rs"]
+pub(crate) mod avx2;
 
 /// Fixed-size kernels of the ADPCM core: SSE2 on x86-64 (part of the baseline ABI), portable scalar code
 /// elsewhere. Both compute exactly the same integers.

@@ -61,9 +61,19 @@ fn lanes(t: &[i16; 16]) -> __m256i {
 #[inline]
 #[target_feature(enable = "avx2")]
 fn mult(a: __m256i, b: __m256i) -> __m256i {
-    let hi = _mm256_mulhi_epi16(a, b);
+    let hi = opaque(_mm256_mulhi_epi16(a, b));
     let lo = _mm256_mullo_epi16(a, b);
     _mm256_or_si256(_mm256_slli_epi16::<1>(hi), _mm256_srli_epi16::<15>(lo))
+}
+
+/// `x`, hidden from the optimiser: without it LLVM rewrites [`mult`]'s two 16-bit multiplies as
+/// sign extension, `vpmulld` on 32-bit lanes and repacking (twice the instructions and latency).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn opaque(mut x: __m256i) -> __m256i {
+    // SAFETY: an empty assembly block that only names the register: it reads and writes nothing else.
+    unsafe { std::arch::asm!("/* {0} */", inout(ymm_reg) x, options(pure, nomem, nostack, preserves_flags)) };
+    x
 }
 
 /// The sum of the eight lanes of each half, in every lane of that half (wrapping; exact whenever the

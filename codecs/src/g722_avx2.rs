@@ -126,9 +126,12 @@ impl Consts {
     fn new() -> Self {
         let c = _mm256_set1_epi16;
         Self {
-            c128_zero_taps: lanes(&[128, 128, 128, 128, 128, 128, 0, 0, 128, 128, 128, 128, 128, 128, 0, 0]),
+            c128_zero_taps: lanes(&[
+                128, 128, 128, 128, 128, 128, 0, 0, 128, 128, 128, 128, 128, 128, 0, 0,
+            ]),
             bcast0: _mm256_setr_epi8(
-                0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+                0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0,
+                1,
             ),
             m256: c(-256),
             m512: c(-512),
@@ -186,9 +189,15 @@ impl State {
         // SAFETY: each store writes the 16 bytes of an [i16; 8].
         unsafe {
             _mm_storeu_si128(b[0].as_mut_ptr() as *mut __m128i, _mm256_castsi256_si128(self.b));
-            _mm_storeu_si128(b[1].as_mut_ptr() as *mut __m128i, _mm256_extracti128_si256::<1>(self.b));
+            _mm_storeu_si128(
+                b[1].as_mut_ptr() as *mut __m128i,
+                _mm256_extracti128_si256::<1>(self.b),
+            );
             _mm_storeu_si128(d[0].as_mut_ptr() as *mut __m128i, _mm256_castsi256_si128(self.d));
-            _mm_storeu_si128(d[1].as_mut_ptr() as *mut __m128i, _mm256_extracti128_si256::<1>(self.d));
+            _mm_storeu_si128(
+                d[1].as_mut_ptr() as *mut __m128i,
+                _mm256_extracti128_si256::<1>(self.d),
+            );
         }
         let scalars = [
             self.a1, self.a2, self.p1, self.p2, self.rr1, self.rr2, self.s, self.sz, self.det, self.nb,
@@ -203,7 +212,9 @@ impl State {
             });
             band.b = b[k];
             band.d = d[k];
-            [band.a1, band.a2, band.p1, band.p2, band.rr1, band.rr2, band.s, band.sz, band.det, band.nb] = f;
+            [
+                band.a1, band.a2, band.p1, band.p2, band.rr1, band.rr2, band.s, band.sz, band.det, band.nb,
+            ] = f;
         }
     }
 
@@ -389,6 +400,112 @@ fn telescope(c: __m256i) -> __m256i {
     _mm256_blend_epi16::<0x80>(_mm256_sub_epi16(c, rot), c)
 }
 
+/// The encoder's quantiser feedback for both bands (QUANTL's 4-bit level and QUANTH with the
+/// inverse quantisers and the log-scale steps): constants and the vectors of the current DET.
+#[derive(Clone, Copy)]
+struct Quantiser {
+    thr_q: __m256i,
+    cand_q: __m256i,
+    w_delta: __m256i,
+    swap16: __m256i,
+    /// Level thresholds `mult(q6·8, DET)` (see [`THR_Q`]).
+    thr: __m256i,
+    /// Telescoped candidate differences for a positive / negative error.
+    dpos: __m256i,
+    dneg: __m256i,
+}
+
+/// The outputs of [`Quantiser::feedback`].
+struct Feedback {
+    /// −1 where the error is negative.
+    sg: __m256i,
+    /// |e| as the STL forms it (`e` for e ≥ 0, else `32767 − (e & 0x7FFF)` = `!e`).
+    wd: __m256i,
+    /// −1 in the lanes whose level threshold exceeds `wd`.
+    above: __m256i,
+    /// The quantised difference (`mult(DETL, QM4[level])`, `mult(DETH, QM2[ih])`).
+    d0: __m256i,
+    /// The log-scale step (`WL[level]`, `WH[ih]`).
+    w: __m256i,
+}
+
+impl Quantiser {
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn new(det: __m256i) -> Self {
+        let mut q = Self {
+            thr_q: lanes(&THR_Q),
+            cand_q: lanes(&CAND_Q),
+            w_delta: lanes(&W_DELTA),
+            swap16: _mm256_setr_epi8(
+                2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9,
+                14, 15, 12, 13,
+            ),
+            thr: det,
+            dpos: det,
+            dneg: det,
+        };
+        q.set_det(det);
+        q
+    }
+
+    /// Recomputes the DET-dependent vectors (`det` broadcast per half, 0 < DET ≤ 16 384).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn set_det(&mut self, det: __m256i) {
+        self.thr = _mm256_mulhi_epu16(self.thr_q, det);
+        // mult(DET, ±8·o) with 16·o < 2¹⁶: the positive one is ⌊DET·16o / 2¹⁶⌋ (unsigned high half), the
+        // negative one −⌈DET·16o / 2¹⁶⌉ = !pos + (remainder == 0).
+        let pos = _mm256_mulhi_epu16(det, self.cand_q);
+        let rem = _mm256_mullo_epi16(det, self.cand_q);
+        let neg = _mm256_sub_epi16(
+            _mm256_xor_si256(pos, _mm256_set1_epi16(-1)),
+            _mm256_cmpeq_epi16(rem, _mm256_setzero_si256()),
+        );
+        self.dpos = telescope(pos);
+        self.dneg = telescope(neg);
+    }
+
+    /// Quantises the errors `el` (per half): lanes whose threshold exceeds |e| drop out of the
+    /// telescoping sums, which leaves the value of the error's level.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn feedback(&self, el: __m256i) -> Feedback {
+        let sg = _mm256_srai_epi16::<15>(el);
+        let wd = _mm256_xor_si256(el, sg);
+        let above = _mm256_cmpgt_epi16(self.thr, wd);
+        let delta = _mm256_blendv_epi8(self.dpos, self.dneg, sg);
+        Feedback {
+            d0: half_sum(_mm256_andnot_si256(above, delta), self.swap16),
+            w: half_sum(_mm256_andnot_si256(above, self.w_delta), self.swap16),
+            sg,
+            wd,
+            above,
+        }
+    }
+}
+
+/// The transmitted octet (before the mode mask) for the feedback `f` of lower-band scale `detl`: the
+/// 6-bit interval of the lower band among the 29 thresholds `mult(q6[m]·8, DETL)` (QUANTL), and QUANTH's
+/// IH from the sign and the one threshold already compared.
+#[inline]
+#[target_feature(enable = "avx2,popcnt")]
+fn code(f: &Feedback, detl: i16, q16: [__m256i; 2]) -> u8 {
+    let detl_all = _mm256_set1_epi16(detl);
+    let wdl_all = _mm256_permute4x64_epi64::<0>(f.wd);
+    let g0 = _mm256_cmpgt_epi16(_mm256_mulhi_epu16(q16[0], detl_all), wdl_all);
+    let g1 = _mm256_cmpgt_epi16(_mm256_mulhi_epu16(q16[1], detl_all), wdl_all);
+    let gt = _mm256_movemask_epi8(_mm256_packs_epi16(g0, g1)) as u32;
+    let interval = 30 - gt.count_ones() as usize;
+    let signs = _mm256_movemask_epi8(f.sg) as u32;
+    let small_h = (_mm256_movemask_epi8(f.above) as u32 >> 16) & 1;
+    let positive_l = (!signs & 1) as usize;
+    let il = super::IL_BY_INTERVAL[(positive_l << 5) | interval];
+    // IH = 2·(eh ≥ 0) + (|eh| below the threshold): [1, 0, 3, 2] by 2·sign + (mih − 1).
+    let ih = ((!signs >> 15) & 2) | small_h;
+    (ih as u8) << 6 | il
+}
+
 /// Encodes `xl[i]`, `xh[i]` into `out[i] & mask` for `i < out.len()` (at most [`BLOCK`]).
 ///
 /// # Safety
@@ -397,72 +514,53 @@ fn telescope(c: __m256i) -> __m256i {
 pub(crate) unsafe fn encode_block(ad: &mut G722Adpcm, xl: &[i16], xh: &[i16], mask: u8, out: &mut [u8]) {
     let k = Consts::new();
     let mut st = State::load(ad);
-    let thr_q = lanes(&THR_Q);
-    let cand_q = lanes(&CAND_Q);
-    let w_delta = lanes(&W_DELTA);
-    let q16a = lanes(&Q16[0]);
-    let q16b = lanes(&Q16[1]);
-    let swap16 = _mm256_setr_epi8(
-        2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12,
-        13,
-    );
-    let ones = _mm256_set1_epi16(-1);
+    let mut quant = Quantiser::new(st.det);
+    let q16 = [lanes(&Q16[0]), lanes(&Q16[1])];
     let zero = _mm256_setzero_si256();
     let nb_max = pair(18432, 22528);
     let mut detl = ad.low.det;
-    // Per-DET vectors: level thresholds and the candidate differences for both signs, telescoped.
-    let per_det = |det: __m256i| {
-        let thr = _mm256_mulhi_epu16(thr_q, det);
-        // mult(DET, ±8·o) with 0 < DET ≤ 16 384 and 16·o < 2¹⁶: the positive one is ⌊DET·16o / 2¹⁶⌋,
-        // the negative one −⌈…⌉ = !pos + (remainder == 0).
-        let hi = _mm256_mulhi_epu16(det, cand_q);
-        let lo = _mm256_mullo_epi16(det, cand_q);
-        let neg = _mm256_sub_epi16(_mm256_xor_si256(hi, ones), _mm256_cmpeq_epi16(lo, zero));
-        (thr, telescope(hi), telescope(neg))
-    };
-    let (mut thr, mut dpos, mut dneg) = per_det(st.det);
     for ((o, &l), &h) in out.iter_mut().zip(xl).zip(xh) {
         let x = _mm256_blend_epi32::<0xF0>(_mm256_set1_epi16(l), _mm256_set1_epi16(h));
-        let el = _mm256_subs_epi16(x, st.s);
-        let sg = _mm256_srai_epi16::<15>(el);
-        let wd = _mm256_xor_si256(el, sg);
-        // Lanes whose threshold exceeds |e| are dropped from the telescoping sums.
-        let above = _mm256_cmpgt_epi16(thr, wd);
-        let delta = _mm256_blendv_epi8(dpos, dneg, sg);
-        let d0 = half_sum(_mm256_andnot_si256(above, delta), swap16);
-        let w = half_sum(_mm256_andnot_si256(above, w_delta), swap16);
-        // The transmitted code: 6-bit interval of the lower band (29 thresholds), QUANTH's IH.
-        let detl_all = _mm256_set1_epi16(detl);
-        let wdl_all = _mm256_permute4x64_epi64::<0>(wd);
-        let g0 = _mm256_cmpgt_epi16(_mm256_mulhi_epu16(q16a, detl_all), wdl_all);
-        let g1 = _mm256_cmpgt_epi16(_mm256_mulhi_epu16(q16b, detl_all), wdl_all);
-        let gt = _mm256_movemask_epi8(_mm256_packs_epi16(g0, g1)) as u32;
-        let interval = 30 - gt.count_ones() as usize;
-        let signs = _mm256_movemask_epi8(sg) as u32;
-        let small_h = (_mm256_movemask_epi8(above) as u32 >> 16) & 1;
-        let positive_l = (!signs & 1) as usize;
-        let il = super::IL_BY_INTERVAL[(positive_l << 5) | interval];
-        let ih = ((!signs >> 15) & 2) | small_h;
-        *o = ((ih as u8) << 6 | il) & mask;
-        st.adapt(d0, &k);
-        // LOGSCL/LOGSCH + SCALEL/SCALEH.
-        let nb = _mm256_add_epi16(
-            _mm256_add_epi16(st.nb, _mm256_mulhi_epi16(st.nb, k.m512)),
-            w,
-        );
+        let f = quant.feedback(_mm256_subs_epi16(x, st.s));
+        *o = code(&f, detl, q16) & mask;
+        st.adapt(f.d0, &k);
+        // LOGSCL/LOGSCH (`mult(nb, 32512) + W` never saturates) + SCALEL/SCALEH.
+        let nb = _mm256_add_epi16(_mm256_add_epi16(st.nb, _mm256_mulhi_epi16(st.nb, k.m512)), f.w);
         st.nb = _mm256_min_epi16(_mm256_max_epi16(nb, zero), nb_max);
         let nbl = _mm256_extract_epi16::<0>(st.nb) as usize;
         let nbh = _mm256_extract_epi16::<8>(st.nb) as usize;
         detl = DET[(nbl >> 6) + 64];
         st.det = pair(detl, DET[nbh >> 6]);
-        (thr, dpos, dneg) = per_det(st.det);
+        quant.set_det(st.det);
     }
     st.store(ad);
+}
+
+/// One predictor update of both bands (`Band::adapt` with `d_low`, `d_high`), for the tests against
+/// the STL transcription. Panics without AVX2.
+#[cfg(test)]
+pub(super) fn adapt_pair(low: &mut super::Band, high: &mut super::Band, d_low: i16, d_high: i16) {
+    assert!(available(), "adapt_pair needs AVX2");
+    #[target_feature(enable = "avx2")]
+    fn run(ad: &mut G722Adpcm, d_low: i16, d_high: i16) {
+        let k = Consts::new();
+        let mut st = State::load(ad);
+        st.adapt(pair(d_low, d_high), &k);
+        st.store(ad);
+    }
+    let mut ad = G722Adpcm {
+        low: *low,
+        high: *high,
+    };
+    // SAFETY: AVX2 was detected above.
+    unsafe { run(&mut ad, d_low, d_high) };
+    (*low, *high) = (ad.low, ad.high);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::G722Mode;
 
     #[test]
     fn constant_tables_follow_the_scalar_ones() {
@@ -473,5 +571,291 @@ mod tests {
         }
         assert_eq!(QM2[2], -QM2[0]);
         assert_eq!(QM2[3], -QM2[1]);
+    }
+
+    #[test]
+    fn quantiser_feedback_and_code_equal_the_scalar_encoder_for_every_scale() {
+        if !available() {
+            eprintln!("no AVX2 on this CPU: nothing to compare");
+            return;
+        }
+        #[target_feature(enable = "avx2,popcnt")]
+        fn check(detl: i16, deth: i16) {
+            let q = Quantiser::new(pair(detl, deth));
+            let q16 = [lanes(&Q16[0]), lanes(&Q16[1])];
+            let ext = |v: __m256i| {
+                (
+                    _mm256_extract_epi16::<0>(v) as i16,
+                    _mm256_extract_epi16::<8>(v) as i16,
+                )
+            };
+            for el in (i16::MIN..=i16::MAX)
+                .step_by(5)
+                .chain([i16::MIN, -1, 0, i16::MAX])
+            {
+                let eh = el.wrapping_mul(7);
+                let f = q.feedback(pair(el, eh));
+                // The portable encoder's quantiser (`Band::encode_low` / `encode_high`) on the same errors.
+                let (il, dl, wl) = {
+                    let wd = if el >= 0 { el } else { 32767 - (el & 0x7FFF) };
+                    let pos = usize::from(el >= 0);
+                    let level = super::super::quant_level(detl, wd);
+                    let d = ((i32::from(detl) * i32::from(Q4_BY_LEVEL[(pos << 3) | level])) >> 15) as i16;
+                    let m = super::super::simd::quant_interval(detl, wd);
+                    (super::super::IL_BY_INTERVAL[(pos << 5) | (m & 31)], d, WL[level])
+                };
+                let (ih, dh, wh) = {
+                    let wd = if eh >= 0 { eh } else { 32767 - (eh & 0x7FFF) };
+                    let big = wd >= ((4512 * i32::from(deth)) >> 15) as i16;
+                    let ih = [1u8, 0, 3, 2][(usize::from(eh >= 0) << 1) | usize::from(big)];
+                    let d = ((i32::from(deth) * i32::from(QM2[ih as usize])) >> 15) as i16;
+                    (ih, d, WH[ih as usize])
+                };
+                assert_eq!(ext(f.d0), (dl, dh), "d0, det {detl}/{deth}, e {el}/{eh}");
+                assert_eq!(ext(f.w), (wl, wh), "w, det {detl}/{deth}, e {el}/{eh}");
+                assert_eq!(
+                    code(&f, detl, q16),
+                    (ih << 6) | il,
+                    "code, det {detl}/{deth}, e {el}/{eh}"
+                );
+            }
+        }
+        // Every higher-band scale (DET[..]) with every lower-band one (DET[64..], cycled).
+        for (i, &deth) in DET.iter().enumerate() {
+            // SAFETY: AVX2 was detected above.
+            unsafe { check(DET[64 + i % 289], deth) };
+        }
+    }
+
+    /// The test-vector root: `$TUTTI_TESTVECTORS`, else `shared/testvectors` beside the workspace.
+    fn read_words(rel: &str) -> Vec<i16> {
+        let root = match std::env::var_os("TUTTI_TESTVECTORS") {
+            Some(p) => std::path::PathBuf::from(p),
+            None => {
+                std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testvectors"))
+            }
+        };
+        let p = root.join(rel);
+        let b = std::fs::read(&p).unwrap_or_else(|e| {
+            panic!(
+                "test vector {} is missing ({e}); set TUTTI_TESTVECTORS",
+                p.display()
+            )
+        });
+        b.chunks_exact(2)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]))
+            .collect()
+    }
+
+    /// Block sizes 1..=BLOCK in a fixed irregular pattern (block boundaries anywhere).
+    fn chunk_sizes() -> impl Iterator<Item = usize> {
+        [BLOCK, 1, 37, BLOCK, 2, 113, 160, 5].into_iter().cycle()
+    }
+
+    /// Encodes `x` (the same sample in both bands, as Appendix II) with the AVX2 kernel (`simd`) or the
+    /// portable block loop, from reset state, in irregular blocks.
+    fn encode_seq(xl: &[i16], xh: &[i16], mask: u8, simd: bool) -> (Vec<u8>, G722Adpcm) {
+        let mut ad = G722Adpcm::new();
+        let mut out = vec![0u8; xl.len()];
+        let mut at = 0;
+        for n in chunk_sizes() {
+            let n = n.min(xl.len() - at);
+            let (l, h, o) = (&xl[at..at + n], &xh[at..at + n], &mut out[at..at + n]);
+            if simd {
+                // SAFETY: the callers run this only after `available()`.
+                unsafe { encode_block(&mut ad, l, h, mask, o) };
+            } else {
+                ad.encode_block(l, h, mask, o);
+            }
+            at += n;
+            if at == xl.len() {
+                break;
+            }
+        }
+        (out, ad)
+    }
+
+    fn decode_seq(codes: &[u8], mode: G722Mode, simd: bool) -> (Vec<(i16, i16)>, G722Adpcm) {
+        let mut ad = G722Adpcm::new();
+        let mut out = Vec::with_capacity(codes.len());
+        let (mut rl, mut rh) = ([0i16; BLOCK], [0i16; BLOCK]);
+        let mut at = 0;
+        for n in chunk_sizes() {
+            let n = n.min(codes.len() - at);
+            let c = &codes[at..at + n];
+            if simd {
+                // SAFETY: as in `encode_seq`.
+                unsafe { decode_block(&mut ad, c, mode.low_table(), &mut rl, &mut rh) };
+            } else {
+                ad.decode_block(c, mode, &mut rl, &mut rh);
+            }
+            out.extend(rl[..n].iter().copied().zip(rh[..n].iter().copied()));
+            at += n;
+            if at == codes.len() {
+                break;
+            }
+        }
+        (out, ad)
+    }
+
+    /// The variants to test: the portable block loop always, the AVX2 kernels where the CPU has them.
+    fn variants() -> Vec<bool> {
+        if available() {
+            vec![false, true]
+        } else {
+            eprintln!("no AVX2 on this CPU: only the portable block loop is tested");
+            vec![false]
+        }
+    }
+
+    /// Splits an Appendix II word stream at its reset words (bit 0 set).
+    fn segments(words: &[i16]) -> Vec<std::ops::Range<usize>> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for (i, &w) in words.iter().enumerate() {
+            if w & 1 == 1 {
+                if i > start {
+                    out.push(start..i);
+                }
+                start = i + 1;
+            }
+        }
+        if start < words.len() {
+            out.push(start..words.len());
+        }
+        out
+    }
+
+    const APP2: &str = "itu-stl/g722-appendix2/tstvector/littleendian/";
+
+    #[test]
+    fn appendix2_sequences_through_both_block_kernels() {
+        for (xmt, cod) in [("bt1c1.xmt", "bt2r1.cod"), ("bt1c2.xmt", "bt2r2.cod")] {
+            let input = read_words(&format!("{APP2}{xmt}"));
+            let want = read_words(&format!("{APP2}{cod}"));
+            for seg in segments(&input) {
+                let x: Vec<i16> = input[seg.clone()].iter().map(|&w| w >> 1).collect();
+                let want: Vec<u8> = want[seg].iter().map(|&w| (w >> 8) as u8).collect();
+                for simd in variants() {
+                    let (got, _) = encode_seq(&x, &x, 0xFF, simd);
+                    assert_eq!(got, want, "{xmt} simd={simd}");
+                }
+            }
+        }
+        for (cod, low, high) in [
+            ("bt2r1.cod", ["bt3l1.rc1", "bt3l1.rc2", "bt3l1.rc3"], "bt3h1.rc0"),
+            ("bt2r2.cod", ["bt3l2.rc1", "bt3l2.rc2", "bt3l2.rc3"], "bt3h2.rc0"),
+            ("bt1d3.cod", ["bt3l3.rc1", "bt3l3.rc2", "bt3l3.rc3"], "bt3h3.rc0"),
+        ] {
+            let input = read_words(&format!("{APP2}{cod}"));
+            let want_h = read_words(&format!("{APP2}{high}"));
+            for (k, mode) in [G722Mode::Kbps64, G722Mode::Kbps56, G722Mode::Kbps48]
+                .into_iter()
+                .enumerate()
+            {
+                let want_l = read_words(&format!("{APP2}{}", low[k]));
+                for seg in segments(&input) {
+                    let codes: Vec<u8> = input[seg.clone()].iter().map(|&w| (w >> 8) as u8).collect();
+                    let want: Vec<(i16, i16)> = want_l[seg.clone()]
+                        .iter()
+                        .copied()
+                        .zip(want_h[seg].iter().copied())
+                        .collect();
+                    for simd in variants() {
+                        let (got, _) = decode_seq(&codes, mode, simd);
+                        let got: Vec<(i16, i16)> = got.iter().map(|&(l, h)| (l << 1, h << 1)).collect();
+                        assert_eq!(got, want, "{cod} {mode:?} simd={simd}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Signals that drive the predictors and scale factors to their limits: full-scale square waves,
+    /// DC, steps between the extremes, impulses, and seeded noise with long held values.
+    fn extreme_signals() -> Vec<Vec<i16>> {
+        let mut seed = 0x8badf00du32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        let mut out = Vec::new();
+        for period in [2usize, 3, 7, 16, 61, 400] {
+            out.push(
+                (0..6000)
+                    .map(|i| if (i / period) % 2 == 0 { 16383 } else { -16384 })
+                    .collect(),
+            );
+        }
+        out.push(vec![16383; 3000]);
+        out.push(vec![-16384; 3000]);
+        out.push((0..6000).map(|i| if i < 2500 { 16383 } else { -16384 }).collect());
+        out.push((0..6000).map(|i| if i % 250 == 0 { 16383 } else { 0 }).collect());
+        for _ in 0..6 {
+            let mut held = 0i16;
+            out.push(
+                (0..8000)
+                    .map(|_| {
+                        if next() % 40 == 0 {
+                            held = (next() >> 17) as i16 - 16384;
+                        }
+                        if next() % 3 == 0 {
+                            (next() >> 17) as i16 - 16384
+                        } else {
+                            held
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn kernels_agree_with_the_portable_block_loop_on_extreme_input() {
+        if !available() {
+            eprintln!("no AVX2 on this CPU: nothing to compare");
+            return;
+        }
+        let sigs = extreme_signals();
+        for (i, xl) in sigs.iter().enumerate() {
+            // The higher band gets another signal (reversed and negated) so the bands differ.
+            let xh: Vec<i16> = xl.iter().rev().map(|&v| (-v).max(-16384)).collect();
+            for mask in [0xFF, 0xFE, 0xFC] {
+                let (a, sa) = encode_seq(xl, &xh, mask, false);
+                let (b, sb) = encode_seq(xl, &xh, mask, true);
+                assert_eq!(a, b, "encode, signal {i}, mask {mask:#x}");
+                assert_eq!(sa, sb, "encoder state, signal {i}");
+            }
+        }
+        // Decoding arbitrary octets (including streams no encoder would produce) and real ones.
+        let mut seed = 0x1234_5679u32;
+        let mut streams: Vec<Vec<u8>> = (0..8)
+            .map(|k| {
+                (0..5000)
+                    .map(|i| {
+                        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                        // Some streams hold one code for long runs (drives the scale factors to their
+                        // limits), others are noise.
+                        if k % 2 == 0 && (i / 300) % 2 == 0 {
+                            [0x00u8, 0x3F, 0xC0, 0xFF, 0x04, 0x84][(i / 600) % 6]
+                        } else {
+                            (seed >> 24) as u8
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        streams.extend(sigs.iter().map(|x| encode_seq(x, x, 0xFF, false).0));
+        for (i, codes) in streams.iter().enumerate() {
+            for mode in [G722Mode::Kbps64, G722Mode::Kbps56, G722Mode::Kbps48] {
+                let (a, sa) = decode_seq(codes, mode, false);
+                let (b, sb) = decode_seq(codes, mode, true);
+                assert_eq!(a, b, "decode, stream {i}, {mode:?}");
+                assert_eq!(sa, sb, "decoder state, stream {i}, {mode:?}");
+            }
+        }
     }
 }

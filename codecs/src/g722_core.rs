@@ -754,6 +754,9 @@ mod tests {
             // and sign flips.
             let style = run % 4;
             let mut held = 0i16;
+            let mut prev_d0 = 0i16;
+            #[cfg(target_arch = "x86_64")]
+            let mut avx2_pair = avx2::available().then_some((band, band, reference));
             for k in 0..3000 {
                 let d0 = match style {
                     0 => (next() % 20457) as i16 - 10228,
@@ -775,6 +778,25 @@ mod tests {
                 };
                 let r0 = band.adapt(d0);
                 reference.adapt(d0);
+                // The AVX2 update of both bands at once: the lower half gets this d0, the higher half
+                // the previous one (so the halves differ), each against its own reference.
+                #[cfg(target_arch = "x86_64")]
+                if let Some((low, high, ref_h)) = &mut avx2_pair {
+                    avx2::adapt_pair(low, high, d0, prev_d0);
+                    ref_h.adapt(prev_d0);
+                    for (v, r) in [(&*low, &reference), (&*high, &*ref_h)] {
+                        assert_eq!(
+                            (v.s, v.sz, v.a1, v.a2, &v.b[..6], &v.d[..6]),
+                            (r.s, r.sz, r.a[1], r.a[2], &r.b[1..], &r.d[1..]),
+                            "AVX2 state, run {run} step {k}"
+                        );
+                    }
+                    assert_eq!(
+                        (low.rr1, high.rr1),
+                        (sat(i32::from(reference.r[0]) * 2), sat(i32::from(ref_h.r[0]) * 2))
+                    );
+                }
+                prev_d0 = d0;
                 if reference.filtez_saturated() {
                     saturating_cases += 1;
                 }

@@ -234,10 +234,10 @@ impl Decoder for G722Decoder {
     }
 }
 
-/// Runtime CPU dispatch of the block loops: on x86-64 CPUs with AVX2/BMI/POPCNT the same Rust code is
-/// compiled a second time with those features (VEX three-operand SIMD, one-instruction `popcnt`), else
-/// the x86-64 baseline (SSE2) build runs. Both compute identical integers: the features change only the
-/// instruction selection of the same intrinsics and integer operations.
+/// Runtime CPU dispatch of the block loops: on x86-64 CPUs with AVX2/BMI/POPCNT the ADPCM loops run the
+/// AVX2 kernels of `g722_core::avx2` (both sub-bands in one register) and the QMF is compiled with those
+/// features; elsewhere the portable block loops run (SSE2 on x86-64). Both compute identical integers
+/// (tests compare them on random, extreme and ITU input).
 #[allow(unsafe_code)]
 mod cpu {
     use super::{G722Decoder, G722Encoder};

@@ -15,7 +15,9 @@
 //! (exact, no branch); the inverse quantisers and the ILA scale-factor table are precomputed at compile
 //! time. The codec runs whole blocks (`encode_block` / `decode_block`) with both band states copied into
 //! locals; the two bands stay in one loop so the CPU overlaps their dependency chains (one loop per band
-//! was measured slower).
+//! was measured slower). On CPUs with AVX2 the block loops run instead in the `avx2` submodule
+//! (`g722_avx2.rs`: both bands in one 256-bit register, branch-free quantiser feedback), which computes
+//! the same integers; this portable code is the reference and the fallback.
 //!
 //! # Real-time safety
 //! Plain integer arithmetic on fixed-size state; nothing allocates.

@@ -72,17 +72,18 @@ impl G722Encoder {
         let mask = self.mode.code_mask();
         let (mut xl, mut xh) = ([0i16; BLOCK], [0i16; BLOCK]);
         for (block, o) in pcm.chunks(2 * BLOCK).zip(out.chunks_mut(BLOCK)) {
-            self.qmf.split(block, &mut xl, &mut xh);
             #[cfg(target_arch = "x86_64")]
             if simd {
                 // SAFETY: `simd` is only set by `cpu::encode` after `avx2::available()`.
                 #[allow(unsafe_code)]
                 unsafe {
+                    crate::g722_qmf::avx2::split(&mut self.qmf, block, &mut xl, &mut xh);
                     crate::g722_core::avx2::encode_block(&mut self.adpcm, &xl, &xh, mask, o)
                 };
                 continue;
             }
             let _ = simd;
+            self.qmf.split(block, &mut xl, &mut xh);
             self.adpcm.encode_block(&xl, &xh, mask, o);
         }
     }
@@ -173,9 +174,9 @@ impl G722Decoder {
                         self.mode.low_table(),
                         &mut rl,
                         &mut rh,
-                    )
+                    );
+                    crate::g722_qmf::avx2::join(&mut self.qmf, &rl, &rh, block.len(), o);
                 };
-                self.qmf.join(&rl, &rh, block.len(), o);
                 continue;
             }
             let _ = simd;
@@ -235,8 +236,8 @@ impl Decoder for G722Decoder {
 }
 
 /// Runtime CPU dispatch of the block loops: on x86-64 CPUs with AVX2/BMI/POPCNT the ADPCM loops run the
-/// AVX2 kernels of `g722_core::avx2` (both sub-bands in one register) and the QMF is compiled with those
-/// features; elsewhere the portable block loops run (SSE2 on x86-64). Both compute identical integers
+/// AVX2 kernels of `g722_core::avx2` (both sub-bands in one register) and of `g722_qmf::avx2` (eight
+/// sample pairs per step); elsewhere the portable block loops run (SSE2 on x86-64). Both compute identical integers
 /// (tests compare them on random, extreme and ITU input).
 #[allow(unsafe_code)]
 mod cpu {

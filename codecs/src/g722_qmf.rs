@@ -231,6 +231,132 @@ impl QmfSynthesis {
     }
 }
 
+/// The block filters on AVX2, eight sample pairs per step (used by the AVX2 codec variants).
+///
+/// With `e_k = buf[2k]`, `o_k = buf[2k + 1]` the sums of pair `j` are `B_j = Σ_m h[2m]·e_{j+m}` and
+/// `A_j = Σ_m h[2m+1]·o_{j+m}` (m = 0..11). `vpmaddwd` takes two taps at once from the 32-bit lanes
+/// `(e_k, e_{k+1})` / `(o_k, o_{k+1})`, which two blends make from the interleaved buffer loaded at
+/// element offsets `k` and `k + 1`; eight consecutive `j` fill the eight 32-bit lanes. The sums are
+/// exact in `i32`; the output scaling is a shift and a saturating pack (`limit` / the STL's saturating
+/// `<< 4` then `>> 16` equal `clamp(acc >> 15, …)` / `clamp(acc >> 12, −32 768, 32 767)`).
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub(crate) mod avx2 {
+    use super::{QmfAnalysis, QmfSynthesis, BLOCK, COEF_QMF, HIST};
+    use std::arch::x86_64::*;
+
+    /// Buffer length: history, a block, and slack for the last step's loads (pairs up to a multiple of
+    /// eight, 13 elements of 32 bits past the first).
+    const BUF: usize = HIST + 2 * BLOCK + 48;
+
+    /// `(A_j, B_j)` for `j = j0..j0 + 8` from the interleaved buffer `buf`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn sums8(buf: &[i16; BUF], j0: usize) -> (__m256i, __m256i) {
+        debug_assert!(2 * (j0 + 11) + 16 <= BUF);
+        let mut a = _mm256_setzero_si256();
+        let mut b = _mm256_setzero_si256();
+        for t in 0..6 {
+            let k = j0 + 2 * t;
+            // SAFETY: both loads read 16 i16 from `buf[2k..2k + 18]`, inside BUF for every j0 < BLOCK
+            // (2·(BLOCK − 1 + 10) + 18 < BUF); unaligned loads have no alignment requirement.
+            let (x, y) = unsafe {
+                (
+                    _mm256_loadu_si256(buf.as_ptr().add(2 * k) as *const __m256i),
+                    _mm256_loadu_si256(buf.as_ptr().add(2 * k + 2) as *const __m256i),
+                )
+            };
+            let pe = _mm256_blend_epi16::<0xAA>(x, _mm256_slli_epi32::<16>(y));
+            let po = _mm256_blend_epi16::<0xAA>(_mm256_srli_epi32::<16>(x), y);
+            let taps = |c0: i16, c1: i16| _mm256_set1_epi32(i32::from(c0 as u16) | (i32::from(c1) << 16));
+            b = _mm256_add_epi32(
+                b,
+                _mm256_madd_epi16(pe, taps(COEF_QMF[4 * t], COEF_QMF[4 * t + 2])),
+            );
+            a = _mm256_add_epi32(
+                a,
+                _mm256_madd_epi16(po, taps(COEF_QMF[4 * t + 1], COEF_QMF[4 * t + 3])),
+            );
+        }
+        (a, b)
+    }
+
+    /// [`QmfAnalysis::split`] (same contract).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(crate) unsafe fn split(
+        q: &mut QmfAnalysis,
+        pcm: &[i16],
+        xl: &mut [i16; BLOCK],
+        xh: &mut [i16; BLOCK],
+    ) {
+        let n = (pcm.len() / 2).min(BLOCK);
+        let mut buf = [0i16; BUF];
+        buf[..HIST].copy_from_slice(&q.hist);
+        buf[HIST..HIST + 2 * n].copy_from_slice(&pcm[..2 * n]);
+        let (lo, hi) = (_mm256_set1_epi16(-16384), _mm256_set1_epi16(16383));
+        for j0 in (0..n).step_by(8) {
+            let (a, b) = sums8(&buf, j0);
+            // limit(((A ± B)·2) >> 16) = limit((A ± B) >> 15) (|A ± B| < 2³⁰).
+            let l = _mm256_srai_epi32::<15>(_mm256_add_epi32(a, b));
+            let h = _mm256_srai_epi32::<15>(_mm256_sub_epi32(a, b));
+            // [l0..3 h0..3 | l4..7 h4..7] → [l0..7 | h0..7], then the 15-bit limit.
+            let v = _mm256_permute4x64_epi64::<0xD8>(_mm256_packs_epi32(l, h));
+            let v = _mm256_max_epi16(_mm256_min_epi16(v, hi), lo);
+            // SAFETY: j0 is a multiple of 8 below n ≤ BLOCK (a multiple of 8), so both 8-lane stores
+            // stay inside the BLOCK-element arrays.
+            unsafe {
+                _mm_storeu_si128(xl.as_mut_ptr().add(j0) as *mut __m128i, _mm256_castsi256_si128(v));
+                _mm_storeu_si128(
+                    xh.as_mut_ptr().add(j0) as *mut __m128i,
+                    _mm256_extracti128_si256::<1>(v),
+                );
+            }
+        }
+        q.hist.copy_from_slice(&buf[2 * n..2 * n + HIST]);
+    }
+
+    /// [`QmfSynthesis::join`] (same contract).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(crate) unsafe fn join(
+        q: &mut QmfSynthesis,
+        rl: &[i16; BLOCK],
+        rh: &[i16; BLOCK],
+        n: usize,
+        out: &mut [i16],
+    ) {
+        let n = n.min(BLOCK).min(out.len() / 2);
+        let mut buf = [0i16; BUF];
+        buf[..HIST].copy_from_slice(&q.hist);
+        for ((x, &l), &h) in buf[HIST..HIST + 2 * n]
+            .chunks_exact_mut(2)
+            .zip(&rl[..n])
+            .zip(&rh[..n])
+        {
+            x[0] = l.saturating_add(h);
+            x[1] = l.saturating_sub(h);
+        }
+        let mut tmp = [0i16; 2 * BLOCK];
+        for j0 in (0..n).step_by(8) {
+            let (a, b) = sums8(&buf, j0);
+            // The STL's saturating `acc << 4` then `>> 16` is clamp(acc >> 12) to 16 bits.
+            let a = _mm256_packs_epi32(_mm256_srai_epi32::<12>(a), _mm256_srai_epi32::<12>(a));
+            let b = _mm256_packs_epi32(_mm256_srai_epi32::<12>(b), _mm256_srai_epi32::<12>(b));
+            // [a0 b0 a1 b1 a2 b2 a3 b3 | a4 b4 … a7 b7]: the output samples in time order.
+            let v = _mm256_unpacklo_epi16(a, b);
+            // SAFETY: j0 < n ≤ BLOCK with j0 a multiple of 8: the 16 lanes land in tmp[2j0..2j0 + 16].
+            unsafe { _mm256_storeu_si256(tmp.as_mut_ptr().add(2 * j0) as *mut __m256i, v) };
+        }
+        out[..2 * n].copy_from_slice(&tmp[..2 * n]);
+        q.hist.copy_from_slice(&buf[2 * n..2 * n + HIST]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +420,46 @@ mod tests {
             }
         }
         assert_eq!(got, want);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    #[test]
+    fn avx2_blocks_equal_the_portable_blocks() {
+        if !std::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this CPU: nothing to compare");
+            return;
+        }
+        let pcm = noise(2 * 1500);
+        let (mut q1, mut q2) = (QmfAnalysis::new(), QmfAnalysis::new());
+        let (mut s1, mut s2) = (QmfSynthesis::new(), QmfSynthesis::new());
+        let mut at = 0;
+        for n in [1usize, 0, 7, BLOCK, 33, BLOCK, 11, 12, 8, 159].iter().cycle() {
+            let n = (*n).min(1500 - at);
+            let block = &pcm[2 * at..2 * (at + n)];
+            let (mut l1, mut h1, mut l2, mut h2) =
+                ([0i16; BLOCK], [0i16; BLOCK], [0i16; BLOCK], [0i16; BLOCK]);
+            q1.split(block, &mut l1, &mut h1);
+            // SAFETY: AVX2 was detected above.
+            unsafe { avx2::split(&mut q2, block, &mut l2, &mut h2) };
+            assert_eq!((&l1[..n], &h1[..n]), (&l2[..n], &h2[..n]), "split at {at}");
+            assert_eq!(q1, q2);
+            // Synthesis of full-scale noise as sub-bands (saturating inputs and outputs).
+            let (mut o1, mut o2) = (vec![7i16; 2 * n + 3], vec![7i16; 2 * n + 3]);
+            let (mut rl, mut rh) = ([0i16; BLOCK], [0i16; BLOCK]);
+            for (k, p) in block.chunks_exact(2).enumerate() {
+                (rl[k], rh[k]) = (p[0], p[1]);
+            }
+            s1.join(&rl, &rh, n, &mut o1);
+            // SAFETY: as above.
+            unsafe { avx2::join(&mut s2, &rl, &rh, n, &mut o2) };
+            assert_eq!(o1, o2, "join at {at}");
+            assert_eq!(s1, s2);
+            at += n;
+            if at == 1500 {
+                break;
+            }
+        }
     }
 
     #[test]

@@ -43,6 +43,41 @@ fn output_level_spread_is_within_3_db_and_nothing_clips() {
     }
 }
 
+/// Level jumps −40 → −12 → −30 → −20 dBFS every 4 s: the active-speech level of each segment's last 60 %
+/// (after 1.6 s of landing) stays within 3 dB across the segments, and nothing clips.
+#[test]
+fn level_jumps_land_within_3_db() {
+    let rate = 16_000;
+    let seg_s = 4.0;
+    let (clean, labels) = speech(rate, 77, 4.0 * seg_s, 0.3, -26.0);
+    let noise = pink(clean.len(), 9);
+    let x = mix_snr(&clean, &noise, 40.0, rate);
+    let seg = (seg_s * f64::from(rate)) as usize;
+    let jumps = [-40.0f32, -12.0, -30.0, -20.0];
+    let x: Vec<f32> = x
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v * 10f32.powf((jumps[(i / seg).min(3)] + 26.0) / 20.0))
+        .collect();
+    let (y, _, _) = run_node("agc", &[("target_dbfs", "-23")], &x, rate);
+    assert!(
+        y.iter().all(|v| v.abs() <= 10f32.powf(-1.0 / 20.0)),
+        "a sample passed the ceiling"
+    );
+    let frame = (rate / 100) as usize;
+    let mut levels = Vec::new();
+    for k in 0..4 {
+        // 10 ms frames of the segment's last 60 % (`run_node` removed the latency).
+        let (f0, f1) = ((k * seg + seg * 2 / 5) / frame, ((k + 1) * seg) / frame);
+        let out = &y[f0 * frame..f1 * frame];
+        levels.push(db(labelled_level(out, &labels[f0..f1], rate)));
+    }
+    let spread =
+        levels.iter().cloned().fold(f64::MIN, f64::max) - levels.iter().cloned().fold(f64::MAX, f64::min);
+    eprintln!("segment levels {levels:.2?}, spread {spread:.2} dB");
+    assert!(spread <= 3.0, "level-jump spread {spread:.2} dB: {levels:?}");
+}
+
 #[test]
 fn limiter_never_exceeds_the_ceiling() {
     let rate = 48_000;

@@ -11,8 +11,13 @@
 //! - Level: the mean square of each 10 ms frame (K-weighted per ITU-R BS.1770-4 in `lufs` mode, with the
 //!   −0.691 dB offset), averaged in the power domain over speech frames whose SNR exceeds 6 dB (time
 //!   constant 0.5 s; a cumulative mean for the first half second of speech).
+//! - Level jumps: a second, short-term level (mean power of the last 250 ms of speech frames) is compared
+//!   with the long-term one; when they differ by more than 6 dB for 150 ms of speech, the long-term mean
+//!   restarts from the short-term window (which by then holds only the new level).
 //! - Gain: every frame the gain steps towards `target − level` within the slew limits and is ramped
-//!   linearly over the next frame, so it never jumps.
+//!   linearly over the next frame, so it never jumps. While it is more than 6 dB from its target, after a
+//!   detected jump, and during the first half second of speech, the slew limits are multiplied by 4 (a
+//!   −40 dBFS talker reaches the target in about half a second).
 //! - Limiter: with a look-ahead of L = 5 ms the required gain `g[n] = min(1, c/|x[n]|)` goes through a
 //!   sliding minimum over L+1 samples and a moving average over L+1 samples; every term of that average is
 //!   ≤ the required gain of the sample leaving the delay line, so the peak never passes the ceiling (a
@@ -63,6 +68,16 @@ const METERS: &[&str] = &["gain_db", "speech_level_db", "limiter_db", "speech"];
 
 /// Lowest gain the AGC applies, dB.
 const MIN_GAIN_DB: f32 = -30.0;
+/// Time constant of the long-term speech level, s.
+const LONG_TAU_S: f64 = 0.5;
+/// Speech frames (10 ms) of the short-term speech level that detects level jumps.
+const SHORT_FRAMES: usize = 25;
+/// Deviation of the short-term from the long-term level that counts as a jump, dB.
+const JUMP_DB: f64 = 6.0;
+/// How long (of speech) the deviation must last, s.
+const JUMP_S: f64 = 0.15;
+/// Factor on the slew limits while the gain catches up with a jump or with the first speech.
+const CATCH_UP: f32 = 4.0;
 
 /// The `agc` node type.
 pub(crate) const TYPE: NodeType = NodeType {
@@ -184,6 +199,15 @@ pub struct Agc {
     acc_pow: f64,
     acc_n: usize,
     level_pow: f64,
+    /// Powers of the last speech frames, for jump detection.
+    short_ring: [f64; SHORT_FRAMES],
+    short_sum: f64,
+    short_pos: usize,
+    short_len: usize,
+    /// Speech frames in a row whose short-term level deviates by more than `JUMP_DB`.
+    jump_frames: u32,
+    /// The gain is catching up with a level jump (faster slew).
+    catch_up: bool,
     speech_frames: u32,
     gain_db: f32,
     gain: Smoothed,
@@ -234,6 +258,12 @@ impl Agc {
             acc_pow: 0.0,
             acc_n: 0,
             level_pow: 0.0,
+            short_ring: [0.0; SHORT_FRAMES],
+            short_sum: 0.0,
+            short_pos: 0,
+            short_len: 0,
+            jump_frames: 0,
+            catch_up: false,
             speech_frames: 0,
             gain_db: 0.0,
             gain: Smoothed::new(1.0, 160),
@@ -269,15 +299,53 @@ impl Agc {
             let k = if self.speech_frames <= warm {
                 1.0 / f64::from(self.speech_frames)
             } else {
-                1.0 - (-frame_s / 0.5).exp()
+                1.0 - (-frame_s / LONG_TAU_S).exp()
             };
             self.level_pow += k * (p - self.level_pow);
+            // Short-term level: mean power of the last SHORT_FRAMES speech frames.
+            self.short_sum += p - self.short_ring[self.short_pos];
+            self.short_ring[self.short_pos] = p;
+            self.short_pos = (self.short_pos + 1) % SHORT_FRAMES;
+            self.short_len = (self.short_len + 1).min(SHORT_FRAMES);
+            if self.short_pos == 0 {
+                // Re-sum once per turn so rounding cannot accumulate.
+                self.short_sum = self.short_ring.iter().sum();
+            }
+            let short_pow = self.short_sum.max(0.0) / self.short_len as f64;
+            // Level jump: the short-term level stays more than JUMP_DB away from the long-term one for
+            // JUMP_S of speech; the long-term estimate restarts from the short-term one and the gain moves
+            // at CATCH_UP times the slew limits until it reaches its new target.
+            let dev = 10.0 * (short_pow.max(1e-12) / self.level_pow.max(1e-12)).log10();
+            self.jump_frames = if dev.abs() > JUMP_DB {
+                self.jump_frames + 1
+            } else {
+                0
+            };
+            if f64::from(self.jump_frames) * frame_s >= JUMP_S {
+                // Restart the long-term mean from the window, which by now holds only the new level.
+                self.level_pow = short_pow;
+                self.speech_frames = self.short_len as u32;
+                self.jump_frames = 0;
+                self.catch_up = true;
+            }
             let offset = if self.lufs { -0.691 } else { 0.0 };
             let level_db = offset + 10.0 * (self.level_pow.max(1e-12)).log10() as f32;
             let want = (self.target_db - level_db).clamp(MIN_GAIN_DB, self.max_gain_db);
             let dt = frame_s as f32;
-            let step = (want - self.gain_db).clamp(-self.attack * dt, self.release * dt);
+            // The first speech (no level known before it) is also caught up with.
+            let fast = if self.catch_up
+                || self.speech_frames <= warm
+                || (want - self.gain_db).abs() > JUMP_DB as f32
+            {
+                CATCH_UP
+            } else {
+                1.0
+            };
+            let step = (want - self.gain_db).clamp(-self.attack * dt * fast, self.release * dt * fast);
             self.gain_db += step;
+            if (want - self.gain_db).abs() < 1.0 {
+                self.catch_up = false;
+            }
             self.meters.set(1, f64::from(level_db));
         }
         // Parameter changes of max_gain take effect even in silence.
@@ -467,6 +535,12 @@ impl Processor for Agc {
         self.acc_pow = 0.0;
         self.acc_n = 0;
         self.level_pow = 0.0;
+        self.short_ring = [0.0; SHORT_FRAMES];
+        self.short_sum = 0.0;
+        self.short_pos = 0;
+        self.short_len = 0;
+        self.jump_frames = 0;
+        self.catch_up = false;
         self.speech_frames = 0;
         self.gain_db = 0.0;
         self.gain.set_immediate(1.0);

@@ -38,7 +38,7 @@ fn add(a: i16, b: i16) -> i16 {
 
 /// STL `mult`: `(a·b) >> 15`, saturated. The saturation can only act for `a = b = −32 768`; at every
 /// call site one operand is a constant, `DET` (positive), a doubled difference (|2d| ≤ 20 456) or a pole
-/// coefficient (|a1| ≤ 15 360, |a2| ≤ 12 288), so it is a provable no-op and is left out.
+/// coefficient (|a1| ≤ 27 648, |a2| ≤ 12 288), so it is a provable no-op and is left out.
 #[inline(always)]
 fn mult(a: i16, b: i16) -> i16 {
     debug_assert!(a != i16::MIN || b != i16::MIN);
@@ -323,9 +323,10 @@ impl Band {
     /// Blocks PARREC, RECONS, UPZERO, UPPOL2, UPPOL1, FILTEZ, FILTEP, PREDIC for quantised difference
     /// `d0`; returns the reconstructed signal `r0`.
     ///
-    /// Only the STL saturations that can act are kept (value ranges: |d0| ≤ 10 228, |a1| ≤ 15 360,
-    /// |a2| ≤ 12 288, so `wd2 + wd3 + mult(a2, 32512)`, `wd1 + mult(a1, 32640)` and FILTEP's
-    /// `mult(a1, ·) + mult(a2, ·)` stay inside 16 bits); the others are done in `i32` and saturated.
+    /// Only the STL saturations that can act are kept (value ranges: |d0| ≤ 10 228, |a2| ≤ 12 288,
+    /// |a1| ≤ 15 360 − a2 ≤ 27 648, so `wd2 + wd3 + mult(a2, 32512)` and `wd1 + mult(a1, 32640)` stay
+    /// inside 16 bits); the others are done in `i32` and saturated, FILTEP's sum before PREDIC's as in
+    /// the STL (it can exceed 16 bits when |a1| > 20 480).
     #[inline(always)]
     fn adapt(&mut self, d0: i16) -> i16 {
         let p0 = sat(i32::from(d0) + i32::from(self.sz));
@@ -357,7 +358,7 @@ impl Band {
         self.rr1 = rr0;
         let sp = ((apl1 * i32::from(rr0)) >> 15) + ((apl2 * i32::from(self.rr2)) >> 15);
         // PREDIC
-        self.s = sat(sp + i32::from(sz));
+        self.s = sat(i32::from(sat(sp)) + i32::from(sz));
         r0
     }
 

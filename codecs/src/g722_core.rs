@@ -820,6 +820,17 @@ mod tests {
     }
 
     #[test]
+    fn pole_coefficient_a1_exceeds_15360_when_a2_is_negative() {
+        // A constant positive difference keeps every p positive: a2 falls to −12 288 and a1 rises to
+        // 15 360 − a2 = 27 648, the range the FILTEP saturation is kept for.
+        let mut band = Band::new(32);
+        for _ in 0..3000 {
+            band.adapt(100);
+        }
+        assert_eq!((band.a1, band.a2), (27648, -12288));
+    }
+
+    #[test]
     fn quantiser_interval_equals_the_binary_search_of_the_stl() {
         for &det in &DET[64..] {
             for wd in (0..=32767i16).step_by(3).chain([32767]) {

@@ -227,6 +227,38 @@ fn g722(c: &mut Criterion) {
         let mut ours = [0u8; 160];
         ours_fresh.encode(&pcm, &mut ours).expect("fits");
         assert_eq!(ours, theirs, "bit-exact with spandsp on the bench signal");
+        // And over 200 frames with the state carried across calls, encode and decode (the variant this
+        // CPU dispatches to, e.g. the AVX2 kernels).
+        {
+            let long = signal(320 * 200, 16000.0);
+            // SAFETY: spandsp allocates its own states; freed below.
+            let (e2, d2) = unsafe {
+                (
+                    peers::g722_encode_init(std::ptr::null_mut(), 64000, 0),
+                    peers::g722_decode_init(std::ptr::null_mut(), 64000, 0),
+                )
+            };
+            assert!(!e2.is_null() && !d2.is_null());
+            let mut oe = G722Encoder::new(G722Mode::Kbps64);
+            let mut od = G722Decoder::new(G722Mode::Kbps64);
+            for (k, f) in long.chunks(320).enumerate() {
+                let (mut a, mut b) = ([0u8; 160], [0u8; 160]);
+                oe.encode(f, &mut a).expect("fits");
+                // SAFETY: `e2` live; 320 samples in, 160 octets out.
+                unsafe { peers::g722_encode(e2, b.as_mut_ptr(), f.as_ptr(), 320) };
+                assert_eq!(a, b, "encode differs from spandsp in frame {k}");
+                let (mut x, mut y) = ([0i16; 320], [0i16; 320]);
+                od.decode(&a, &mut x).expect("fits");
+                // SAFETY: `d2` live; 160 octets in, 320 samples out.
+                unsafe { peers::g722_decode(d2, y.as_mut_ptr(), a.as_ptr(), 160) };
+                assert_eq!(x, y, "decode differs from spandsp in frame {k}");
+            }
+            // SAFETY: allocated above, freed once.
+            unsafe {
+                peers::g722_encode_free(e2);
+                peers::g722_decode_free(d2);
+            }
+        }
         g.bench_function("spandsp_encode", |b| {
             // SAFETY: as above.
             b.iter(|| unsafe { peers::g722_encode(e, codes.as_mut_ptr(), black_box(pcm.as_ptr()), 320) })

@@ -14,9 +14,14 @@
 //!   the window's own autocorrelation, Boersma 1993) at pitch lags 2.5–16 ms (60–400 Hz);
 //! - spectral flatness (Wiener entropy, Johnston 1988) over 300 Hz – 4 kHz.
 //!
-//! A frame is speech when its band SNR exceeds 9 dB, or 4 dB together with voicing (harmonicity ≥ 0.5 or
-//! flatness ≤ 0.25); a 200 ms hangover bridges the gaps between words (as in G.729 Annex B's smoothing).
-//! At 8 kHz the band stops at 3.8 kHz.
+//! A frame is speech when its level is above −75 dBFS and its band SNR exceeds 9 dB, or 4 dB together with
+//! voicing (harmonicity ≥ 0.5 or flatness ≤ 0.25); a 200 ms hangover bridges the gaps between words (as in
+//! G.729 Annex B's smoothing). At 8 kHz the band stops at 3.8 kHz.
+//!
+//! Frames below the −75 dBFS floor cannot be speech whatever their spectrum, so they skip the spectral
+//! analysis (the energy gate of WebRTC's and G.729B's detectors): the noise floor follows their full-band
+//! level, harmonicity reads 0 and flatness 1. Idle telephone legs after noise suppression sit there most of
+//! the time, so a conference's detectors cost little more than a level measurement per leg.
 //!
 //! # Real-time safety
 //! [`Vad::new`] allocates the FFT plans and buffers; [`Vad::process`] does not allocate.
@@ -202,6 +207,11 @@ impl Vad {
         let newest = &self.hist[n..];
         let ms = newest.iter().map(|x| x * x).sum::<f32>() / n as f32;
         let level_dbfs = 10.0 * (ms + 1e-12).log10();
+        if level_dbfs <= SPEECH_FLOOR_DBFS {
+            // Below the floor no frame is speech: the band level is the full-band level, no spectrum.
+            self.decide(level_dbfs, level_dbfs, 0.0, 1.0);
+            return;
+        }
         self.time.fill(0.0);
         for ((t, &x), &w) in self.time.iter_mut().zip(&self.hist).zip(&self.window) {
             *t = x * w;
@@ -250,6 +260,11 @@ impl Vad {
             .fold(0.0f32, |m, (&r, &inv)| m.max(r * inv))
             / r0;
         let harmonicity = harm.clamp(0.0, 1.0);
+        self.decide(level_dbfs, band_db, harmonicity, flatness);
+    }
+
+    /// Updates the noise floor, the decision and the features from one frame's measurements.
+    fn decide(&mut self, level_dbfs: f32, band_db: f32, harmonicity: f32, flatness: f32) {
         // Noise floor: follow minima at once, rise slowly (2 dB/s), faster while the frame looks like noise.
         if self.frames == 0 {
             self.noise_db = band_db;
@@ -264,7 +279,7 @@ impl Vad {
         self.frames += 1;
         let snr = band_db - self.noise_db;
         let voiced = harmonicity >= 0.5 || flatness <= 0.25;
-        let frame_speech = level_dbfs > -75.0 && (snr > 9.0 || (snr > 4.0 && voiced));
+        let frame_speech = level_dbfs > SPEECH_FLOOR_DBFS && (snr > 9.0 || (snr > 4.0 && voiced));
         if frame_speech {
             self.hang = self.hang_frames;
             self.speech = true;
@@ -285,6 +300,9 @@ impl Vad {
         };
     }
 }
+
+/// Frames at or below this level (dBFS) are never speech.
+const SPEECH_FLOOR_DBFS: f32 = -75.0;
 
 const METERS: &[&str] = &[
     "speech",
@@ -405,5 +423,75 @@ mod tests {
         assert!(decisions[30..95].iter().all(|&d| !d), "noise flagged as speech");
         assert!(decisions[230..].iter().all(|&d| !d), "hangover never ends");
         assert!(vad.features().flatness > 0.3);
+    }
+
+    #[test]
+    fn frames_below_the_floor_skip_the_spectrum_and_speech_after_them_is_found() {
+        let rate = 8_000;
+        let mut vad = Vad::new(rate);
+        let mut seed = 7u32;
+        let mut noise = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let mut decisions = Vec::new();
+        let mut quiet_features = Vec::new();
+        for blk in 0..400 {
+            let on = (200..300).contains(&blk);
+            let x: Vec<f32> = (0..80)
+                .map(|i| {
+                    let t = (blk * 80 + i) as f32 / rate as f32;
+                    let s: f32 = (1..=8)
+                        .map(|h| (2.0 * std::f32::consts::PI * 140.0 * h as f32 * t).sin() / h as f32)
+                        .sum();
+                    // −90 dBFS-ish noise (rms of 1e-4·U(−½, ½) ≈ −91 dBFS re a full-scale square wave).
+                    1e-4 * noise() + if on { 0.05 * s } else { 0.0 }
+                })
+                .collect();
+            decisions.push(vad.process(&x));
+            if blk < 200 {
+                quiet_features.push(vad.features());
+            }
+        }
+        assert!(
+            decisions[..200].iter().all(|&d| !d),
+            "a frame below −75 dBFS was speech"
+        );
+        for f in &quiet_features[1..] {
+            assert!(
+                f.level_dbfs < -85.0 && f.level_dbfs > -100.0,
+                "level {}",
+                f.level_dbfs
+            );
+            assert_eq!(
+                (f.harmonicity, f.flatness),
+                (0.0, 1.0),
+                "quiet frames skip the spectrum"
+            );
+        }
+        // The floor followed the quiet level, so the burst stands far above it.
+        assert!(
+            quiet_features[199].noise_dbfs < -85.0,
+            "{}",
+            quiet_features[199].noise_dbfs
+        );
+        assert!(
+            decisions[202..300].iter().all(|&d| d),
+            "speech after a quiet stretch missed"
+        );
+        assert!(decisions[330..].iter().all(|&d| !d), "hangover never ends");
+        // A frame just above the floor is analysed (harmonicity of a harmonic tone is high).
+        let mut v2 = Vad::new(rate);
+        let tone: Vec<f32> = (0..800)
+            .map(|i| 3e-4 * (2.0 * std::f32::consts::PI * 200.0 * i as f32 / rate as f32).sin())
+            .collect();
+        v2.process(&tone);
+        let f = v2.features();
+        assert!(
+            f.level_dbfs > -75.0 && f.level_dbfs < -65.0,
+            "level {}",
+            f.level_dbfs
+        );
+        assert!(f.harmonicity > 0.8, "harmonicity {}", f.harmonicity);
     }
 }

@@ -205,11 +205,8 @@ impl Task for BenchTask {
     }
 }
 
-/// Runs the benchmark (blocks for `cfg.seconds`).
-///
-/// # Errors
-/// A one-line message for a bad configuration.
-pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, String> {
+/// The bench's task, ready to tick, and its per-tick period in ms.
+fn build_task(cfg: &BenchConfig) -> Result<(BenchTask, u32), String> {
     if cfg.legs == 0 {
         return Err("--legs: expected at least 1".into());
     }
@@ -253,8 +250,6 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, String> {
         });
     }
     let frame = (info.audio_rate * ptime / 1000) as u64;
-    let sent = Arc::new(AtomicU64::new(0));
-    let encodes = Arc::new(AtomicU64::new(0));
     let task = BenchTask {
         conf,
         clips,
@@ -266,9 +261,41 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, String> {
         pkt: vec![0; MTU],
         out: vec![0; MTU],
         rng: 0x2545_f491_4f6c_dd1d,
-        sent: sent.clone(),
-        encodes: encodes.clone(),
+        sent: Arc::new(AtomicU64::new(0)),
+        encodes: Arc::new(AtomicU64::new(0)),
     };
+    Ok((task, ptime))
+}
+
+/// Ticks the bench's conference `ticks` times back to back on the calling thread (no scheduler, no real
+/// time) and returns the thread CPU time of every tick: the per-tick cost without preemption, for profiling
+/// where a tick's time goes and which ticks are expensive.
+///
+/// # Errors
+/// A one-line message for a bad configuration or when the platform has no thread CPU clock.
+pub fn profile_ticks(cfg: &BenchConfig, ticks: usize, pause: Duration) -> Result<Vec<Duration>, String> {
+    let (mut task, _) = build_task(cfg)?;
+    let mut out = Vec::with_capacity(ticks);
+    for _ in 0..ticks {
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
+        let t0 = tutti_engine::thread_cpu_time().ok_or("no thread CPU clock on this platform")?;
+        task.tick();
+        let t1 = tutti_engine::thread_cpu_time().ok_or("no thread CPU clock on this platform")?;
+        out.push(t1.saturating_sub(t0));
+    }
+    Ok(out)
+}
+
+/// Runs the benchmark (blocks for `cfg.seconds`).
+///
+/// # Errors
+/// A one-line message for a bad configuration.
+pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport, String> {
+    let (task, ptime) = build_task(cfg)?;
+    let sent = task.sent.clone();
+    let encodes = task.encodes.clone();
     let mut sched = Scheduler::new(SchedulerConfig {
         workers: cfg.workers.max(1),
         track_allocations: true,

@@ -35,7 +35,7 @@ mod stats;
 mod talkers;
 
 pub use self::core::{leg_codec, Conference};
-pub use bench::{run_bench, BenchConfig, BenchReport};
+pub use bench::{profile_ticks, run_bench, BenchConfig, BenchReport};
 pub use capture::{mix_capture, MixOptions, MixOutput, Participant};
 pub use config::{ConferenceConfig, ConferenceError, LegConfig, LegId, MixRate};
 pub use dsp::{FrameResampler, Limiter};

@@ -12,6 +12,7 @@
 
 mod basic;
 mod fx;
+mod plans;
 pub mod voice;
 
 pub use basic::{Biquad, BiquadBank8, BiquadCoeffs, Delay, Gain, HighPass, Remix};

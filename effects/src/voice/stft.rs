@@ -10,7 +10,7 @@
 //! # How
 //! Weighted overlap-add (Crochiere 1980): with a periodic Hann window `w`, `w[i] + w[i + n/2] = 1`, so the
 //! product of the √Hann analysis and √Hann synthesis windows sums to one at 50 % overlap. Transforms use
-//! `realfft` plans created in [`Stft::new`]; `process` uses preallocated scratch buffers.
+//! `realfft` plans (shared by every STFT of the same length) taken in [`Stft::new`]; `process` uses preallocated scratch buffers.
 //!
 //! # Real-time safety
 //! [`Stft::new`] allocates; [`Stft::process`] and [`Stft::reset`] only copy and transform in place.
@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use realfft::num_complex::Complex32;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use realfft::{ComplexToReal, RealToComplex};
 
 /// Hop length and alignment for a stream at `rate` Hz processed in blocks of `block` frames.
 ///
@@ -45,7 +45,7 @@ pub(crate) fn layout_for(rate: u32, block: usize) -> (usize, bool) {
 pub(crate) struct Stft {
     n: usize,
     hop: usize,
-    window: Vec<f32>,
+    window: Arc<[f32]>,
     fwd: Arc<dyn RealToComplex<f32>>,
     inv: Arc<dyn ComplexToReal<f32>>,
     /// The last `n` input samples; the newest `pos` samples of the current hop sit at `n - hop ..`.
@@ -76,12 +76,13 @@ impl Stft {
     /// whole hops (then the latency is one hop instead of two).
     pub(crate) fn new(hop: usize, aligned: bool) -> Self {
         let n = 2 * hop.max(2);
-        let mut planner = RealFftPlanner::<f32>::new();
-        let fwd = planner.plan_fft_forward(n);
-        let inv = planner.plan_fft_inverse(n);
-        let window = (0..n)
-            .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()).sqrt() as f32)
-            .collect();
+        // Plans and window are shared by every STFT of this length (see `crate::plans`).
+        let (fwd, inv) = crate::plans::real_fft(n);
+        let window = crate::plans::table("stft-sqrt-hann", [n, 0], || {
+            (0..n)
+                .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()).sqrt() as f32)
+                .collect()
+        });
         let scratch_fwd = fwd.make_scratch_vec();
         let scratch_inv = inv.make_scratch_vec();
         Self {
@@ -162,7 +163,7 @@ impl Stft {
 
     fn run_frame(&mut self, modify: &mut impl FnMut(&mut [Complex32])) {
         let (n, hop) = (self.n, self.hop);
-        for ((t, &x), &w) in self.time.iter_mut().zip(&self.frame).zip(&self.window) {
+        for ((t, &x), &w) in self.time.iter_mut().zip(&self.frame).zip(self.window.iter()) {
             *t = x * w;
         }
         // Lengths match the plan by construction, so the transforms cannot fail.
@@ -177,7 +178,7 @@ impl Stft {
             .inv
             .process_with_scratch(&mut self.spec, &mut self.time, &mut self.scratch_inv);
         let scale = 1.0 / n as f32;
-        for ((o, &t), &w) in self.ola.iter_mut().zip(&self.time).zip(&self.window) {
+        for ((o, &t), &w) in self.ola.iter_mut().zip(&self.time).zip(self.window.iter()) {
             *o += t * w * scale;
         }
         self.ready.copy_from_slice(&self.ola[..hop]);

@@ -29,7 +29,7 @@
 use std::sync::Arc;
 
 use realfft::num_complex::Complex32;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use realfft::{ComplexToReal, RealToComplex};
 
 use super::lanes::F4;
 use tutti_engine::{
@@ -42,8 +42,8 @@ pub struct Vad {
     frame_len: usize,
     hist: Vec<f32>,
     fill: usize,
-    window: Vec<f32>,
-    win_acf_inv: Vec<f32>,
+    window: Arc<[f32]>,
+    win_acf_inv: Arc<[f32]>,
     fwd: Arc<dyn RealToComplex<f32>>,
     inv: Arc<dyn ComplexToReal<f32>>,
     time: Vec<f32>,
@@ -96,24 +96,28 @@ impl Vad {
         // Zero-padded to twice the window: the circular autocorrelation then equals the linear one at every
         // lag up to the window length (the pitch lags need at most 16 ms < 20 ms).
         let fft_n = 2 * win_len;
-        let mut planner = RealFftPlanner::<f32>::new();
-        let fwd = planner.plan_fft_forward(fft_n);
-        let inv = planner.plan_fft_inverse(fft_n);
-        let window: Vec<f32> = (0..win_len)
-            .map(|i| {
-                (0.5 - 0.5 * (2.0 * std::f64::consts::PI * (i as f64 + 0.5) / win_len as f64).cos()) as f32
-            })
-            .collect();
+        // Plans and tables are shared by every detector at this rate (see `crate::plans`).
+        let (fwd, inv) = crate::plans::real_fft(fft_n);
+        let window = crate::plans::table("vad-hann", [win_len, 0], || {
+            (0..win_len)
+                .map(|i| {
+                    (0.5 - 0.5 * (2.0 * std::f64::consts::PI * (i as f64 + 0.5) / win_len as f64).cos())
+                        as f32
+                })
+                .collect()
+        });
         let min_lag = (rate as f32 / 400.0).round() as usize;
         let max_lag = ((rate as f32 / 60.0).round() as usize).min(win_len - 1);
-        let w0: f32 = window.iter().map(|w| w * w).sum();
         // Reciprocal of the window's own normalised autocorrelation (floored at 10⁻³).
-        let win_acf_inv: Vec<f32> = (0..=max_lag)
-            .map(|l| {
-                let acf = window.iter().zip(&window[l..]).map(|(a, b)| a * b).sum::<f32>() / w0;
-                1.0 / acf.max(1e-3)
-            })
-            .collect();
+        let win_acf_inv = crate::plans::table("vad-window-acf-inverse", [win_len, max_lag], || {
+            let w0: f32 = window.iter().map(|w| w * w).sum();
+            (0..=max_lag)
+                .map(|l| {
+                    let acf = window.iter().zip(&window[l..]).map(|(a, b)| a * b).sum::<f32>() / w0;
+                    1.0 / acf.max(1e-3)
+                })
+                .collect()
+        });
         let hz = |f: f32| ((f * fft_n as f32 / rate as f32).round() as usize).min(fft_n / 2);
         let top = 4000f32.min(rate as f32 * 0.475);
         Self {
@@ -213,7 +217,7 @@ impl Vad {
             return;
         }
         self.time.fill(0.0);
-        for ((t, &x), &w) in self.time.iter_mut().zip(&self.hist).zip(&self.window) {
+        for ((t, &x), &w) in self.time.iter_mut().zip(&self.hist).zip(self.window.iter()) {
             *t = x * w;
         }
         // Plan lengths match the buffers, so the transform cannot fail.

@@ -270,9 +270,7 @@ impl Vad {
     /// Updates the noise floor, the decision and the features from one frame's measurements.
     fn decide(&mut self, level_dbfs: f32, band_db: f32, harmonicity: f32, flatness: f32) {
         // Noise floor: follow minima at once, rise slowly (2 dB/s), faster while the frame looks like noise.
-        if self.frames == 0 {
-            self.noise_db = band_db;
-        } else if band_db < self.noise_db {
+        if self.frames == 0 || band_db < self.noise_db {
             self.noise_db = band_db;
         } else {
             self.noise_db += 0.02;

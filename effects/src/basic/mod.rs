@@ -11,7 +11,6 @@ pub(crate) mod simd8;
 
 pub use biquad::{Biquad, BiquadCoeffs};
 pub use biquad_bank::BiquadBank8;
-pub(crate) use biquad_bank::{from_frames, to_frames};
 pub use delay::Delay;
 pub use gain::Gain;
 pub use hpf::HighPass;

@@ -30,11 +30,9 @@
 
 use tutti_engine::{EngineError, Inputs, NodeArgs, NodeType, Outputs, ParamInfo, Processor, StreamConfig};
 
+use super::common::lanes8::{allpass_planar, AllpassRamp, AllpassState, MAX_STAGES};
 use super::common::{Lfo, LfoShape, ParamSet, LFO_SHAPES};
-use crate::basic::simd8::{allpass_chain, AllpassRamp, LANES, V8};
-use crate::basic::{from_frames, to_frames};
-
-const MAX_STAGES: usize = 12;
+use crate::basic::simd8::{LANES, V8};
 
 const PARAMS: &[ParamInfo] = &[
     ParamInfo::new(
@@ -108,8 +106,7 @@ const CHUNK: usize = 128;
 /// State of 8 channels.
 #[derive(Debug, Clone, Copy)]
 struct Group {
-    z: [V8; MAX_STAGES],
-    last: V8,
+    st: AllpassState,
     a: V8,
 }
 
@@ -122,6 +119,20 @@ pub struct Phaser {
     lfo: Lfo,
     /// Feedback and mix (fractions) at the end of the previous chunk.
     fb_mix: [f32; 2],
+    cache: CoeffCache,
+}
+
+/// Values of [`Phaser::coeffs`] that only change with their parameters.
+#[derive(Debug, Clone, Copy, Default)]
+struct CoeffCache {
+    /// `(min_freq, max_freq)` of `ln_ratio`.
+    ln_key: (f64, f64),
+    /// `ln(max_freq/min_freq)`.
+    ln_ratio: f64,
+    /// `phase` of `rot`.
+    rot_key: f64,
+    /// `(sin, cos)` of the lane phase step.
+    rot: (f64, f64),
 }
 
 impl Phaser {
@@ -132,28 +143,39 @@ impl Phaser {
             groups: Vec::new(),
             lfo: Lfo::new(0.0),
             fb_mix: [0.0; 2],
+            cache: CoeffCache {
+                ln_key: (f64::NAN, f64::NAN),
+                rot_key: f64::NAN,
+                ..CoeffCache::default()
+            },
         }
     }
 
     /// Stage coefficients of the first `n` channels of group `g` at LFO phase `lfo` (the other lanes 0).
-    fn coeffs(&self, g: usize, n: usize, lfo: f64, fmin: f64, fmax: f64, phase: f64) -> V8 {
+    fn coeffs(&mut self, g: usize, n: usize, lfo: f64, fmin: f64, fmax: f64, phase: f64) -> V8 {
         let shape = LfoShape::from_index(self.p.value(6));
         let rate = self.p.rate();
         let nyq = 0.49 * rate;
         let (fmin, fmax) = (fmin.min(nyq), fmax.min(nyq));
         // a = (t − 1)/(t + 1) = tan(π f/fs − π/4) with f = fmin·e^(L·ln(fmax/fmin)); the exponential and
-        // tangent in f32 (the coefficient is stored in f32).
-        let ln_ratio = (fmax / fmin).ln();
-        let w = std::f64::consts::PI * fmin / rate;
+        // tangent in f32 (the coefficient is stored in f32). ln(fmax/fmin) and the lane rotation below
+        // are recomputed only when their parameters move.
+        if self.cache.ln_key != (fmin, fmax) {
+            self.cache.ln_key = (fmin, fmax);
+            self.cache.ln_ratio = (fmax / fmin).ln();
+        }
+        if self.cache.rot_key != phase {
+            self.cache.rot_key = phase;
+            self.cache.rot = (std::f64::consts::TAU * phase / 100.0).sin_cos();
+        }
+        let ln_ratio = self.cache.ln_ratio;
+        let w = (std::f64::consts::PI * fmin / rate) as f32;
         // The sine shape `(sin 2πφ + 1)/2` of the lanes' phases `φ + c·phase` by rotating one (sin, cos)
-        // pair by the lane step (two `sin_cos` per group instead of eight `sin`).
+        // pair by the lane step (one `sin_cos` per group instead of eight `sin`).
         let first = lfo + (g * LANES) as f64 * phase / 100.0;
         let (mut sn, mut cs) = (std::f64::consts::TAU * first).sin_cos();
-        let (sd, cd) = (std::f64::consts::TAU * phase / 100.0).sin_cos();
-        std::array::from_fn(|l| {
-            if l >= n {
-                return 0.0;
-            }
+        let (sd, cd) = self.cache.rot;
+        let e: V8 = std::array::from_fn(|l| {
             let u = match shape {
                 LfoShape::Sine => {
                     let u = (sn + 1.0) * 0.5;
@@ -162,10 +184,31 @@ impl Phaser {
                 }
                 LfoShape::Triangle => shape.eval(lfo + (g * LANES + l) as f64 * phase / 100.0),
             };
-            let e = (u * ln_ratio) as f32;
-            tan_pade(w as f32 * e.exp() - std::f32::consts::FRAC_PI_4)
-        })
+            (u * ln_ratio) as f32
+        });
+        let mut a = [0.0f32; LANES];
+        for l in 0..LANES {
+            a[l] = tan_pade(w * exp_f32(e[l]) - std::f32::consts::FRAC_PI_4);
+        }
+        for v in a.iter_mut().skip(n) {
+            *v = 0.0;
+        }
+        a
     }
+}
+
+/// `eˣ` for `0 ≤ x ≤ 10` in `f32` within 10⁻⁶ relative (a few `f32` roundings) (a lane loop the compiler vectorises):
+/// `eˣ = 2ᵏ·2ʳ` with `k = round(x·log₂e)`, `|r| ≤ 1/2`, `2ʳ` by its degree-6 Taylor polynomial
+/// (remainder < (ln 2/2)⁷/7! < 10⁻⁷ relative).
+#[inline]
+fn exp_f32(x: f32) -> f32 {
+    let t = x * std::f32::consts::LOG2_E;
+    let k = t.round();
+    let r = (t - k) * std::f32::consts::LN_2;
+    let p = 1.0
+        + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    // 2ᵏ from its exponent bits (k ≤ 15 here).
+    p * f32::from_bits(((k as i32 + 127) as u32) << 23)
 }
 
 /// `tan θ` for `|θ| ≤ π/4` by the [5/4] Padé approximant (Lambert's continued fraction cut after 9):
@@ -185,8 +228,7 @@ impl Processor for Phaser {
     fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
         self.p.prepare(cfg.sample_rate);
         let zero = Group {
-            z: [[0.0; LANES]; MAX_STAGES],
-            last: [0.0; LANES],
+            st: AllpassState::default(),
             a: [0.0; LANES],
         };
         self.groups = vec![zero; cfg.channels.div_ceil(LANES)];
@@ -203,7 +245,6 @@ impl Processor for Phaser {
         let rate = self.p.rate();
         // Every group replays the same parameter ramps and LFO; the state after the last one is kept.
         let (p0, lfo0, fb_mix0) = (self.p.clone(), self.lfo, self.fb_mix);
-        let mut block = [[0.0f32; LANES]; CHUNK];
         let data = out.as_mut_slice();
         for (g, chans) in data.chunks_mut(frames * LANES).enumerate() {
             if g * LANES >= channels || g >= self.groups.len() {
@@ -212,15 +253,10 @@ impl Processor for Phaser {
             self.p = p0.clone();
             self.lfo = lfo0;
             self.fb_mix = fb_mix0;
-            let ins: [&[f32]; LANES] = std::array::from_fn(|l| {
-                if g * LANES + l < channels {
-                    inp.channel(g * LANES + l)
-                } else {
-                    &[]
-                }
-            });
-            let mut outs: [&mut [f32]; LANES] = Default::default();
             let n = (channels - g * LANES).min(LANES);
+            let ins: [&[f32]; LANES] =
+                std::array::from_fn(|l| if l < n { inp.channel(g * LANES + l) } else { &[] });
+            let mut outs: [&mut [f32]; LANES] = Default::default();
             for (d, s) in outs.iter_mut().zip(chans.chunks_mut(frames)).take(n) {
                 *d = s;
             }
@@ -255,9 +291,20 @@ impl Processor for Phaser {
                     dmix: (mix - mix0) * inv,
                 };
                 self.fb_mix = [fb, mix];
-                to_frames(&ins[..n], off, &mut block[..len]);
-                allpass_chain(&mut grp.z[..stages], &mut grp.last, &ramp, &mut block[..len]);
-                from_frames(&block[..len], &mut outs[..n], off);
+                let chunk_in: [&[f32]; LANES] =
+                    std::array::from_fn(|l| if l < n { &ins[l][off..off + len] } else { &[] });
+                let mut chunk_out: [&mut [f32]; LANES] = Default::default();
+                for (d, s) in chunk_out.iter_mut().zip(outs.iter_mut()).take(n) {
+                    *d = &mut s[off..off + len];
+                }
+                allpass_planar(
+                    &mut grp.st,
+                    stages,
+                    &ramp,
+                    &chunk_in[..n],
+                    &mut chunk_out[..n],
+                    len,
+                );
                 grp.a = target;
                 off += len;
             }
@@ -275,8 +322,7 @@ impl Processor for Phaser {
         for g in 0..self.groups.len() {
             let a = self.coeffs(g, LANES, 0.0, fmin, fmax, phase);
             let grp = &mut self.groups[g];
-            grp.z = [[0.0; LANES]; MAX_STAGES];
-            grp.last = [0.0; LANES];
+            grp.st = AllpassState::default();
             grp.a = a;
         }
     }
@@ -292,7 +338,18 @@ impl Processor for Phaser {
 
 #[cfg(test)]
 mod tests {
-    use super::tan_pade;
+    use super::{exp_f32, tan_pade};
+
+    #[test]
+    fn polynomial_exp_matches_exp() {
+        let mut worst = 0.0f64;
+        for i in 0..=100_000 {
+            let x = i as f64 * 1e-4;
+            let rel = (f64::from(exp_f32(x as f32)) - (x as f32 as f64).exp()).abs() / x.exp();
+            worst = worst.max(rel);
+        }
+        assert!(worst < 1e-6, "max relative error {worst}");
+    }
 
     #[test]
     fn pade_tangent_matches_tan_on_the_phaser_range() {

@@ -14,10 +14,11 @@
 //!
 //! # How
 //! Every channel of the port is processed. The comb uses an `f64` delay line of 1/20 Hz per channel. The
-//! band-pass bank runs 8 channels at a time through [`crate::basic::simd8::bandpass_mix`] (RBJ sections in
-//! `f32` sharing their zeros `1 − z⁻²`, one lane per channel, 8-wide AVX2/FMA operations where the CPU has
-//! them) on blocks of 128 frames
-//! (16 while a parameter ramps).
+//! band-pass bank runs 8 channels at a time through [`super::common::lanes8::resonator_planar`] (RBJ
+//! sections in `f32` sharing their zeros `1 − z⁻²` and their gain `b0` — every section has the same `α`
+//! —, the poles as a direct-form recursion, one lane per channel, 8-wide AVX2/FMA operations with
+//! in-register transposes where the CPU has them) on the whole block (blocks of 16 frames while a
+//! parameter ramps).
 //! Frequency, decay and mix follow 20 ms ramps: the comb's delay glides per sample; while a ramp moves,
 //! the band-pass coefficients are recomputed every 16 frames (the mix too).
 //!
@@ -26,16 +27,15 @@
 
 use tutti_engine::{EngineError, Inputs, NodeArgs, NodeType, Outputs, ParamInfo, Processor, StreamConfig};
 
+use super::common::lanes8::{resonator_planar, ResonatorBank, MAX_SECTIONS};
 use super::common::{flush, parse_list, DelayLine, ParamSet};
-use crate::basic::simd8::{bandpass_mix, Section8, LANES, V8};
-use crate::basic::{from_frames, to_frames, BiquadCoeffs};
+use crate::basic::simd8::LANES;
+use crate::basic::BiquadCoeffs;
 
-/// Frames per band-pass block.
-const CHUNK: usize = 128;
 /// Frames per block (and between coefficient updates) while a ramp moves.
 const RAMP_CHUNK: usize = 16;
 
-const MAX_BANDS: usize = 16;
+const MAX_BANDS: usize = MAX_SECTIONS;
 
 const PARAMS: &[ParamInfo] = &[
     ParamInfo::new(
@@ -115,11 +115,12 @@ pub struct Resonator {
     p: ParamSet<5, 3>,
     freqs: Vec<f64>,
     lines: Vec<DelayLine>,
-    /// Band-pass sections of each group of 8 channels.
-    groups: Vec<[Section8; MAX_BANDS]>,
-    /// The last two input frames of each group (the band-pass zeros `1 − z⁻²`, shared by the sections).
-    hist: Vec<[V8; 2]>,
+    /// Resonator sections (band-pass poles) and state of each group of 8 channels.
+    groups: Vec<ResonatorBank>,
+    /// Sections below Nyquist (the first `bands` of each bank).
     bands: usize,
+    /// The band-pass gain `b0` shared by every section (same `α`: same decay).
+    b0: f32,
 }
 
 impl Resonator {
@@ -131,8 +132,8 @@ impl Resonator {
             freqs,
             lines: Vec::new(),
             groups: Vec::new(),
-            hist: Vec::new(),
             bands: 0,
+            b0: 0.0,
         }
     }
 
@@ -140,7 +141,8 @@ impl Resonator {
         self.p.value(2) < 0.5
     }
 
-    /// Recomputes the band-pass coefficients for the current (smoothed) frequency and decay.
+    /// Recomputes the band-pass coefficients for the current (smoothed) frequency and decay. Sections at
+    /// or above 0.49·fs are left out (the ones below keep their order, and their state).
     fn design(&mut self) {
         let rate = self.p.rate();
         let f0 = self.p.current(0);
@@ -148,30 +150,32 @@ impl Resonator {
         let rho = 10f64.powf(-3.0 / (rate * decay_s));
         let alpha = (1.0 - rho * rho) / (1.0 + rho * rho);
         let nyq = 0.49 * rate;
-        self.bands = if self.freqs.is_empty() {
+        let count = if self.freqs.is_empty() {
             (self.p.value(3).round() as usize).clamp(1, MAX_BANDS)
         } else {
-            self.freqs.len()
+            self.freqs.len().min(MAX_BANDS)
         };
-        for k in 0..self.bands {
+        let mut active = 0;
+        for k in 0..count {
             let f = if self.freqs.is_empty() {
                 f0 * (k + 1) as f64
             } else {
                 self.freqs[k]
             };
-            let coeffs = if f < nyq {
-                let w0 = 2.0 * std::f64::consts::PI * f / rate;
-                BiquadCoeffs::bandpass(f, w0.sin() / (2.0 * alpha), rate)
-            } else {
-                BiquadCoeffs {
-                    b0: 0.0,
-                    ..BiquadCoeffs::IDENTITY
-                }
-            };
-            for g in &mut self.groups {
-                g[k].set_all(&coeffs);
+            if f >= nyq {
+                continue;
             }
+            let w0 = 2.0 * std::f64::consts::PI * f / rate;
+            // Every section has the same α, so the same b0 = α/(1 + α).
+            let c = BiquadCoeffs::bandpass(f, w0.sin() / (2.0 * alpha), rate);
+            self.b0 = c.b0 as f32;
+            for g in &mut self.groups {
+                g.na1[active] = [-c.a1 as f32; LANES];
+                g.na2[active] = [-c.a2 as f32; LANES];
+            }
+            active += 1;
         }
+        self.bands = active;
     }
 
     fn process_comb(&mut self, inp: &tutti_engine::AudioRef<'_>, out: &mut [f32], frames: usize, ch: usize) {
@@ -192,12 +196,14 @@ impl Resonator {
     }
 
     fn process_bank(&mut self, inp: &tutti_engine::AudioRef<'_>, out: &mut [f32], frames: usize, ch: usize) {
-        let mut x: [V8; CHUNK] = [[0.0; LANES]; CHUNK];
-        let mut y: [V8; CHUNK] = [[0.0; LANES]; CHUNK];
         let mut off = 0;
         while off < frames {
             let ramping = self.p.ramping();
-            let len = (frames - off).min(if ramping { RAMP_CHUNK } else { CHUNK });
+            let len = if ramping {
+                (frames - off).min(RAMP_CHUNK)
+            } else {
+                frames - off
+            };
             let mix = if ramping {
                 let mut mix = 0.0;
                 for _ in 0..len {
@@ -208,33 +214,31 @@ impl Resonator {
             } else {
                 self.p.current(2) / 100.0
             };
-            let (dry, wet) = ((1.0 - mix) as f32, mix as f32);
-            for (g, (secs, hist)) in self.groups.iter_mut().zip(&mut self.hist).enumerate() {
+            let (dry, gain) = ((1.0 - mix) as f32, mix as f32 * self.b0);
+            for (g, bank) in self.groups.iter_mut().enumerate() {
                 let first = g * LANES;
                 if first >= ch {
                     break;
                 }
                 let n = (ch - first).min(LANES);
-                let ins: [&[f32]; LANES] =
-                    std::array::from_fn(|l| if l < n { inp.channel(first + l) } else { &[] });
-                to_frames(&ins[..n], off, &mut x[..len]);
-                bandpass_mix(&mut secs[..self.bands], hist, &x[..len], &mut y[..len], dry, wet);
+                let ins: [&[f32]; LANES] = std::array::from_fn(|l| {
+                    if l < n {
+                        &inp.channel(first + l)[off..off + len]
+                    } else {
+                        &[]
+                    }
+                });
                 let mut outs: [&mut [f32]; LANES] = Default::default();
                 for (d, s) in outs
                     .iter_mut()
                     .zip(out[first * frames..].chunks_mut(frames))
                     .take(n)
                 {
-                    *d = s;
+                    *d = &mut s[off..off + len];
                 }
-                from_frames(&y[..len], &mut outs[..n], off);
+                resonator_planar(bank, self.bands, dry, gain, &ins[..n], &mut outs[..n], len);
             }
             off += len;
-        }
-        for g in &mut self.groups {
-            for s in g.iter_mut() {
-                s.flush();
-            }
         }
     }
 }
@@ -250,8 +254,7 @@ impl Processor for Resonator {
         self.lines = (0..cfg.channels)
             .map(|_| DelayLine::new((rate / 20.0).ceil() as usize + 2))
             .collect();
-        self.groups = vec![[Section8::default(); MAX_BANDS]; cfg.channels.div_ceil(LANES)];
-        self.hist = vec![[[0.0; LANES]; 2]; self.groups.len()];
+        self.groups = vec![ResonatorBank::default(); cfg.channels.div_ceil(LANES)];
         self.reset();
         Ok(())
     }
@@ -273,14 +276,8 @@ impl Processor for Resonator {
         for l in &mut self.lines {
             l.clear();
         }
-        for h in &mut self.hist {
-            *h = [[0.0; LANES]; 2];
-        }
         for g in &mut self.groups {
-            for s in g.iter_mut() {
-                s.z1 = [0.0; LANES];
-                s.z2 = [0.0; LANES];
-            }
+            g.clear();
         }
         self.p.reset();
         self.design();

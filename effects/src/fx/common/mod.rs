@@ -5,6 +5,7 @@
 //! - [`Lfo`]: a phase-accumulating low-frequency oscillator with sox's sine and triangle shapes;
 //! - [`DelayLine`]: an `f64` ring buffer with integer, linear and quadratic (sox) fractional reads;
 //! - [`Oversampler`]: polyphase FIR up- and down-sampling by 4 or 8 (Kaiser-windowed sinc);
+//! - [`lanes8`]: the phaser's and resonator's 8-lane planar SIMD kernels;
 //! - [`TRUE_PEAK_TAPS`]: the ITU-R BS.1770-5 Annex 2 interpolation filter (4 phases × 12 taps).
 //!
 //! # How
@@ -16,6 +17,7 @@
 //! buffers.
 
 mod delay_line;
+pub(crate) mod lanes8;
 mod lfo;
 mod oversample;
 mod params;

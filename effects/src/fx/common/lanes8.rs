@@ -1,0 +1,664 @@
+//! 8-lane planar kernels of the phaser and the band-pass resonator: one `f32` lane per channel, the
+//! planar ↔ frame-major transposes fused into the recursion loop.
+//!
+//! # What
+//! - [`allpass_planar`]: the phaser core — a chain of first-order all-pass stages with feedback and
+//!   linearly ramped coefficients — from 8 planar input channels to 8 planar output channels.
+//! - [`resonator_planar`]: a bank of 2-pole resonators (the all-pole part of RBJ band-pass sections,
+//!   their zeros `1 − z⁻²` and gain `b0` shared) summed and mixed with the input.
+//!
+//! # How
+//! A kernel is a per-frame step written once over a small 8-lane vector trait ([`Lanes`], one lane per
+//! channel) with two implementations: `[f32; 8]` with lane loops (the portable baseline, unfused
+//! multiply-adds) and `Avx`, explicit AVX2/FMA intrinsics on one `__m256` (no reliance on the
+//! auto-vectoriser). On x86-64 CPUs with AVX2 + FMA (checked by `is_x86_feature_detected!`, cached by
+//! std) the block runs in tiles of 8 frames: each tile is loaded from the 8 channel rows, transposed in
+//! registers (8×8 AVX transpose), stepped through 8 frames written out one after the other and
+//! transposed back straight into the output rows; the next tile is loaded and transposed before the
+//! current one runs, so its shuffles overlap with the latency-bound recursion. Other CPUs gather each
+//! frame with scalar loads.
+//!
+//! The recursions are rearranged so the loop-carried chains are short (the CPU overlaps consecutive
+//! frames only as far as the longest chain allows):
+//!
+//! *All-pass chain.* With `u₀ = x + fb·L` (`L` the chain's output one frame earlier) and per stage
+//! `y_k = a·u_{k−1} + z_k`, `z_k ← u_{k−1} − a·y_k`, `u_k = y_k` (the form of the phaser's module
+//! docs), every stage output is affine in `L`: `y_k = c_k·L + d_k` with `c_k = fb·aᵏ`,
+//! `d_0 = x`, `d_k = a·d_{k−1} + z_k`. Then the new output is one fused multiply-add
+//! `L ← c_K·L + d_K`, and the state update is
+//! `z_k ← y_{k−1} − a·y_k = e_k·L + d_{k−1} − a·d_k` with `e_k = c_{k−1} − a·c_k = fb·a^{k−1}(1 − a²)`.
+//! Per frame and stage three fused multiply-adds; a state passes through two of them per frame (the
+//! direct form passes `K + 1` per frame around the feedback loop). `a`, `c_K`, `e_k` and the mix are
+//! ramped linearly per frame between their exact values at the block ends (the caller ramps `a` itself
+//! linearly between exact values), so the loop has no multiplications for coefficients.
+//!
+//! *Resonators.* A band-pass section `b0·(1 − z⁻²)/(1 − na1·z⁻¹ − na2·z⁻²)` is run as the shared
+//! numerator `v = x − x[n−2]` followed by the direct-form all-pole recursion
+//! `w = v + na2·w[n−2] + na1·w[n−1]` (one fused multiply-add on the loop-carried path); the sections'
+//! outputs are summed and scaled once by `wet·b0`.
+//!
+//! # Real-time safety
+//! Arithmetic on caller-provided buffers and stack values only. The `unsafe` blocks call the
+//! `#[target_feature]` variants after the feature check, do unaligned vector loads/stores on slices of
+//! checked length and reinterpret `__m256` as `[f32; 8]` (same size, every bit pattern valid).
+#![allow(unsafe_code)]
+
+use crate::basic::simd8::{LANES, V8};
+
+/// Most all-pass stages per chain.
+pub(crate) const MAX_STAGES: usize = 12;
+/// Most resonator sections per bank.
+pub(crate) const MAX_SECTIONS: usize = 16;
+
+/// The 8-lane vector operations the kernels use.
+trait Lanes: Copy {
+    fn splat(v: f32) -> Self;
+    fn load(a: &V8) -> Self;
+    fn store(self) -> V8;
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    /// `self·b + c` (fused where the CPU has FMA).
+    fn madd(self, b: Self, c: Self) -> Self;
+    /// `c − self·b` (fused where the CPU has FMA).
+    fn nmadd(self, b: Self, c: Self) -> Self;
+}
+
+impl Lanes for V8 {
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        [v; LANES]
+    }
+    #[inline(always)]
+    fn load(a: &V8) -> Self {
+        *a
+    }
+    #[inline(always)]
+    fn store(self) -> V8 {
+        self
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        std::array::from_fn(|l| self[l] + o[l])
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        std::array::from_fn(|l| self[l] - o[l])
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        std::array::from_fn(|l| self[l] * o[l])
+    }
+    #[inline(always)]
+    fn madd(self, b: Self, c: Self) -> Self {
+        std::array::from_fn(|l| self[l] * b[l] + c[l])
+    }
+    #[inline(always)]
+    fn nmadd(self, b: Self, c: Self) -> Self {
+        std::array::from_fn(|l| c[l] - self[l] * b[l])
+    }
+}
+
+/// One `__m256` of AVX2/FMA operations. Values of this type are only created and used inside
+/// [`run_avx2`] (a `#[target_feature(enable = "avx2,fma")]` function entered after the feature check),
+/// where its `#[inline(always)]` methods are inlined: that is what makes their intrinsic calls sound.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Avx(std::arch::x86_64::__m256);
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes for Avx {
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        // SAFETY: see the type's docs (AVX is available wherever an `Avx` is used).
+        Avx(unsafe { std::arch::x86_64::_mm256_set1_ps(v) })
+    }
+    #[inline(always)]
+    fn load(a: &V8) -> Self {
+        // SAFETY: `a` is 8 readable floats (unaligned load); AVX as in the type's docs.
+        Avx(unsafe { std::arch::x86_64::_mm256_loadu_ps(a.as_ptr()) })
+    }
+    #[inline(always)]
+    fn store(self) -> V8 {
+        let mut a = [0.0f32; LANES];
+        // SAFETY: `a` is 8 writable floats (unaligned store); AVX as in the type's docs.
+        unsafe { std::arch::x86_64::_mm256_storeu_ps(a.as_mut_ptr(), self.0) };
+        a
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        // SAFETY: see the type's docs.
+        Avx(unsafe { std::arch::x86_64::_mm256_add_ps(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        // SAFETY: see the type's docs.
+        Avx(unsafe { std::arch::x86_64::_mm256_sub_ps(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        // SAFETY: see the type's docs.
+        Avx(unsafe { std::arch::x86_64::_mm256_mul_ps(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn madd(self, b: Self, c: Self) -> Self {
+        // SAFETY: see the type's docs (FMA is checked together with AVX2).
+        Avx(unsafe { std::arch::x86_64::_mm256_fmadd_ps(self.0, b.0, c.0) })
+    }
+    #[inline(always)]
+    fn nmadd(self, b: Self, c: Self) -> Self {
+        // SAFETY: see the type's docs (FMA is checked together with AVX2).
+        Avx(unsafe { std::arch::x86_64::_mm256_fnmadd_ps(self.0, b.0, c.0) })
+    }
+}
+
+/// A per-frame step over 8 lanes.
+trait Frame<T: Lanes>: Copy {
+    /// Consumes one input frame and returns the output frame.
+    fn frame(&mut self, x: T) -> T;
+}
+
+/// Lane `c` of `ins` at frame `i` (0 for missing channels).
+#[inline(always)]
+fn load_frame(ins: &[&[f32]], i: usize) -> V8 {
+    std::array::from_fn(|c| if c < ins.len() { ins[c][i] } else { 0.0 })
+}
+
+/// Frames `from..frames` one at a time with scalar gathers and scatters (the baseline path and tails).
+#[inline(always)]
+fn run_frames<T: Lanes, K: Frame<T>>(
+    k: &mut K,
+    ins: &[&[f32]],
+    outs: &mut [&mut [f32]],
+    from: usize,
+    frames: usize,
+) {
+    for i in from..frames {
+        let y = k.frame(T::load(&load_frame(ins, i))).store();
+        for (o, &v) in outs.iter_mut().zip(&y) {
+            o[i] = v;
+        }
+    }
+}
+
+/// Tiles of 8 frames through `k` with in-register 8×8 transposes (see the module docs); the last
+/// `frames % 8` frames one at a time. Every row holds at least `frames` samples.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn run_avx2<K: Frame<Avx>>(k: &mut K, ins: &[&[f32]], outs: &mut [&mut [f32]], frames: usize) {
+    use crate::basic::simd8::transpose8;
+    use std::arch::x86_64::*;
+    let mut st = *k;
+    let full = frames / LANES * LANES;
+    // Tile `f0` transposed into frames (8 loads, 24 shuffles).
+    let load_tile = |f0: usize| -> [__m256; LANES] {
+        let rows: [__m256; LANES] = std::array::from_fn(|c| {
+            if c < ins.len() {
+                let row = &ins[c][f0..f0 + LANES];
+                // SAFETY: `row` holds 8 readable floats; the load is unaligned.
+                unsafe { _mm256_loadu_ps(row.as_ptr()) }
+            } else {
+                _mm256_setzero_ps()
+            }
+        });
+        transpose8(rows)
+    };
+    let mut next = if full > 0 {
+        load_tile(0)
+    } else {
+        [_mm256_setzero_ps(); LANES]
+    };
+    let mut f0 = 0;
+    while f0 < full {
+        let t = next;
+        if f0 + LANES < full {
+            next = load_tile(f0 + LANES);
+        }
+        let mut o = [_mm256_setzero_ps(); LANES];
+        for (ov, &tv) in o.iter_mut().zip(&t) {
+            *ov = st.frame(Avx(tv)).0;
+        }
+        let s = transpose8(o);
+        for (row, v) in outs.iter_mut().zip(s) {
+            let dst = &mut row[f0..f0 + LANES];
+            // SAFETY: `dst` holds 8 writable floats; the store is unaligned.
+            unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), v) };
+        }
+        f0 += LANES;
+    }
+    run_frames(&mut st, ins, outs, full, frames);
+    *k = st;
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_avx2_fma() -> bool {
+    crate::basic::simd8::has_avx2_fma()
+}
+
+/// How a kernel is driven over a block: its vector type and frame loop.
+trait Runner {
+    type T: Lanes;
+    fn run<K: Frame<Self::T>>(k: &mut K, ins: &[&[f32]], outs: &mut [&mut [f32]], frames: usize);
+}
+
+/// The portable path: `[f32; 8]` lanes, one frame at a time.
+struct Base;
+
+impl Runner for Base {
+    type T = V8;
+    #[inline(always)]
+    fn run<K: Frame<V8>>(k: &mut K, ins: &[&[f32]], outs: &mut [&mut [f32]], frames: usize) {
+        run_frames(k, ins, outs, 0, frames);
+    }
+}
+
+/// The AVX2/FMA path (tiles of 8 frames). Only used inside the `*_avx` entry points, which are entered
+/// after the feature check.
+#[cfg(target_arch = "x86_64")]
+struct AvxRun;
+
+#[cfg(target_arch = "x86_64")]
+impl Runner for AvxRun {
+    type T = Avx;
+    #[inline(always)]
+    fn run<K: Frame<Avx>>(k: &mut K, ins: &[&[f32]], outs: &mut [&mut [f32]], frames: usize) {
+        // SAFETY: `AvxRun` is only used from the `#[target_feature(enable = "avx2,fma")]` entry points,
+        // which callers enter after `has_avx2_fma()`; `run_avx2` slices every row to the block.
+        unsafe { run_avx2(k, ins, outs, frames) };
+    }
+}
+
+/// Coefficient ramps of one block of [`allpass_planar`]: every value at the block's first frame and its
+/// increment per frame, per lane.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AllpassRamp {
+    /// Stage coefficient `a` (every stage of a lane shares it).
+    pub a: V8,
+    /// Increment of `a` per frame.
+    pub da: V8,
+    /// Feedback of the chain's output into its input.
+    pub fb: f32,
+    /// Feedback increment per frame.
+    pub dfb: f32,
+    /// Share of the chain's output in the result (`(1 − mix)·x + mix·chain`).
+    pub mix: f32,
+    /// Mix increment per frame.
+    pub dmix: f32,
+}
+
+/// State of an all-pass chain on 8 lanes.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct AllpassState {
+    /// Stage states `z_k`.
+    pub z: [V8; MAX_STAGES],
+    /// The chain's output one frame earlier (the feedback source).
+    pub last: V8,
+}
+
+#[derive(Clone, Copy)]
+struct Allpass<const K: usize, T> {
+    z: [T; K],
+    last: T,
+    a: T,
+    da: T,
+    e: [T; K],
+    de: [T; K],
+    ck: T,
+    dck: T,
+    mix: T,
+    dmix: T,
+}
+
+impl<const K: usize, T: Lanes> Frame<T> for Allpass<K, T> {
+    #[inline(always)]
+    fn frame(&mut self, x: T) -> T {
+        let mut d = x;
+        for k in 0..K {
+            let w = self.e[k].madd(self.last, d);
+            let dn = self.a.madd(d, self.z[k]);
+            self.z[k] = self.a.nmadd(dn, w);
+            d = dn;
+        }
+        let out = self.ck.madd(self.last, d);
+        let y = self.mix.madd(out.sub(x), x);
+        self.last = out;
+        self.a = self.a.add(self.da);
+        self.ck = self.ck.add(self.dck);
+        self.mix = self.mix.add(self.dmix);
+        for k in 0..K {
+            self.e[k] = self.e[k].add(self.de[k]);
+        }
+        y
+    }
+}
+
+/// `(e_1 … e_K, c_K)` of the lanes' `a` and feedback `fb`: `e_k = fb·a^{k−1}(1 − a²)`, `c_K = fb·a^K`.
+#[inline(always)]
+fn allpass_coeffs<const K: usize>(a: &V8, fb: f32) -> ([V8; K], V8) {
+    let mut p = [fb; LANES];
+    let mut e = [[0.0f32; LANES]; K];
+    for ek in e.iter_mut() {
+        for l in 0..LANES {
+            ek[l] = p[l] * (1.0 - a[l] * a[l]);
+            p[l] *= a[l];
+        }
+    }
+    (e, p)
+}
+
+#[inline(always)]
+fn allpass_body<const K: usize, R: Runner>(
+    st: &mut AllpassState,
+    r: &AllpassRamp,
+    ins: &[&[f32]],
+    outs: &mut [&mut [f32]],
+    frames: usize,
+) {
+    // The derived coefficients at the first frame and at frame `frames` (the next block's first).
+    let n = frames.max(1) as f32;
+    let inv = 1.0 / n;
+    let a1: V8 = std::array::from_fn(|l| r.a[l] + n * r.da[l]);
+    let (e, ck) = allpass_coeffs::<K>(&r.a, r.fb);
+    let (e1, ck1) = allpass_coeffs::<K>(&a1, r.fb + n * r.dfb);
+    let mut de = [[0.0f32; LANES]; K];
+    for k in 0..K {
+        for l in 0..LANES {
+            de[k][l] = (e1[k][l] - e[k][l]) * inv;
+        }
+    }
+    let dck: V8 = std::array::from_fn(|l| (ck1[l] - ck[l]) * inv);
+    let mut k = Allpass::<K, R::T> {
+        z: std::array::from_fn(|k| R::T::load(&st.z[k])),
+        last: R::T::load(&st.last),
+        a: R::T::load(&r.a),
+        da: R::T::load(&r.da),
+        e: std::array::from_fn(|k| R::T::load(&e[k])),
+        de: std::array::from_fn(|k| R::T::load(&de[k])),
+        ck: R::T::load(&ck),
+        dck: R::T::load(&dck),
+        mix: R::T::splat(r.mix),
+        dmix: R::T::splat(r.dmix),
+    };
+    R::run(&mut k, ins, outs, frames);
+    for (d, s) in st.z.iter_mut().zip(&k.z) {
+        *d = s.store();
+        flush8(d);
+    }
+    st.last = k.last.store();
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn allpass_avx<const K: usize>(
+    st: &mut AllpassState,
+    r: &AllpassRamp,
+    ins: &[&[f32]],
+    outs: &mut [&mut [f32]],
+    frames: usize,
+) {
+    allpass_body::<K, AvxRun>(st, r, ins, outs, frames);
+}
+
+fn allpass_k<const K: usize>(
+    st: &mut AllpassState,
+    r: &AllpassRamp,
+    ins: &[&[f32]],
+    outs: &mut [&mut [f32]],
+    frames: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above), the only requirement of the
+        // `#[target_feature]` function.
+        unsafe { allpass_avx::<K>(st, r, ins, outs, frames) };
+        return;
+    }
+    allpass_body::<K, Base>(st, r, ins, outs, frames);
+}
+
+/// The phaser core from planar `ins` to planar `outs` (at most 8 rows each, every row at least `frames`
+/// long; missing input lanes run on zeros): per frame `u = x + fb·last`, then every stage
+/// `y = a·u + z; z = u − a·y; u = y` (first-order all-pass `(a + z⁻¹)/(1 + a z⁻¹)`), `last = u`,
+/// output `(1 − mix)·x + mix·u`; `a`, `fb` and `mix` move by `da`, `dfb`, `dmix` per frame (the derived
+/// coefficients are ramped between their exact values at both ends, see the module docs). `stages` is
+/// clamped to `1..=MAX_STAGES`. State values in the denormal range are flushed at the end.
+pub(crate) fn allpass_planar(
+    st: &mut AllpassState,
+    stages: usize,
+    r: &AllpassRamp,
+    ins: &[&[f32]],
+    outs: &mut [&mut [f32]],
+    frames: usize,
+) {
+    let ins = &ins[..ins.len().min(LANES)];
+    let n_out = outs.len().min(LANES);
+    let outs = &mut outs[..n_out];
+    match stages.clamp(1, MAX_STAGES) {
+        1 => allpass_k::<1>(st, r, ins, outs, frames),
+        2 => allpass_k::<2>(st, r, ins, outs, frames),
+        3 => allpass_k::<3>(st, r, ins, outs, frames),
+        4 => allpass_k::<4>(st, r, ins, outs, frames),
+        5 => allpass_k::<5>(st, r, ins, outs, frames),
+        6 => allpass_k::<6>(st, r, ins, outs, frames),
+        7 => allpass_k::<7>(st, r, ins, outs, frames),
+        8 => allpass_k::<8>(st, r, ins, outs, frames),
+        9 => allpass_k::<9>(st, r, ins, outs, frames),
+        10 => allpass_k::<10>(st, r, ins, outs, frames),
+        11 => allpass_k::<11>(st, r, ins, outs, frames),
+        _ => allpass_k::<12>(st, r, ins, outs, frames),
+    }
+}
+
+/// Zeroes the lanes of `v` whose magnitude is in the denormal range.
+#[inline]
+pub(crate) fn flush8(v: &mut V8) {
+    for x in v.iter_mut() {
+        *x = if x.abs() < 1e-30 { 0.0 } else { *x };
+    }
+}
+
+/// A bank of resonators on 8 lanes: coefficients (`na1 = −a1`, `na2 = −a2` of each section) and the
+/// direct-form state.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ResonatorBank {
+    /// `−a1` of every section, per lane.
+    pub na1: [V8; MAX_SECTIONS],
+    /// `−a2` of every section, per lane.
+    pub na2: [V8; MAX_SECTIONS],
+    /// All-pole outputs one frame earlier.
+    pub w1: [V8; MAX_SECTIONS],
+    /// All-pole outputs two frames earlier.
+    pub w2: [V8; MAX_SECTIONS],
+    /// Inputs one and two frames earlier (the shared zeros).
+    pub x1: V8,
+    /// Input two frames earlier.
+    pub x2: V8,
+}
+
+impl ResonatorBank {
+    /// Zeroes the state (coefficients kept).
+    pub(crate) fn clear(&mut self) {
+        self.w1 = [[0.0; LANES]; MAX_SECTIONS];
+        self.w2 = [[0.0; LANES]; MAX_SECTIONS];
+        self.x1 = [0.0; LANES];
+        self.x2 = [0.0; LANES];
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Resonators<const K: usize, T> {
+    na1: [T; K],
+    na2: [T; K],
+    w1: [T; K],
+    w2: [T; K],
+    x1: T,
+    x2: T,
+    dry: T,
+    wet: T,
+}
+
+impl<const K: usize, T: Lanes> Frame<T> for Resonators<K, T> {
+    #[inline(always)]
+    fn frame(&mut self, x: T) -> T {
+        let v = x.sub(self.x2);
+        self.x2 = self.x1;
+        self.x1 = x;
+        let mut acc = T::splat(0.0);
+        for k in 0..K {
+            let t = self.na2[k].madd(self.w2[k], v);
+            let w = self.na1[k].madd(self.w1[k], t);
+            self.w2[k] = self.w1[k];
+            self.w1[k] = w;
+            acc = if k == 0 { w } else { acc.add(w) };
+        }
+        self.dry.madd(x, self.wet.mul(acc))
+    }
+}
+
+#[inline(always)]
+fn resonators_body<const K: usize, R: Runner>(
+    bank: &mut ResonatorBank,
+    dry: f32,
+    wet: f32,
+    ins: &[&[f32]],
+    outs: &mut [&mut [f32]],
+    frames: usize,
+) {
+    let mut k = Resonators::<K, R::T> {
+        na1: std::array::from_fn(|k| R::T::load(&bank.na1[k])),
+        na2: std::array::from_fn(|k| R::T::load(&bank.na2[k])),
+        w1: std::array::from_fn(|k| R::T::load(&bank.w1[k])),
+        w2: std::array::from_fn(|k| R::T::load(&bank.w2[k])),
+        x1: R::T::load(&bank.x1),
+        x2: R::T::load(&bank.x2),
+        dry: R::T::splat(dry),
+        wet: R::T::splat(wet),
+    };
+    R::run(&mut k, ins, outs, frames);
+    for (d, s) in bank.w1.iter_mut().zip(&k.w1) {
+        *d = s.store();
+        flush8(d);
+    }
+    for (d, s) in bank.w2.iter_mut().zip(&k.w2) {
+        *d = s.store();
+        flush8(d);
+    }
+    bank.x1 = k.x1.store();
+    bank.x2 = k.x2.store();
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn resonators_avx<const K: usize>(
+    bank: &mut ResonatorBank,
+    dry: f32,
+    wet: f32,
+    ins: &[&[f32]],
+    outs: &mut [&mut [f32]],
+    frames: usize,
+) {
+    resonators_body::<K, AvxRun>(bank, dry, wet, ins, outs, frames);
+}
+
+fn resonators_k<const K: usize>(
+    bank: &mut ResonatorBank,
+    dry: f32,
+    wet: f32,
+    ins: &[&[f32]],
+    outs: &mut [&mut [f32]],
+    frames: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above), the only requirement of the
+        // `#[target_feature]` function.
+        unsafe { resonators_avx::<K>(bank, dry, wet, ins, outs, frames) };
+        return;
+    }
+    resonators_body::<K, Base>(bank, dry, wet, ins, outs, frames);
+}
+
+/// The first `sections` resonators of `bank` (at most [`MAX_SECTIONS`]) on planar `ins` into planar
+/// `outs` (at most 8 rows each, every row at least `frames` long; missing input lanes run on zeros):
+/// `out = dry·x + gain·Σ_s w_s` with `w_s = (1 − z⁻²)/(1 − na1_s z⁻¹ − na2_s z⁻²) x` — band-pass
+/// sections with the common numerator gain `b0` when `gain = wet·b0`.
+pub(crate) fn resonator_planar(
+    bank: &mut ResonatorBank,
+    sections: usize,
+    dry: f32,
+    gain: f32,
+    ins: &[&[f32]],
+    outs: &mut [&mut [f32]],
+    frames: usize,
+) {
+    let ins = &ins[..ins.len().min(LANES)];
+    let n_out = outs.len().min(LANES);
+    let outs = &mut outs[..n_out];
+    macro_rules! by_count {
+        ($($k:literal)*) => {
+            match sections.min(MAX_SECTIONS) {
+                $($k => resonators_k::<$k>(bank, dry, gain, ins, outs, frames),)*
+                _ => resonators_k::<MAX_SECTIONS>(bank, dry, gain, ins, outs, frames),
+            }
+        };
+    }
+    by_count!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+}
+
+/// The baseline kernels (what CPUs without AVX2/FMA run) agree with the dispatched ones, including
+/// partial tiles and fewer than 8 channels.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signal(c: usize, n: usize) -> Vec<f32> {
+        (0..n).map(|i| ((i * (7 + c)) % 23) as f32 / 23.0 - 0.5).collect()
+    }
+
+    #[test]
+    fn baseline_and_dispatched_kernels_agree() {
+        for (channels, frames) in [(8, 203), (5, 64), (8, 7)] {
+            let x: Vec<Vec<f32>> = (0..channels).map(|c| signal(c, frames)).collect();
+            let ins: Vec<&[f32]> = x.iter().map(|v| v.as_slice()).collect();
+            let ramp = AllpassRamp {
+                a: std::array::from_fn(|l| -0.5 + 0.05 * l as f32),
+                da: [0.0005; LANES],
+                fb: 0.5,
+                dfb: -0.001,
+                mix: 0.5,
+                dmix: 0.001,
+            };
+            let (mut s1, mut s2) = (AllpassState::default(), AllpassState::default());
+            let mut y1 = vec![vec![0.0f32; frames]; channels];
+            let mut y2 = y1.clone();
+            {
+                let mut o1: Vec<&mut [f32]> = y1.iter_mut().map(|v| v.as_mut_slice()).collect();
+                let mut o2: Vec<&mut [f32]> = y2.iter_mut().map(|v| v.as_mut_slice()).collect();
+                allpass_planar(&mut s1, 4, &ramp, &ins, &mut o1, frames);
+                allpass_body::<4, Base>(&mut s2, &ramp, &ins, &mut o2, frames);
+            }
+            let mut bank = ResonatorBank::default();
+            for k in 0..3 {
+                let w = 0.05 * (k + 1) as f32;
+                bank.na1[k] = [2.0 * 0.999 * w.cos(); LANES];
+                bank.na2[k] = [-0.999 * 0.999; LANES];
+            }
+            let mut bank2 = bank;
+            let mut r1 = vec![vec![0.0f32; frames]; channels];
+            let mut r2 = r1.clone();
+            {
+                let mut o1: Vec<&mut [f32]> = r1.iter_mut().map(|v| v.as_mut_slice()).collect();
+                let mut o2: Vec<&mut [f32]> = r2.iter_mut().map(|v| v.as_mut_slice()).collect();
+                resonator_planar(&mut bank, 3, 0.3, 0.01, &ins, &mut o1, frames);
+                resonators_body::<3, Base>(&mut bank2, 0.3, 0.01, &ins, &mut o2, frames);
+            }
+            for (a, b) in y1.iter().flatten().zip(y2.iter().flatten()) {
+                assert!((a - b).abs() < 1e-4, "all-pass {a} {b}");
+            }
+            for (a, b) in r1.iter().flatten().zip(r2.iter().flatten()) {
+                assert!((a - b).abs() < 1e-3 * (1.0 + b.abs()), "resonator {a} {b}");
+            }
+            assert!(y1.iter().flatten().any(|v| v.abs() > 0.01));
+        }
+    }
+}

@@ -19,10 +19,11 @@
 //! phase offset `c·phase`.
 //!
 //! # How
-//! Eight channels at a time run through [`crate::basic::simd8::allpass_chain`]: one `f32` lane per
-//! channel, 8-wide AVX2/FMA vector operations where the CPU has them. The stage coefficient `a` is
-//! computed exactly (`tan(πf/fs − π/4)` by a Padé approximant exact to `f32` precision, `exp` in `f32`)
-//! every 128 frames from the LFO and ramped linearly in between;
+//! Eight channels at a time run through [`super::common::lanes8::allpass_planar`]: one `f32` lane per
+//! channel, 8-wide AVX2/FMA vector operations with in-register transposes where the CPU has them, the
+//! recursion rearranged so the feedback loop is short (see that module). The stage coefficient `a` is
+//! computed exactly (`tan(πf/fs − π/4)` by a Padé approximant exact to `f32` precision, `exp` by a
+//! polynomial in `f32`) every 128 frames from the LFO and ramped linearly in between;
 //! feedback, mix and the other parameters follow 20 ms ramps sampled at the same points.
 //!
 //! # Real-time safety

@@ -85,7 +85,8 @@ fn phaser_channels_match_f64_model() {
             let m = phaser_model(&x[c], c, 6, 300.0, 3000.0, 2.0, 0.6, 0.5, 0.1);
             let r = residual_db(&y[c], &m);
             println!("phaser {channels} ch, channel {c}: residual {r:.1} dB");
-            // f32 lanes and coefficients ramped linearly between exact values every 32 frames.
+            // f32 lanes; `a` and the derived coefficients ramped linearly between exact values every 128
+            // frames.
             assert!(r < -60.0, "channel {c}: residual {r:.1} dB");
         }
     }

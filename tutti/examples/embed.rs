@@ -233,9 +233,9 @@ fn conference() -> Result<(), String> {
             "leg {}: hears {} (rx {} packets, tx {}, MOS {:.2})",
             s.name,
             levels.join(", "),
-            s.packets_received,
+            s.quality.packets,
             s.counters.tx_packets,
-            s.mos
+            s.quality.mos
         );
         for (j, f) in freqs.iter().enumerate() {
             let l = tone_db(tail, 8000, *f);

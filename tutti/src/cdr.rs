@@ -20,13 +20,16 @@
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+use tutti_rtp::EModel;
 
 use crate::conference::LegStats;
 
-/// The quality figures of a leg.
+/// The quality figures of one direction of a leg: what a CDR reports, and what the statistics of a
+/// conference leg ([`LegStats::quality`]) and of a translator leg
+/// ([`crate::translate::TranslatorLegStats::quality`]) hold.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct CdrQuality {
+pub struct LinkQuality {
     /// RTP packets received.
     pub packets: u64,
     /// RFC 3550 cumulative loss.
@@ -49,11 +52,72 @@ pub struct CdrQuality {
     pub mos: f64,
 }
 
-impl CdrQuality {
+/// The quality figures of a CDR (see [`LinkQuality`]).
+pub type CdrQuality = LinkQuality;
+
+/// JSON names of the three counters of [`LinkQuality`] (packets, lost, discarded), which the conference's
+/// leg statistics spell differently from CDRs and translator statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterNames {
+    /// Name of [`LinkQuality::packets`].
+    pub packets: &'static str,
+    /// Name of [`LinkQuality::lost`].
+    pub lost: &'static str,
+    /// Name of [`LinkQuality::discarded`].
+    pub discarded: &'static str,
+}
+
+impl CounterNames {
+    /// `packets`, `lost`, `discarded` (CDRs, translator statistics).
+    pub const SHORT: Self = Self {
+        packets: "packets",
+        lost: "lost",
+        discarded: "discarded",
+    };
+    /// `packets_received`, `packets_lost`, `packets_discarded` (conference leg statistics).
+    pub const RECEIVED: Self = Self {
+        packets: "packets_received",
+        lost: "packets_lost",
+        discarded: "packets_discarded",
+    };
+}
+
+impl LinkQuality {
     /// One-way delay estimate: jitter-buffer delay plus half the RTT (when known), ms.
     pub fn one_way_delay_ms(&self) -> f64 {
         self.jitter_buffer_delay_ms + self.rtt_ms.map_or(0.0, |r| r / 2.0)
     }
+
+    /// Fills `r_factor` and `mos` from the ITU-T G.107 E-model for `codec` (command-line name), the
+    /// one-way delay estimate and `loss_pct` (percent, capped at 100).
+    pub fn with_emodel(mut self, codec: &str, loss_pct: f64) -> Self {
+        let em = EModel::for_leg(codec, self.one_way_delay_ms(), loss_pct.min(100.0), 1.0);
+        self.r_factor = em.r();
+        self.mos = em.mos();
+        self
+    }
+
+    /// The figures as JSON object members, the three counters named by `names`.
+    pub fn json_fields(&self, names: CounterNames) -> Map<String, Value> {
+        let v = json!({
+            (names.packets): self.packets, (names.lost): self.lost, (names.discarded): self.discarded,
+            "duplicates": self.duplicates, "jitter_ms": self.jitter_ms, "rtt_ms": self.rtt_ms,
+            "jitter_buffer_delay_ms": self.jitter_buffer_delay_ms,
+            "concealment_ratio": self.concealment_ratio, "r_factor": self.r_factor, "mos": self.mos,
+        });
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!("json! of braces is an object"),
+        }
+    }
+}
+
+/// `base` (a JSON object) with `fields` added.
+pub(crate) fn with_fields(mut base: Value, fields: Map<String, Value>) -> Value {
+    if let Value::Object(m) = &mut base {
+        m.extend(fields);
+    }
+    base
 }
 
 /// One end of a leg.
@@ -83,7 +147,7 @@ pub struct Cdr {
     /// When the leg ended (or now, for a record taken while it runs).
     pub end: SystemTime,
     /// Quality figures.
-    pub quality: CdrQuality,
+    pub quality: LinkQuality,
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -119,18 +183,7 @@ impl Cdr {
             start: wall_at_zero + s.started,
             answer: s.answered.map(|a| wall_at_zero + a),
             end: wall_at_zero + end.max(s.started),
-            quality: CdrQuality {
-                packets: s.packets_received,
-                lost: s.packets_lost,
-                discarded: s.packets_discarded,
-                duplicates: s.duplicates,
-                jitter_ms: s.jitter_ms,
-                rtt_ms: s.rtt_ms,
-                jitter_buffer_delay_ms: s.jitter_buffer_delay_ms,
-                concealment_ratio: s.concealment_ratio,
-                r_factor: s.r_factor,
-                mos: s.mos,
-            },
+            quality: s.quality,
         }
     }
 
@@ -145,16 +198,13 @@ impl Cdr {
     pub fn to_json(&self) -> Value {
         let q = &self.quality;
         let party = |p: &CdrParty| json!({"ssrc": ssrc_hex(p.ssrc), "addr": p.addr.map(|a| a.to_string())});
-        json!({
+        let record = json!({
             "event": "cdr", "leg": self.leg, "codec": self.codec,
             "from": party(&self.from), "to": party(&self.to),
             "start": rfc3339(self.start), "answer": self.answer.map(rfc3339), "end": rfc3339(self.end),
-            "duration_s": self.duration().as_secs_f64(),
-            "packets": q.packets, "lost": q.lost, "discarded": q.discarded, "duplicates": q.duplicates,
-            "jitter_ms": q.jitter_ms, "rtt_ms": q.rtt_ms, "jitter_buffer_delay_ms": q.jitter_buffer_delay_ms,
-            "concealment_ratio": q.concealment_ratio, "one_way_delay_ms": q.one_way_delay_ms(),
-            "r_factor": q.r_factor, "mos": q.mos,
-        })
+            "duration_s": self.duration().as_secs_f64(), "one_way_delay_ms": q.one_way_delay_ms(),
+        });
+        with_fields(record, q.json_fields(CounterNames::SHORT))
     }
 }
 
@@ -176,10 +226,10 @@ mod tests {
             start: t0,
             answer: Some(t0 + Duration::from_millis(1500)),
             end: t0 + Duration::from_millis(61_500),
-            quality: CdrQuality {
+            quality: LinkQuality {
                 jitter_buffer_delay_ms: 40.0,
                 rtt_ms: Some(30.0),
-                ..CdrQuality::default()
+                ..LinkQuality::default()
             },
         };
         let j = c.to_json();
@@ -188,6 +238,37 @@ mod tests {
         assert_eq!(j["answer"], "2025-11-24T16:00:01.500Z");
         assert_eq!(j["from"]["ssrc"], "deadbeef");
         assert_eq!(j["one_way_delay_ms"], 55.0);
+        let keys: Vec<&str> = j
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "answer",
+                "codec",
+                "concealment_ratio",
+                "discarded",
+                "duplicates",
+                "duration_s",
+                "end",
+                "event",
+                "from",
+                "jitter_buffer_delay_ms",
+                "jitter_ms",
+                "leg",
+                "lost",
+                "mos",
+                "one_way_delay_ms",
+                "packets",
+                "r_factor",
+                "rtt_ms",
+                "start",
+                "to"
+            ]
+        );
         let unanswered = Cdr { answer: None, ..c };
         assert_eq!(unanswered.duration(), Duration::ZERO);
     }

@@ -5,7 +5,7 @@
 //! conference servers.
 
 mod common;
-use common::{asterisk_prompt as prompt, tmp_dir, tool};
+use common::{asterisk_prompt as prompt, mono_codec, tmp_dir, tool};
 
 use std::net::UdpSocket;
 use std::path::Path;
@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tutti::codecs::CodecSpec;
 use tutti::rtp::{CryptoAttribute, RtpPacket, SrtpConfig, SrtpProfile};
 
 const KEY: &str = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
@@ -95,18 +94,7 @@ struct Return {
 }
 
 fn decode_return(dgrams: Vec<Vec<u8>>, codec: &str, pt: u8, srtp: bool) -> Return {
-    let spec = CodecSpec::parse(codec).expect("codec");
-    let spec = match spec {
-        CodecSpec::Opus {
-            sample_rate, bitrate, ..
-        } => CodecSpec::Opus {
-            sample_rate,
-            channels: 1,
-            bitrate,
-        },
-        s => s,
-    };
-    let mut dec = spec.decoder().expect("decoder");
+    let mut dec = mono_codec(codec).decoder().expect("decoder");
     let mut ctx = srtp.then(|| key().context(SrtpConfig::default()).expect("ctx"));
     let mut r = Return {
         audio: Vec::new(),

@@ -479,55 +479,84 @@ fn assert_jitter_matches_tshark(
     assert!(j <= max_j + 0.1, "final jitter {j} above tshark's max {max_j}");
 }
 
-#[test]
-fn ffmpeg_rtp_over_loopback_decodes_bit_exact() {
-    let dir = tempfile::tempdir().unwrap();
+/// What [`ffmpeg_stream_matches_tshark`] checked and decoded.
+struct LoopbackStream {
+    /// dumpcap's capture.
+    cap: PathBuf,
+    /// tshark's `-d` argument that decodes the stream as RTP.
+    decode_as: String,
+    ssrc: u32,
+    /// `tutti rtp decode --json` of the capture.
+    decoded: Value,
+    /// The audio decoded from the ideal capture: rate and samples.
+    ideal: (u32, Vec<i16>),
+}
+
+/// ffmpeg sends 1 s of the tone over loopback with `ffmpeg_args` (RTP clock `clock`); `tutti rtp decode`
+/// of dumpcap's capture finds one `codec` stream whose SSRC, counts and jitter equal tshark's, and the
+/// decode of the ideal capture (same packets at their ideal times) conceals and stretches nothing.
+fn ffmpeg_stream_matches_tshark(dir: &Path, ffmpeg_args: &[&str], clock: u32, codec: &str) -> LoopbackStream {
     let pair = LoopbackPair::bind();
     let port = pair.port;
-    let (cap, ideal, _) = capture_ffmpeg(
-        dir.path(),
-        &pair,
-        &[
-            "-c:a",
-            "pcm_mulaw",
-            "-af",
-            "asetnsamples=n=160",
-            "-packetsize",
-            "172",
-            "-f",
-            "rtp",
-        ],
-        &format!("rtp://127.0.0.1:{port}"),
-        8000,
-    );
-    let out = dir.path().join("out");
-    let j = rtp_decode(&cap, &out, &[]);
-    let streams = j["streams"].as_array().unwrap();
+    let (cap, ideal, _) = capture_ffmpeg(dir, &pair, ffmpeg_args, &format!("rtp://127.0.0.1:{port}"), clock);
+    let decoded = rtp_decode(&cap, &dir.join("out"), &[]);
+    let streams = decoded["streams"].as_array().unwrap();
     assert_eq!(streams.len(), 1);
     let s = &streams[0];
+    assert_eq!(s["codec"], codec);
     let decode_as = format!("udp.port=={port},rtp");
     let ts = tshark_streams(&cap, &decode_as);
     assert_eq!(ts.len(), 1);
     let (ssrc, pkts, lost, _, _) = ts[0];
     assert_eq!(s["ssrc"], format!("{ssrc:08x}"));
-    assert_eq!(s["packets"].as_u64(), Some(pkts));
     assert!(pkts >= 50, "1 s in 20 ms packets: {pkts}");
-    assert_eq!(s["lost"].as_i64(), Some(lost));
-    assert_eq!(s["codec"], "pcmu");
-    assert_jitter_matches_tshark(&cap, port, 8000, ts[0], s);
+    assert_eq!(
+        (s["packets"].as_u64(), s["lost"].as_i64()),
+        (Some(pkts), Some(lost))
+    );
+    assert_jitter_matches_tshark(&cap, port, clock, ts[0], s);
+    let j = rtp_decode(&ideal, &dir.join("ideal"), &[]);
+    let s = &j["streams"][0];
+    assert_eq!(s["concealed_ms"], 0.0);
+    assert_eq!(s["removed_samples_for_acceleration"], 0);
+    assert_eq!(s["inserted_samples_for_deceleration"], 0);
+    let ideal = wav_samples(s["wav"].as_str().unwrap());
+    LoopbackStream {
+        cap,
+        decode_as,
+        ssrc,
+        decoded,
+        ideal,
+    }
+}
+
+#[test]
+fn ffmpeg_rtp_over_loopback_decodes_bit_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "-c:a",
+        "pcm_mulaw",
+        "-af",
+        "asetnsamples=n=160",
+        "-packetsize",
+        "172",
+        "-f",
+        "rtp",
+    ];
+    let LoopbackStream {
+        cap,
+        decode_as,
+        ssrc,
+        decoded,
+        ideal: (_, ours),
+    } = ffmpeg_stream_matches_tshark(dir.path(), &args, 8000, "pcmu");
     // ffmpeg sends an RTCP sender report on port + 1.
-    assert!(j["rtcp"]
+    assert!(decoded["rtcp"]
         .as_array()
         .unwrap()
         .iter()
         .any(|r| r["type"] == "SR" && r["ssrc"] == format!("{ssrc:08x}")));
     // Audio equals ffmpeg's decode of the payloads it sent, delivered at their ideal times.
-    let j = rtp_decode(&ideal, &dir.path().join("ideal"), &[]);
-    let s = &j["streams"][0];
-    assert_eq!(s["concealed_ms"], 0.0);
-    assert_eq!(s["removed_samples_for_acceleration"], 0);
-    assert_eq!(s["inserted_samples_for_deceleration"], 0);
-    let (_, ours) = wav_samples(s["wav"].as_str().unwrap());
     let payloads = tshark_payloads(&cap, &decode_as, ssrc);
     let reference = ffmpeg_g711(&payloads, "mulaw", dir.path());
     assert_eq!(ours.len(), reference.len() - 30);
@@ -542,47 +571,25 @@ fn ffmpeg_rtp_over_loopback_decodes_bit_exact() {
 #[test]
 fn ffmpeg_g722_over_loopback_decodes_bit_exact() {
     let dir = tempfile::tempdir().unwrap();
-    let pair = LoopbackPair::bind();
-    let port = pair.port;
-    let (cap, ideal, _) = capture_ffmpeg(
-        dir.path(),
-        &pair,
-        &[
-            "-c:a",
-            "g722",
-            "-af",
-            "aresample=16000,asetnsamples=n=320",
-            "-packetsize",
-            "172",
-            "-f",
-            "rtp",
-        ],
-        &format!("rtp://127.0.0.1:{port}"),
-        8000, // RFC 3551 §4.5.2: G.722's RTP clock is 8000 Hz.
-    );
-    let j = rtp_decode(&cap, &dir.path().join("out"), &[]);
-    let streams = j["streams"].as_array().unwrap();
-    assert_eq!(streams.len(), 1);
-    let s = &streams[0];
-    assert_eq!(s["codec"], "g722");
-    let decode_as = format!("udp.port=={port},rtp");
-    let ts = tshark_streams(&cap, &decode_as);
-    assert_eq!(ts.len(), 1);
-    let (ssrc, pkts, lost, _, _) = ts[0];
-    assert_eq!(s["ssrc"], format!("{ssrc:08x}"));
-    assert!(pkts >= 50, "1 s in 20 ms packets: {pkts}");
-    assert_eq!(
-        (s["packets"].as_u64(), s["lost"].as_i64()),
-        (Some(pkts), Some(lost))
-    );
-    assert_jitter_matches_tshark(&cap, port, 8000, ts[0], s);
+    let args = [
+        "-c:a",
+        "g722",
+        "-af",
+        "aresample=16000,asetnsamples=n=320",
+        "-packetsize",
+        "172",
+        "-f",
+        "rtp",
+    ];
+    // RFC 3551 §4.5.2: G.722's RTP clock is 8000 Hz.
+    let LoopbackStream {
+        cap,
+        decode_as,
+        ssrc,
+        ideal: (rate, ours),
+        ..
+    } = ffmpeg_stream_matches_tshark(dir.path(), &args, 8000, "g722");
     // The audio from the same packets at their ideal arrival times against ffmpeg's decoder.
-    let j = rtp_decode(&ideal, &dir.path().join("ideal"), &[]);
-    let s = &j["streams"][0];
-    assert_eq!(s["concealed_ms"], 0.0);
-    assert_eq!(s["removed_samples_for_acceleration"], 0);
-    assert_eq!(s["inserted_samples_for_deceleration"], 0);
-    let (rate, ours) = wav_samples(s["wav"].as_str().unwrap());
     assert_eq!(rate, 16000);
     let payloads = tshark_payloads(&cap, &decode_as, ssrc);
     let raw = dir.path().join("payloads.g722");

@@ -460,54 +460,17 @@ fn pcap_mode_translates_the_sipp_capture_to_g722_at_30_ms() {
 
 #[test]
 fn bad_flags_give_one_line_errors() {
+    let listen =
+        |rest: &[&'static str]| [&["--listen", "127.0.0.1:0", "--to", "127.0.0.1:9"][..], rest].concat();
     for (args, needle) in [
-        (
-            vec![
-                "--listen",
-                "127.0.0.1:0",
-                "--to",
-                "127.0.0.1:9",
-                "--codec",
-                "opus",
-                "--ptime",
-                "25",
-            ],
-            "ptime",
-        ),
-        (
-            vec![
-                "--listen",
-                "127.0.0.1:0",
-                "--to",
-                "127.0.0.1:9",
-                "--codec",
-                "opus",
-                "--ptime",
-                "30",
-            ],
-            "ptime",
-        ),
-        (
-            vec!["--listen", "127.0.0.1:0", "--to", "127.0.0.1:9", "--codec", "mp3"],
-            "--codec",
-        ),
+        (listen(&["--codec", "opus", "--ptime", "25"]), "ptime"),
+        (listen(&["--codec", "opus", "--ptime", "30"]), "ptime"),
+        (listen(&["--codec", "mp3"]), "--codec"),
         (
             vec!["--listen", "127.0.0.1:0", "--to", "nowhere", "--codec", "pcmu"],
             "--to",
         ),
-        (
-            vec![
-                "--listen",
-                "127.0.0.1:0",
-                "--to",
-                "127.0.0.1:9",
-                "--codec",
-                "pcmu",
-                "--chain",
-                "nope",
-            ],
-            "chain",
-        ),
+        (listen(&["--codec", "pcmu", "--chain", "nope"]), "chain"),
         (
             vec![
                 "--pcap",
@@ -519,19 +482,7 @@ fn bad_flags_give_one_line_errors() {
             ],
             "nonexistent",
         ),
-        (
-            vec![
-                "--listen",
-                "127.0.0.1:0",
-                "--to",
-                "127.0.0.1:9",
-                "--codec",
-                "pcmu",
-                "--seconds",
-                "0",
-            ],
-            "--seconds",
-        ),
+        (listen(&["--codec", "pcmu", "--seconds", "0"]), "--seconds"),
     ] {
         let o = Command::new(env!("CARGO_BIN_EXE_tutti"))
             .arg("translate")

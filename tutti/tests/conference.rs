@@ -204,8 +204,8 @@ fn n_minus_one_across_pcmu_g722_and_opus_with_csrcs_and_levels() {
     assert_eq!(st.talkers, 3);
     for id in &legs {
         let s = conf.leg_stats(*id).expect("leg");
-        assert_eq!(s.packets_received, 150);
-        assert!(s.mos > 3.5 && s.r_factor > 60.0, "{s:?}");
+        assert_eq!(s.quality.packets, 150);
+        assert!(s.quality.mos > 3.5 && s.quality.r_factor > 60.0, "{s:?}");
     }
 }
 
@@ -391,7 +391,7 @@ fn silent_legs_expire_and_bye_is_sent_on_removal() {
     assert!(conf.expired(Duration::from_millis(2500)).is_empty());
     assert_eq!(conf.expired(Duration::from_millis(3100)), vec![id]);
     let (stats, out) = conf.remove_leg(id, Duration::from_millis(3100)).expect("remove");
-    assert_eq!(stats.packets_received, 50);
+    assert_eq!(stats.quality.packets, 50);
     let bye = out.last().expect("a BYE is the last datagram");
     assert_eq!(bye[1], 200, "compound RTCP starts with SR/RR");
     assert!(tutti::rtp::rtcp_packets(bye)

@@ -2,14 +2,17 @@
 //! leg's Opus encoder bitrate, measured on the packets it receives; TMMBR is answered with TMMBN; loss the
 //! receiver reports switches in-band FEC on; a raised request ramps up slowly instead of jumping.
 
+mod common;
+
 use std::time::Duration;
 
-use tutti::codecs::{CodecSpec, Encoder};
+use common::ToneSender;
+use tutti::codecs::CodecSpec;
 use tutti::conference::{Conference, ConferenceConfig, LegConfig, LegId, MTU};
 use tutti::engine::{count_allocations, CountingAllocator};
 use tutti::rtp::{
-    classify, rtcp_packets, Feedback, FeedbackMessage, PacketKind, RtcpSession, RtcpSessionConfig,
-    RtpBuilder, RtpPacket, TmmbItem,
+    classify, rtcp_packets, Feedback, FeedbackMessage, PacketKind, RtcpSession, RtcpSessionConfig, RtpPacket,
+    TmmbItem,
 };
 
 #[global_allocator]
@@ -19,14 +22,8 @@ static A: CountingAllocator = CountingAllocator;
 struct Client {
     id: LegId,
     ssrc: u32,
-    enc: Box<dyn Encoder>,
+    tone: ToneSender,
     amp: f32,
-    seq: u16,
-    ts: u32,
-    n: usize,
-    pcm: Vec<i16>,
-    payload: Vec<u8>,
-    pkt: Vec<u8>,
     rtcp: RtcpSession,
     /// (time, payload bytes) of every RTP packet received.
     got: Vec<(Duration, usize)>,
@@ -49,14 +46,8 @@ impl Client {
         Self {
             id,
             ssrc,
-            enc: enc_spec.encoder().expect("encoder"),
+            tone: ToneSender::new(enc_spec),
             amp,
-            seq: 0,
-            ts: 0,
-            n: 0,
-            pcm: vec![0; (enc_spec.info().audio_rate / 50) as usize],
-            payload: vec![0; MTU],
-            pkt: vec![0; MTU],
             rtcp: RtcpSession::new(RtcpSessionConfig::new(ssrc, "client", 48000, 64_000), 0, 0),
             got: Vec::new(),
             tmmbn: 0,
@@ -66,27 +57,14 @@ impl Client {
     }
 
     fn send(&mut self, conf: &mut Conference, now: Duration) {
-        let rate = self.pcm.len() as f32 * 50.0;
-        let f = 180.0 + self.ssrc as f32;
-        for (i, s) in self.pcm.iter_mut().enumerate() {
-            let t = (self.n + i) as f32 / rate;
+        let rate = self.tone.pcm.len() as f32 * 50.0;
+        let (f, amp) = (180.0 + self.ssrc as f32, self.amp);
+        let pkt = self.tone.packet(rate, 96, self.ssrc, 960, |t| {
             // A tone with a slow tremolo (speech-like level changes keep Opus busy).
             let env = 0.6 + 0.4 * (2.0 * std::f32::consts::PI * 3.0 * t).sin();
-            *s = (self.amp * env * 32767.0 * (2.0 * std::f32::consts::PI * f * t).sin()) as i16;
-        }
-        self.n += self.pcm.len();
-        let len = self.enc.encode(&self.pcm, &mut self.payload).expect("encode");
-        let b = RtpBuilder {
-            payload_type: 96,
-            sequence_number: self.seq,
-            timestamp: self.ts,
-            ssrc: self.ssrc,
-            ..Default::default()
-        };
-        self.seq = self.seq.wrapping_add(1);
-        self.ts = self.ts.wrapping_add(960);
-        let n = b.write(&self.payload[..len], &mut self.pkt).expect("write");
-        conf.receive(self.id, now, &self.pkt[..n]).expect("receive");
+            (amp * env * 32767.0 * (2.0 * std::f32::consts::PI * f * t).sin()) as i16
+        });
+        conf.receive(self.id, now, pkt).expect("receive");
     }
 
     fn take(&mut self, conf: &mut Conference, now: Duration) {

@@ -4,15 +4,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+mod common;
+
 use std::time::Duration;
 
+use common::ToneSender;
 use rtrb::RingBuffer;
-use tutti::codecs::{CodecSpec, Encoder};
+use tutti::codecs::CodecSpec;
 use tutti::conference::{
-    split, Conference, ConferenceConfig, Datagram, Event, LegConfig, LegId, Route, RuntimeOptions, MTU,
+    split, Conference, ConferenceConfig, Datagram, Event, LegConfig, LegId, Route, RuntimeOptions,
 };
 use tutti::engine::{count_allocations, counting_is_active, AllocCounts, CountingAllocator};
-use tutti::rtp::{RtpBuilder, RtpPacket};
+use tutti::rtp::RtpPacket;
 
 #[global_allocator]
 static A: CountingAllocator = CountingAllocator;
@@ -21,14 +24,8 @@ static A: CountingAllocator = CountingAllocator;
 struct Client {
     addr: SocketAddr,
     ssrc: u32,
-    enc: Box<dyn Encoder>,
     spec: CodecSpec,
-    seq: u16,
-    ts: u32,
-    n: usize,
-    pcm: Vec<i16>,
-    payload: Vec<u8>,
-    pkt: Vec<u8>,
+    tone: ToneSender,
     /// Packets it got back, and the CSRCs they named.
     got: u64,
     csrcs: BTreeSet<u32>,
@@ -40,14 +37,8 @@ impl Client {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 40000 + k)),
             ssrc: 0x5000 + u32::from(k),
-            enc: spec.encoder().expect("encoder"),
             spec,
-            seq: 0,
-            ts: 0,
-            n: 0,
-            pcm: vec![0; (spec.info().audio_rate / 50) as usize],
-            payload: vec![0; MTU],
-            pkt: vec![0; MTU],
+            tone: ToneSender::new(spec),
             got: 0,
             csrcs: BTreeSet::new(),
         }
@@ -56,23 +47,14 @@ impl Client {
     fn next(&mut self, amp: f32, at: Duration) -> Datagram {
         let info = self.spec.info();
         let f = 150.0 + (self.ssrc % 16) as f32 * 60.0;
-        for (i, s) in self.pcm.iter_mut().enumerate() {
-            let t = (self.n + i) as f32 / info.audio_rate as f32;
-            *s = (amp * 32767.0 * (2.0 * std::f32::consts::PI * f * t).sin()) as i16;
-        }
-        self.n += self.pcm.len();
-        let len = self.enc.encode(&self.pcm, &mut self.payload).expect("encode");
-        let b = RtpBuilder {
-            payload_type: info.static_payload_type.unwrap_or(96),
-            sequence_number: self.seq,
-            timestamp: self.ts,
-            ssrc: self.ssrc,
-            ..Default::default()
-        };
-        self.seq = self.seq.wrapping_add(1);
-        self.ts = self.ts.wrapping_add(self.pcm.len() as u32);
-        let n = b.write(&self.payload[..len], &mut self.pkt).expect("write");
-        Datagram::new(self.addr, at, &self.pkt[..n])
+        let pt = info.static_payload_type.unwrap_or(96);
+        let step = self.tone.pcm.len() as u32;
+        let pkt = self
+            .tone
+            .packet(info.audio_rate as f32, pt, self.ssrc, step, |t| {
+                (amp * 32767.0 * (2.0 * std::f32::consts::PI * f * t).sin()) as i16
+            });
+        Datagram::new(self.addr, at, pkt)
     }
 }
 

@@ -3,31 +3,21 @@
 //! consecutive sequence numbers, timestamps = input timestamps mapped to the output clock, stepping by
 //! ptime × clock); loss, reordering, pauses; RTCP rewriting (RFC 3550 §7.2); malformed input.
 
+mod common;
+
 use std::time::Duration;
 
+use common::{mono_codec as spec, rtp_packet};
 use tutti::codecs::{CodecSpec, Decoder, Encoder};
 use tutti::rtp::{
-    rtcp_packets, Channel, Feedback, FeedbackMessage, ReportBlock, RtcpPacket, RtcpWriter, RtpBuilder,
-    RtpPacket, SdesChunkSpec, SdesType, SenderInfo, TmmbItem,
+    rtcp_packets, Channel, Feedback, FeedbackMessage, ReportBlock, RtcpPacket, RtcpWriter, RtpPacket,
+    SdesChunkSpec, SdesType, SenderInfo, TmmbItem,
 };
 use tutti::translate::{Side, Translator, TranslatorConfig};
 
 const SSRC: u32 = 0x5eed_cafe;
 const TS0: u32 = 0xfff0_1234; // near the wrap: input and output timestamps wrap during the tests
 const SEQ0: u16 = 65_500; // wraps
-
-fn spec(name: &str) -> CodecSpec {
-    match CodecSpec::parse(name).expect("codec name") {
-        CodecSpec::Opus {
-            sample_rate, bitrate, ..
-        } => CodecSpec::Opus {
-            sample_rate,
-            channels: 1,
-            bitrate,
-        },
-        s => s,
-    }
-}
 
 /// The analytic test signal (three tones inside the telephone band, one slowly modulated).
 fn signal(t: f64) -> f64 {
@@ -71,20 +61,8 @@ impl Sender {
         let mut payload = vec![0u8; 1500];
         let len = self.enc.encode(&pcm, &mut payload).expect("encode");
         let ts = TS0.wrapping_add(self.k * info.clock_rate * self.ptime_ms / 1000);
-        let b = RtpBuilder {
-            marker: self.k == 0,
-            payload_type: self.pt(),
-            sequence_number: SEQ0.wrapping_add(self.k as u16),
-            timestamp: ts,
-            ssrc: SSRC,
-            csrcs: &[],
-            extensions: &[],
-            extension_form: tutti::rtp::ExtensionForm::OneByte,
-            padding: 0,
-        };
-        let mut out = vec![0u8; 1500];
-        let l = b.write(&payload[..len], &mut out).expect("RTP");
-        out.truncate(l);
+        let seq = SEQ0.wrapping_add(self.k as u16);
+        let out = rtp_packet(self.k == 0, self.pt(), seq, ts, SSRC, &payload[..len]);
         let at = Duration::from_millis(u64::from(self.k * self.ptime_ms) + 7);
         self.k += 1;
         (out, at, ts)
@@ -276,11 +254,15 @@ fn every_codec_direction_with_ptime_and_rate_changes_keeps_audio_and_timing() {
             );
             let st = t.stats();
             assert_eq!(st.incoming.ssrc, Some(SSRC));
-            assert_eq!(st.incoming.packets, u64::from(n));
-            assert_eq!(st.incoming.lost, 0);
-            assert_eq!(st.outgoing.packets, out.len() as u64);
+            assert_eq!(st.incoming.quality.packets, u64::from(n));
+            assert_eq!(st.incoming.quality.lost, 0);
+            assert_eq!(st.outgoing.quality.packets, out.len() as u64);
             assert_eq!(st.counters.talkspurts, 1);
-            assert!(st.incoming.mos > 3.5, "{input}: MOS {}", st.incoming.mos);
+            assert!(
+                st.incoming.quality.mos > 3.5,
+                "{input}: MOS {}",
+                st.incoming.quality.mos
+            );
         }
     }
     println!("{table}");
@@ -318,16 +300,20 @@ fn loss_is_concealed_in_place_and_reordered_late_packets_are_discarded() {
     check_stream(&out, "opus", 20, 8000, 96);
     assert_eq!(out.len(), 150, "one talkspurt, no hole in the timestamps");
     let st = t.stats();
-    assert_eq!(st.incoming.lost, dropped);
-    assert_eq!(st.incoming.discarded, 1);
+    assert_eq!(st.incoming.quality.lost, dropped);
+    assert_eq!(st.incoming.quality.discarded, 1);
     // 8 lost + 1 discarded packets of 160 samples concealed, out of 150.
     let expect = 9.0 / 150.0;
     assert!(
-        (st.incoming.concealment_ratio - expect).abs() < 1e-9,
+        (st.incoming.quality.concealment_ratio - expect).abs() < 1e-9,
         "concealment {} vs {expect}",
-        st.incoming.concealment_ratio
+        st.incoming.quality.concealment_ratio
     );
-    assert!(st.incoming.mos < 4.2, "loss lowers the MOS: {}", st.incoming.mos);
+    assert!(
+        st.incoming.quality.mos < 4.2,
+        "loss lowers the MOS: {}",
+        st.incoming.quality.mos
+    );
 }
 
 #[test]
@@ -352,7 +338,7 @@ fn pauses_fill_short_gaps_and_start_talkspurts_after_long_ones() {
     let out = rtp_of(&all);
     let st = t.stats();
     assert_eq!(st.counters.talkspurts, 2);
-    assert_eq!(st.incoming.lost, 0);
+    assert_eq!(st.incoming.quality.lost, 0);
     assert_eq!(
         st.counters.silence_samples, 1600,
         "100 ms at 16 kHz filled with silence"
@@ -480,9 +466,12 @@ fn rtcp_is_rewritten_for_each_leg() {
     assert!(saw_sdes, "the sender's CNAME is forwarded");
     // Outgoing leg: the far receiver's figures.
     let st = t.stats();
-    assert_eq!(st.outgoing.lost, 3);
-    assert!((st.outgoing.jitter_ms - 10.0).abs() < 1e-9, "480 ticks at 48 kHz");
-    let rtt = st.outgoing.rtt_ms.expect("RTT from the forwarded SR");
+    assert_eq!(st.outgoing.quality.lost, 3);
+    assert!(
+        (st.outgoing.quality.jitter_ms - 10.0).abs() < 1e-9,
+        "480 ticks at 48 kHz"
+    );
+    let rtt = st.outgoing.quality.rtt_ms.expect("RTT from the forwarded SR");
     assert!((rtt - 20.0).abs() < 0.05, "rtt {rtt}");
     // Upstream: our own receiver reports about the incoming leg (8 packets lost so far).
     assert!(!up_rtcp.is_empty(), "receiver reports to the sender");
@@ -553,7 +542,7 @@ fn malformed_and_foreign_datagrams_are_counted_and_dropped() {
     // The stream continues unharmed.
     let (p, at, _) = s.packet();
     t.receive_upstream(at, &p).expect("accepted");
-    assert_eq!(t.stats().incoming.packets, 2);
+    assert_eq!(t.stats().incoming.quality.packets, 2);
     // Another SSRC is not this stream's.
     let mut q = p.clone();
     q[8..12].copy_from_slice(&1u32.to_be_bytes());

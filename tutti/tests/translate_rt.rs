@@ -3,11 +3,14 @@
 //! sender reports, far-end receiver reports with TMMBR (rate adaptation of an Opus output, TMMBN answers),
 //! our own reports falling due, a chain, and `finish`.
 
+mod common;
+
 use std::time::Duration;
 
+use common::rtp_packet;
 use tutti::codecs::{CodecSpec, Encoder};
 use tutti::engine::{count_allocations, counting_is_active, CountingAllocator};
-use tutti::rtp::{ReportBlock, RtcpWriter, RtpBuilder, SenderInfo, TmmbItem};
+use tutti::rtp::{ReportBlock, RtcpWriter, SenderInfo, TmmbItem};
 use tutti::translate::{Translator, TranslatorConfig};
 
 #[global_allocator]
@@ -33,21 +36,8 @@ fn call(codec: CodecSpec, ptime: u32) -> Vec<(Duration, bool, Vec<u8>)> {
         }
         let at = Duration::from_millis(u64::from(k * ptime));
         if k % 37 != 5 {
-            let b = RtpBuilder {
-                marker: false,
-                payload_type: info.static_payload_type.unwrap_or(96),
-                sequence_number: k as u16,
-                timestamp: ts,
-                ssrc: SSRC,
-                csrcs: &[],
-                extensions: &[],
-                extension_form: tutti::rtp::ExtensionForm::OneByte,
-                padding: 0,
-            };
-            let mut d = vec![0u8; 1500];
-            let l = b.write(&pay[..len], &mut d).expect("RTP");
-            d.truncate(l);
-            v.push((at, true, d));
+            let pt = info.static_payload_type.unwrap_or(96);
+            v.push((at, true, rtp_packet(false, pt, k as u16, ts, SSRC, &pay[..len])));
         }
         if k % (2000 / ptime) == 1 {
             let mut d = vec![0u8; 200];
@@ -145,7 +135,7 @@ fn run(input: &str, output: &str, ptime: u32, chain: Option<&str>) {
     }
     assert_eq!(st.counters.talkspurts, 2, "{:?}", st.counters);
     assert!(st.counters.tx_rtcp_upstream >= 2, "our receiver reports went out");
-    assert!(st.outgoing.rtt_ms.is_some(), "far-end reports were taken");
+    assert!(st.outgoing.quality.rtt_ms.is_some(), "far-end reports were taken");
 }
 
 #[test]

@@ -21,12 +21,11 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 use std::collections::VecDeque;
-use std::ffi::{c_char, CStr};
+use std::ffi::c_char;
 use std::time::Duration;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
-use super::error::{guard, panic_message, EmbedError, TuttiStatus};
+use super::error::{guard, EmbedError, TuttiStatus};
+use super::handle::{self, create, datagram, mtu_buffer, opt_str, out_ok, with_handle, write_out, Handle};
 use crate::conference::{Conference, ConferenceConfig, ConferenceError, LegConfig, LegId, MixRate, MTU};
 
 /// A conference (opaque to C).
@@ -169,58 +168,11 @@ fn conf_err(e: ConferenceError, leg: u64) -> EmbedError {
     }
 }
 
-/// Reads an optional C string.
-///
-/// # Safety
-/// `p` is null or a NUL-terminated string alive during the call.
-unsafe fn opt_str<'a>(p: *const c_char, arg: &'static str) -> Result<Option<&'a str>, EmbedError> {
-    if p.is_null() {
-        return Ok(None);
+impl Handle for TuttiConference {
+    const ARG: &'static str = "conference";
+    fn poisoned(&mut self) -> &mut bool {
+        &mut self.poisoned
     }
-    // SAFETY: non-null and NUL-terminated by the caller's contract.
-    unsafe { CStr::from_ptr(p) }
-        .to_str()
-        .map(Some)
-        .map_err(|_| EmbedError::Utf8 { arg })
-}
-
-/// Checks an out-pointer for one `T`.
-fn out_ok<T>(p: *mut T, arg: &'static str) -> Result<(), EmbedError> {
-    if p.is_null() {
-        return Err(EmbedError::NullPointer { arg });
-    }
-    if !p.is_aligned() {
-        return Err(EmbedError::Argument {
-            detail: format!("{arg}: misaligned pointer"),
-        });
-    }
-    Ok(())
-}
-
-/// Runs `f` on the conference behind `c`.
-///
-/// # Safety
-/// `c` is null or a live handle from `tutti_conference_new`, not used by another thread during the call.
-unsafe fn with_conf(
-    c: *mut TuttiConference,
-    f: impl FnOnce(&mut TuttiConference) -> Result<(), EmbedError>,
-) -> TuttiStatus {
-    guard(|| {
-        // SAFETY: null or a live, exclusively used handle by the caller's contract.
-        let h = unsafe { c.as_mut() }.ok_or(EmbedError::NullPointer { arg: "conference" })?;
-        if h.poisoned {
-            return Err(EmbedError::Poisoned);
-        }
-        match catch_unwind(AssertUnwindSafe(|| f(&mut *h))) {
-            Ok(r) => r,
-            Err(p) => {
-                h.poisoned = true;
-                Err(EmbedError::Panic {
-                    message: panic_message(p.as_ref()),
-                })
-            }
-        }
-    })
 }
 
 /// Fills `*out` with the defaults: 16 kHz mix, 20 ms, 64 legs, 3 talkers, no chain.
@@ -230,7 +182,6 @@ unsafe fn with_conf(
 #[no_mangle]
 pub unsafe extern "C" fn tutti_conference_config_default(out: *mut TuttiConferenceConfig) -> TuttiStatus {
     guard(|| {
-        out_ok(out, "out")?;
         let d = ConferenceConfig::default();
         let cfg = TuttiConferenceConfig {
             mix_rate: 16000,
@@ -240,9 +191,8 @@ pub unsafe extern "C" fn tutti_conference_config_default(out: *mut TuttiConferen
             chain: std::ptr::null(),
             seed: d.seed,
         };
-        // SAFETY: checked non-null and aligned; writable by the caller's contract.
-        unsafe { out.write(cfg) };
-        Ok(())
+        // SAFETY: writable by the caller's contract.
+        unsafe { write_out(out, "out", cfg) }
     })
 }
 
@@ -256,10 +206,7 @@ pub unsafe extern "C" fn tutti_conference_new(
     config: *const TuttiConferenceConfig,
     out: *mut *mut TuttiConference,
 ) -> TuttiStatus {
-    guard(|| {
-        out_ok(out, "out")?;
-        // SAFETY: checked non-null and aligned; cleared so that a failure leaves NULL.
-        unsafe { out.write(std::ptr::null_mut()) };
+    create(out, || {
         out_ok(config.cast_mut(), "config")?;
         // SAFETY: checked non-null and aligned; valid by the caller's contract.
         let c = unsafe { config.read() };
@@ -278,15 +225,11 @@ pub unsafe extern "C" fn tutti_conference_new(
             ..ConferenceConfig::default()
         };
         cfg.talkers.max_talkers = c.max_talkers as usize;
-        let conf = Conference::new(cfg).map_err(|e| conf_err(e, 0))?;
-        let h = Box::new(TuttiConference {
-            conf,
+        Ok(TuttiConference {
+            conf: Conference::new(cfg).map_err(|e| conf_err(e, 0))?,
             poisoned: false,
             parting: Vec::new(),
-        });
-        // SAFETY: as above.
-        unsafe { out.write(Box::into_raw(h)) };
-        Ok(())
+        })
     })
 }
 
@@ -296,13 +239,8 @@ pub unsafe extern "C" fn tutti_conference_new(
 /// `conference` is NULL or a handle from `tutti_conference_new` that is not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn tutti_conference_free(conference: *mut TuttiConference) {
-    if conference.is_null() {
-        return;
-    }
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: from `Box::into_raw` in `tutti_conference_new`, given back once by the caller.
-        drop(unsafe { Box::from_raw(conference) });
-    }));
+    // SAFETY: NULL or from `tutti_conference_new`, given back once by the caller.
+    unsafe { handle::free(conference) }
 }
 
 /// Fills `*out` with a leg's defaults: name "leg", codec "pcmu", static payload type, no SRTP, the
@@ -312,24 +250,20 @@ pub unsafe extern "C" fn tutti_conference_free(conference: *mut TuttiConference)
 /// `out` points at a writable `TuttiLegConfig`.
 #[no_mangle]
 pub unsafe extern "C" fn tutti_leg_config_default(out: *mut TuttiLegConfig) -> TuttiStatus {
-    guard(|| {
-        out_ok(out, "out")?;
-        let cfg = TuttiLegConfig {
-            name: c"leg".as_ptr(),
-            codec: c"pcmu".as_ptr(),
-            payload_type: -1,
-            local_ssrc: -1,
-            srtp_crypto: std::ptr::null(),
-            chain: std::ptr::null(),
-            gain_in_db: 0.0,
-            gain_out_db: 0.0,
-            muted: 0,
-            deaf: 0,
-        };
-        // SAFETY: checked non-null and aligned; writable by the caller's contract.
-        unsafe { out.write(cfg) };
-        Ok(())
-    })
+    let cfg = TuttiLegConfig {
+        name: c"leg".as_ptr(),
+        codec: c"pcmu".as_ptr(),
+        payload_type: -1,
+        local_ssrc: -1,
+        srtp_crypto: std::ptr::null(),
+        chain: std::ptr::null(),
+        gain_in_db: 0.0,
+        gain_out_db: 0.0,
+        muted: 0,
+        deaf: 0,
+    };
+    // SAFETY: writable by the caller's contract.
+    guard(|| unsafe { write_out(out, "out", cfg) })
 }
 
 /// Adds a leg at host time `now_us`; `*leg` receives its id.
@@ -363,13 +297,8 @@ pub unsafe extern "C" fn tutti_conference_add_leg(
             detail: format!("codec '{codec}': {e}"),
         })?;
         let mut cfg = LegConfig::new(name.unwrap_or("leg"), spec);
-        if c.payload_type >= 0 {
-            cfg.payload_type = u8::try_from(c.payload_type)
-                .ok()
-                .filter(|pt| *pt < 128)
-                .ok_or_else(|| EmbedError::Argument {
-                    detail: format!("payload_type {}: use 0..=127 or -1", c.payload_type),
-                })?;
+        if let Some(pt) = handle::payload_type(c.payload_type, "payload_type")? {
+            cfg.payload_type = pt;
         }
         if c.local_ssrc >= 0 {
             cfg.local_ssrc = Some(u32::try_from(c.local_ssrc).map_err(|_| EmbedError::Argument {
@@ -394,7 +323,7 @@ pub unsafe extern "C" fn tutti_conference_add_leg(
         Ok(())
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_conf(conference, run) }
+    unsafe { with_handle(conference, run) }
 }
 
 /// Removes a leg at host time `now_us`. Its parting datagrams (ending with an RTCP BYE) stay available to
@@ -419,7 +348,7 @@ pub unsafe extern "C" fn tutti_conference_remove_leg(
         Ok(())
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_conf(conference, run) }
+    unsafe { with_handle(conference, run) }
 }
 
 /// Hands a datagram (RTP or RTCP; SRTP/SRTCP when the leg has a key) that arrived at `now_us` to a leg.
@@ -437,22 +366,14 @@ pub unsafe extern "C" fn tutti_conference_receive(
     len: usize,
 ) -> TuttiStatus {
     let run = |h: &mut TuttiConference| {
-        if data.is_null() {
-            return Err(EmbedError::NullPointer { arg: "data" });
-        }
-        if len > isize::MAX as usize {
-            return Err(EmbedError::Argument {
-                detail: "len: too large".into(),
-            });
-        }
-        // SAFETY: non-null (u8 needs no alignment); `len` readable bytes by the caller's contract.
-        let datagram = unsafe { std::slice::from_raw_parts(data, len) };
+        // SAFETY: `len` readable bytes by the caller's contract.
+        let datagram = unsafe { datagram(data, len) }?;
         h.conf
             .receive(leg_from_u64(leg), time(now_us), datagram)
             .map_err(|e| conf_err(e, leg))
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_conf(conference, run) }
+    unsafe { with_handle(conference, run) }
 }
 
 /// Runs one mix tick at host time `now_us`; call it every `ptime_ms`. Real-time safe.
@@ -466,7 +387,7 @@ pub unsafe extern "C" fn tutti_conference_tick(conference: *mut TuttiConference,
         Ok(())
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_conf(conference, run) }
+    unsafe { with_handle(conference, run) }
 }
 
 /// Copies the next datagram to send to `leg` into `out` (`capacity` must be at least 1500 bytes, the
@@ -485,17 +406,8 @@ pub unsafe extern "C" fn tutti_conference_poll_transmit(
 ) -> TuttiStatus {
     let run = |h: &mut TuttiConference| {
         out_ok(len, "len")?;
-        if out.is_null() {
-            return Err(EmbedError::NullPointer { arg: "out" });
-        }
-        if capacity < MTU {
-            return Err(EmbedError::BufferTooSmall {
-                needed: MTU,
-                capacity,
-            });
-        }
-        // SAFETY: non-null; `capacity` (≥ MTU) writable bytes by the caller's contract.
-        let buf = unsafe { std::slice::from_raw_parts_mut(out, MTU) };
+        // SAFETY: `capacity` writable bytes by the caller's contract.
+        let buf = unsafe { mtu_buffer(out, capacity) }?;
         let n = if let Some(i) = h.parting.iter().position(|(id, _)| *id == leg) {
             let q = &mut h.parting[i].1;
             let n = q.pop_front().map_or(0, |d| {
@@ -515,7 +427,7 @@ pub unsafe extern "C" fn tutti_conference_poll_transmit(
         Ok(())
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_conf(conference, run) }
+    unsafe { with_handle(conference, run) }
 }
 
 /// Writes a leg's statistics to `*out` (allocates: call it from a control thread).
@@ -534,20 +446,20 @@ pub unsafe extern "C" fn tutti_conference_leg_stats(
             .conf
             .leg_stats(leg_from_u64(leg))
             .map_err(|e| conf_err(e, leg))?;
-        let c = s.counters;
+        let (c, q) = (s.counters, s.quality);
         let stats = TuttiLegStats {
             remote_ssrc: s.remote_ssrc.unwrap_or(0),
             local_ssrc: s.local_ssrc,
             talking: u32::from(s.talking),
             level_db: s.level_db,
-            packets_received: s.packets_received,
-            packets_lost: s.packets_lost,
-            jitter_ms: s.jitter_ms,
-            rtt_ms: s.rtt_ms.unwrap_or(-1.0),
-            jitter_buffer_delay_ms: s.jitter_buffer_delay_ms,
-            concealment_ratio: s.concealment_ratio,
-            r_factor: s.r_factor,
-            mos: s.mos,
+            packets_received: q.packets,
+            packets_lost: q.lost,
+            jitter_ms: q.jitter_ms,
+            rtt_ms: q.rtt_ms.unwrap_or(-1.0),
+            jitter_buffer_delay_ms: q.jitter_buffer_delay_ms,
+            concealment_ratio: q.concealment_ratio,
+            r_factor: q.r_factor,
+            mos: q.mos,
             rx_datagrams: c.rx_datagrams,
             rx_dropped: c.rx_dropped,
             tx_packets: c.tx_packets,
@@ -555,12 +467,11 @@ pub unsafe extern "C" fn tutti_conference_leg_stats(
             tx_overflow: c.tx_overflow,
             concealed_frames: c.concealed_frames,
         };
-        // SAFETY: checked non-null and aligned; writable by the caller's contract.
-        unsafe { out.write(stats) };
-        Ok(())
+        // SAFETY: writable by the caller's contract.
+        unsafe { write_out(out, "out", stats) }
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_conf(conference, run) }
+    unsafe { with_handle(conference, run) }
 }
 
 /// Writes conference-wide statistics to `*out`.
@@ -573,7 +484,6 @@ pub unsafe extern "C" fn tutti_conference_stats(
     out: *mut TuttiConferenceStats,
 ) -> TuttiStatus {
     let run = |h: &mut TuttiConference| {
-        out_ok(out, "out")?;
         let s = h.conf.stats();
         let stats = TuttiConferenceStats {
             legs: s.legs as u32,
@@ -583,12 +493,11 @@ pub unsafe extern "C" fn tutti_conference_stats(
             ticks: s.ticks,
             encodes_total: s.encodes_total,
         };
-        // SAFETY: checked non-null and aligned; writable by the caller's contract.
-        unsafe { out.write(stats) };
-        Ok(())
+        // SAFETY: writable by the caller's contract.
+        unsafe { write_out(out, "out", stats) }
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_conf(conference, run) }
+    unsafe { with_handle(conference, run) }
 }
 
 /// Writes to `legs[0..n]` the ids of legs that should be removed at `now_us` (silent past the timeout,
@@ -628,7 +537,7 @@ pub unsafe extern "C" fn tutti_conference_expired(
         Ok(())
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_conf(conference, run) }
+    unsafe { with_handle(conference, run) }
 }
 
 #[cfg(test)]
@@ -644,7 +553,7 @@ mod tests {
         unsafe {
             assert_eq!(tutti_conference_config_default(cfg.as_mut_ptr()), TuttiStatus::Ok);
             assert_eq!(tutti_conference_new(cfg.as_ptr(), &mut c), TuttiStatus::Ok);
-            assert_eq!(with_conf(c, |_| panic!("injected")), TuttiStatus::Panic);
+            assert_eq!(with_handle(c, |_| panic!("injected")), TuttiStatus::Panic);
             assert_eq!(tutti_conference_tick(c, 0), TuttiStatus::Poisoned);
             tutti_conference_free(c);
         }

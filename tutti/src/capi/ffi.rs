@@ -7,8 +7,9 @@
 //! set parameters by `node.param` name, read meters, counters and per-node cost, free it.
 //!
 //! # How
-//! Every function checks its pointers (null, alignment, overlap) and runs inside [`guard`], so a Rust
-//! panic becomes `TUTTI_STATUS_PANIC` and marks the handle poisoned instead of unwinding into C. Errors
+//! Every function checks its pointers (null, alignment, overlap) and runs inside the panic guard of
+//! module `handle`, so a Rust panic becomes `TUTTI_STATUS_PANIC` and marks the handle poisoned instead of
+//! unwinding into C. Errors
 //! return a [`TuttiStatus`] and leave their message for `tutti_last_error()`.
 //!
 //! Threading: a handle may move between threads but must not be used by two threads at once (the host
@@ -20,11 +21,12 @@
 #![allow(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use std::ffi::{c_char, CStr, CString};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ffi::{c_char, CString};
+use std::panic::catch_unwind;
 
 use super::engine::{Engine, Sample};
-use super::error::{guard, last_error_ptr, panic_message, EmbedError, TuttiStatus};
+use super::error::{last_error_ptr, EmbedError, TuttiStatus};
+use super::handle::{self, c_str, check_ptr, create, with_handle, write_out, Handle};
 
 /// An embedded processing engine (opaque to C).
 pub struct TuttiEngine {
@@ -115,40 +117,6 @@ impl TuttiEngine {
     }
 }
 
-/// Reads a C string argument.
-///
-/// # Safety
-/// `p` is null or points at a NUL-terminated string that stays valid for `'a`.
-unsafe fn c_str<'a>(p: *const c_char, arg: &'static str) -> Result<&'a str, EmbedError> {
-    if p.is_null() {
-        return Err(EmbedError::NullPointer { arg });
-    }
-    // SAFETY: non-null, and NUL-terminated and alive by the caller's contract.
-    unsafe { CStr::from_ptr(p) }
-        .to_str()
-        .map_err(|_| EmbedError::Utf8 { arg })
-}
-
-fn check_ptr<T>(p: *const T, len: usize, arg: &'static str) -> Result<(), EmbedError> {
-    if p.is_null() {
-        return Err(EmbedError::NullPointer { arg });
-    }
-    if !p.is_aligned() {
-        return Err(EmbedError::Argument {
-            detail: format!("{arg}: misaligned pointer"),
-        });
-    }
-    if len
-        .checked_mul(std::mem::size_of::<T>())
-        .map_or(true, |b| b > isize::MAX as usize)
-    {
-        return Err(EmbedError::Argument {
-            detail: format!("{arg}: {len} elements is too large"),
-        });
-    }
-    Ok(())
-}
-
 /// A frames × channels sample count, checked for overflow.
 fn samples(frames: usize, channels: usize, arg: &'static str) -> Result<usize, EmbedError> {
     frames.checked_mul(channels).ok_or_else(|| EmbedError::Argument {
@@ -156,30 +124,11 @@ fn samples(frames: usize, channels: usize, arg: &'static str) -> Result<usize, E
     })
 }
 
-/// Runs `f` on the engine behind `e`, poisoning the handle if `f` panics.
-///
-/// # Safety
-/// `e` is null or a live handle from `tutti_engine_new_*` not used by another thread during the call.
-unsafe fn with_engine(
-    e: *mut TuttiEngine,
-    f: impl FnOnce(&mut TuttiEngine) -> Result<(), EmbedError>,
-) -> TuttiStatus {
-    guard(|| {
-        // SAFETY: null or a live, exclusively used handle by the caller's contract.
-        let h = unsafe { e.as_mut() }.ok_or(EmbedError::NullPointer { arg: "engine" })?;
-        if h.poisoned {
-            return Err(EmbedError::Poisoned);
-        }
-        match catch_unwind(AssertUnwindSafe(|| f(&mut *h))) {
-            Ok(r) => r,
-            Err(p) => {
-                h.poisoned = true;
-                Err(EmbedError::Panic {
-                    message: panic_message(p.as_ref()),
-                })
-            }
-        }
-    })
+impl Handle for TuttiEngine {
+    const ARG: &'static str = "engine";
+    fn poisoned(&mut self) -> &mut bool {
+        &mut self.poisoned
+    }
 }
 
 /// The library version (a static NUL-terminated string such as `"0.1.0"`).
@@ -205,21 +154,6 @@ pub extern "C" fn tutti_status_name(status: i32) -> *const c_char {
     .unwrap_or(c"TUTTI_STATUS_UNKNOWN".as_ptr())
 }
 
-fn create(out: *mut *mut TuttiEngine, build: impl FnOnce() -> Result<Engine, EmbedError>) -> TuttiStatus {
-    guard(|| {
-        if out.is_null() {
-            return Err(EmbedError::NullPointer { arg: "out" });
-        }
-        // SAFETY: `out` is non-null and, by the caller's contract, points at writable storage for a
-        // pointer; it is cleared first so that a failure leaves NULL there.
-        unsafe { out.write(std::ptr::null_mut()) };
-        let h = Box::new(TuttiEngine::new(build()?));
-        // SAFETY: as above.
-        unsafe { out.write(Box::into_raw(h)) };
-        Ok(())
-    })
-}
-
 /// Creates an engine running the chain `chain` (e.g. `"hpf,aec,ns,agc"` or
 /// `"hpf(hz=120),aec(tail_ms=300),ns(level=high),agc(target_dbfs=-18)"`) over `channels` (1 or 2)
 /// interleaved channels at `sample_rate` Hz (8000, 16000, 32000, 44100 or 48000), in blocks of
@@ -239,7 +173,7 @@ pub unsafe extern "C" fn tutti_engine_new_chain(
     create(out, || {
         // SAFETY: NUL-terminated by the caller's contract.
         let spec = unsafe { c_str(chain, "chain") }?;
-        Engine::from_chain(spec, sample_rate, channels as usize, block_frames as usize)
+        Engine::from_chain(spec, sample_rate, channels as usize, block_frames as usize).map(TuttiEngine::new)
     })
 }
 
@@ -261,6 +195,7 @@ pub unsafe extern "C" fn tutti_engine_new_graph(
         // SAFETY: NUL-terminated by the caller's contract.
         let toml = unsafe { c_str(graph_toml, "graph_toml") }?;
         Engine::from_graph_toml(toml, sample_rate, channels as usize, block_frames as usize)
+            .map(TuttiEngine::new)
     })
 }
 
@@ -270,14 +205,8 @@ pub unsafe extern "C" fn tutti_engine_new_graph(
 /// `engine` is NULL or a handle from `tutti_engine_new_*` that is not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn tutti_engine_free(engine: *mut TuttiEngine) {
-    if engine.is_null() {
-        return;
-    }
-    // Dropping runs node destructors; a panic there must not unwind into C.
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: a handle from `Box::into_raw` in `create`, given back exactly once by the caller.
-        drop(unsafe { Box::from_raw(engine) });
-    }));
+    // SAFETY: NULL or from `tutti_engine_new_*`, given back once by the caller.
+    unsafe { handle::free(engine) }
 }
 
 /// Processes `frames` interleaved frames.
@@ -336,7 +265,7 @@ pub unsafe extern "C" fn tutti_engine_process_f32(
     // SAFETY: `run` is called with the live handle; the buffer contract is forwarded unchanged.
     let run = |h: &mut TuttiEngine| unsafe { process(h, input, output, frames) };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_engine(engine, run) }
+    unsafe { with_handle(engine, run) }
 }
 
 /// As `tutti_engine_process_f32` for 16-bit PCM (`x / 32768`; results rounded and saturated).
@@ -353,7 +282,7 @@ pub unsafe extern "C" fn tutti_engine_process_i16(
     // SAFETY: `run` is called with the live handle; the buffer contract is forwarded unchanged.
     let run = |h: &mut TuttiEngine| unsafe { process(h, input, output, frames) };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_engine(engine, run) }
+    unsafe { with_handle(engine, run) }
 }
 
 /// Pushes far-end frames.
@@ -382,7 +311,7 @@ pub unsafe extern "C" fn tutti_engine_push_far_f32(
     // SAFETY: `run` is called with the live handle; the buffer contract is forwarded unchanged.
     let run = |h: &mut TuttiEngine| unsafe { push_far(h, far, frames) };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_engine(engine, run) }
+    unsafe { with_handle(engine, run) }
 }
 
 /// As `tutti_engine_push_far_f32` for 16-bit PCM.
@@ -398,7 +327,7 @@ pub unsafe extern "C" fn tutti_engine_push_far_i16(
     // SAFETY: `run` is called with the live handle; the buffer contract is forwarded unchanged.
     let run = |h: &mut TuttiEngine| unsafe { push_far(h, far, frames) };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_engine(engine, run) }
+    unsafe { with_handle(engine, run) }
 }
 
 /// Sets parameter `name` = `"node.param"` (e.g. `"agc.target_dbfs"`) to `value` (range-checked; the node
@@ -418,7 +347,7 @@ pub unsafe extern "C" fn tutti_engine_set_param(
         h.engine.set_param(name, value)
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_engine(engine, run) }
+    unsafe { with_handle(engine, run) }
 }
 
 /// Sets parameter `"node.param"` from text: a number, or a choice name (e.g. `"ns.level"` = `"high"`).
@@ -437,7 +366,7 @@ pub unsafe extern "C" fn tutti_engine_set_param_text(
         h.engine.set_param_text(name, value)
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_engine(engine, run) }
+    unsafe { with_handle(engine, run) }
 }
 
 /// Writes to `*out` the current value of meter `"node.meter"` (e.g. `"aec.erle_db"`, `"agc.gain_db"`).
@@ -455,12 +384,11 @@ pub unsafe extern "C" fn tutti_engine_get_meter(
         let name = unsafe { c_str(name, "name") }?;
         check_ptr(out.cast_const(), 1, "out")?;
         let v = h.engine.meter(name)?;
-        // SAFETY: checked non-null and aligned; writable by the caller's contract.
-        unsafe { out.write(v) };
-        Ok(())
+        // SAFETY: writable by the caller's contract.
+        unsafe { write_out(out, "out", v) }
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_engine(engine, run) }
+    unsafe { with_handle(engine, run) }
 }
 
 /// Writes to `*count` the number of meters over all nodes (for `tutti_engine_meter_at`).
@@ -473,13 +401,11 @@ pub unsafe extern "C" fn tutti_engine_meter_count(
     count: *mut usize,
 ) -> TuttiStatus {
     let run = |h: &mut TuttiEngine| {
-        check_ptr(count.cast_const(), 1, "count")?;
-        // SAFETY: checked non-null and aligned; writable by the caller's contract.
-        unsafe { count.write(h.engine.meter_count()) };
-        Ok(())
+        // SAFETY: writable by the caller's contract.
+        unsafe { write_out(count, "count", h.engine.meter_count()) }
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_engine(engine, run) }
+    unsafe { with_handle(engine, run) }
 }
 
 /// Writes meter `index` (0-based, below `tutti_engine_meter_count`) to `*out`.
@@ -500,12 +426,11 @@ pub unsafe extern "C" fn tutti_engine_meter_at(
             .meter_at(index)
             .ok_or(EmbedError::Index { index, count })?;
         let name = h.meter_names[index].as_ptr();
-        // SAFETY: checked non-null and aligned; writable by the caller's contract.
-        unsafe { out.write(TuttiMeter { name, value }) };
-        Ok(())
+        // SAFETY: writable by the caller's contract.
+        unsafe { write_out(out, "out", TuttiMeter { name, value }) }
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_engine(engine, run) }
+    unsafe { with_handle(engine, run) }
 }
 
 /// Writes the engine's configuration and counters to `*out`.
@@ -533,12 +458,11 @@ pub unsafe extern "C" fn tutti_engine_stats(
             far_underrun_frames: s.far_underrun_frames,
             far_queued_frames: s.far_queued_frames,
         };
-        // SAFETY: checked non-null and aligned; writable by the caller's contract.
-        unsafe { out.write(stats) };
-        Ok(())
+        // SAFETY: writable by the caller's contract.
+        unsafe { write_out(out, "out", stats) }
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_engine(engine, run) }
+    unsafe { with_handle(engine, run) }
 }
 
 /// Writes each node's measured cost to `out[0..n]` and `n` (the node count) to `*count`. With
@@ -581,7 +505,7 @@ pub unsafe extern "C" fn tutti_engine_node_stats(
         Ok(())
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_engine(engine, run) }
+    unsafe { with_handle(engine, run) }
 }
 
 /// Clears the state of every node and the far-end FIFO (counters are kept), e.g. between calls.
@@ -595,12 +519,13 @@ pub unsafe extern "C" fn tutti_engine_reset(engine: *mut TuttiEngine) -> TuttiSt
         Ok(())
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_engine(engine, run) }
+    unsafe { with_handle(engine, run) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::CStr;
 
     /// A panic inside a call on a handle is reported as `TUTTI_STATUS_PANIC` and poisons the handle:
     /// every later call returns `TUTTI_STATUS_POISONED`; freeing still works.
@@ -611,7 +536,7 @@ mod tests {
         let s = unsafe { tutti_engine_new_chain(c"gain".as_ptr(), 16000, 1, 160, &mut e) };
         assert_eq!(s, TuttiStatus::Ok);
         // SAFETY: `e` is live and used by this thread only.
-        let s = unsafe { with_engine(e, |_| panic!("injected failure")) };
+        let s = unsafe { with_handle(e, |_| panic!("injected failure")) };
         assert_eq!(s, TuttiStatus::Panic);
         // SAFETY: `tutti_last_error` returns this thread's NUL-terminated message; copied at once.
         let msg = unsafe { CStr::from_ptr(tutti_last_error()) }

@@ -13,12 +13,13 @@
 #![allow(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use std::ffi::{c_char, CStr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ffi::c_char;
 use std::time::Duration;
 
-use super::error::{guard, panic_message, EmbedError, TuttiStatus};
-use crate::conference::MTU;
+use super::error::{guard, EmbedError, TuttiStatus};
+use super::handle::{
+    self, create, datagram, mtu_buffer, opt_str, out_ok, payload_type, with_handle, write_out, Handle,
+};
 use crate::translate::{Side, TranslateError, Translator, TranslatorConfig, TranslatorLegStats};
 
 /// Side of a translator: towards the sender of the incoming stream.
@@ -105,18 +106,19 @@ pub struct TuttiTranslatorStats {
 }
 
 fn leg(s: &TranslatorLegStats) -> TuttiTranslatorLegStats {
+    let q = &s.quality;
     TuttiTranslatorLegStats {
         ssrc: s.ssrc.unwrap_or(0),
-        packets: s.packets,
-        lost: s.lost,
-        discarded: s.discarded,
-        duplicates: s.duplicates,
-        jitter_ms: s.jitter_ms,
-        rtt_ms: s.rtt_ms.unwrap_or(-1.0),
-        jitter_buffer_delay_ms: s.jitter_buffer_delay_ms,
-        concealment_ratio: s.concealment_ratio,
-        r_factor: s.r_factor,
-        mos: s.mos,
+        packets: q.packets,
+        lost: q.lost,
+        discarded: q.discarded,
+        duplicates: q.duplicates,
+        jitter_ms: q.jitter_ms,
+        rtt_ms: q.rtt_ms.unwrap_or(-1.0),
+        jitter_buffer_delay_ms: q.jitter_buffer_delay_ms,
+        concealment_ratio: q.concealment_ratio,
+        r_factor: q.r_factor,
+        mos: q.mos,
     }
 }
 
@@ -130,71 +132,11 @@ fn err(e: TranslateError) -> EmbedError {
     }
 }
 
-/// Reads an optional C string.
-///
-/// # Safety
-/// `p` is null or a NUL-terminated string alive during the call.
-unsafe fn opt_str<'a>(p: *const c_char, arg: &'static str) -> Result<Option<&'a str>, EmbedError> {
-    if p.is_null() {
-        return Ok(None);
+impl Handle for TuttiTranslator {
+    const ARG: &'static str = "translator";
+    fn poisoned(&mut self) -> &mut bool {
+        &mut self.poisoned
     }
-    // SAFETY: non-null and NUL-terminated by the caller's contract.
-    unsafe { CStr::from_ptr(p) }
-        .to_str()
-        .map(Some)
-        .map_err(|_| EmbedError::Utf8 { arg })
-}
-
-/// Checks an out-pointer for one `T`.
-fn out_ok<T>(p: *mut T, arg: &'static str) -> Result<(), EmbedError> {
-    if p.is_null() {
-        return Err(EmbedError::NullPointer { arg });
-    }
-    if !p.is_aligned() {
-        return Err(EmbedError::Argument {
-            detail: format!("{arg}: misaligned pointer"),
-        });
-    }
-    Ok(())
-}
-
-/// Runs `f` on the translator behind `t`.
-///
-/// # Safety
-/// `t` is null or a live handle from `tutti_translator_new`, not used by another thread during the call.
-unsafe fn with_tr(
-    t: *mut TuttiTranslator,
-    f: impl FnOnce(&mut TuttiTranslator) -> Result<(), EmbedError>,
-) -> TuttiStatus {
-    guard(|| {
-        // SAFETY: null or a live, exclusively used handle by the caller's contract.
-        let h = unsafe { t.as_mut() }.ok_or(EmbedError::NullPointer { arg: "translator" })?;
-        if h.poisoned {
-            return Err(EmbedError::Poisoned);
-        }
-        match catch_unwind(AssertUnwindSafe(|| f(&mut *h))) {
-            Ok(r) => r,
-            Err(p) => {
-                h.poisoned = true;
-                Err(EmbedError::Panic {
-                    message: panic_message(p.as_ref()),
-                })
-            }
-        }
-    })
-}
-
-fn pt(v: i32, arg: &str) -> Result<Option<u8>, EmbedError> {
-    if v < 0 {
-        return Ok(None);
-    }
-    u8::try_from(v)
-        .ok()
-        .filter(|p| *p < 128)
-        .map(Some)
-        .ok_or_else(|| EmbedError::Argument {
-            detail: format!("{arg} {v}: use 0..=127 or -1"),
-        })
 }
 
 /// Fills `*out` with the defaults: PCMU in, Opus out, static payload types (Opus 96), 20 ms, no chain,
@@ -205,7 +147,6 @@ fn pt(v: i32, arg: &str) -> Result<Option<u8>, EmbedError> {
 #[no_mangle]
 pub unsafe extern "C" fn tutti_translator_config_default(out: *mut TuttiTranslatorConfig) -> TuttiStatus {
     guard(|| {
-        out_ok(out, "out")?;
         let d = TranslatorConfig::new(tutti_codecs::CodecSpec::Pcmu, tutti_codecs::CodecSpec::Pcmu);
         let cfg = TuttiTranslatorConfig {
             input_codec: c"pcmu".as_ptr(),
@@ -218,9 +159,8 @@ pub unsafe extern "C" fn tutti_translator_config_default(out: *mut TuttiTranslat
             ntp_at_zero: 0,
             seed: d.seed,
         };
-        // SAFETY: checked non-null and aligned; writable by the caller's contract.
-        unsafe { out.write(cfg) };
-        Ok(())
+        // SAFETY: writable by the caller's contract.
+        unsafe { write_out(out, "out", cfg) }
     })
 }
 
@@ -236,10 +176,7 @@ pub unsafe extern "C" fn tutti_translator_new(
     now_us: u64,
     out: *mut *mut TuttiTranslator,
 ) -> TuttiStatus {
-    guard(|| {
-        out_ok(out, "out")?;
-        // SAFETY: checked non-null and aligned; cleared so that a failure leaves NULL.
-        unsafe { out.write(std::ptr::null_mut()) };
+    create(out, || {
         out_ok(config.cast_mut(), "config")?;
         // SAFETY: checked non-null and aligned; valid by the caller's contract.
         let c = unsafe { config.read() };
@@ -259,10 +196,10 @@ pub unsafe extern "C" fn tutti_translator_new(
         };
         let mut cfg =
             TranslatorConfig::new(codec(i, "config.input_codec")?, codec(o, "config.output_codec")?);
-        if let Some(p) = pt(c.input_payload_type, "input_payload_type")? {
+        if let Some(p) = payload_type(c.input_payload_type, "input_payload_type")? {
             cfg.input_payload_type = p;
         }
-        if let Some(p) = pt(c.output_payload_type, "output_payload_type")? {
+        if let Some(p) = payload_type(c.output_payload_type, "output_payload_type")? {
             cfg.output_payload_type = p;
         }
         cfg.ptime_ms = c.ptime_ms;
@@ -270,11 +207,10 @@ pub unsafe extern "C" fn tutti_translator_new(
         cfg.max_gap_ms = c.max_gap_ms;
         cfg.ntp_at_zero = c.ntp_at_zero;
         cfg.seed = c.seed;
-        let tr = Translator::new(cfg, Duration::from_micros(now_us)).map_err(err)?;
-        let h = Box::new(TuttiTranslator { tr, poisoned: false });
-        // SAFETY: as above.
-        unsafe { out.write(Box::into_raw(h)) };
-        Ok(())
+        Ok(TuttiTranslator {
+            tr: Translator::new(cfg, Duration::from_micros(now_us)).map_err(err)?,
+            poisoned: false,
+        })
     })
 }
 
@@ -284,13 +220,8 @@ pub unsafe extern "C" fn tutti_translator_new(
 /// `translator` is NULL or a handle from `tutti_translator_new` that is not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn tutti_translator_free(translator: *mut TuttiTranslator) {
-    if translator.is_null() {
-        return;
-    }
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: from `Box::into_raw` in `tutti_translator_new`, given back once by the caller.
-        drop(unsafe { Box::from_raw(translator) });
-    }));
+    // SAFETY: NULL or from `tutti_translator_new`, given back once by the caller.
+    unsafe { handle::free(translator) }
 }
 
 /// Hands a datagram that arrived at `now_us` from `side` (`TUTTI_SIDE_UPSTREAM`: the sender's RTP or
@@ -308,16 +239,8 @@ pub unsafe extern "C" fn tutti_translator_receive(
     len: usize,
 ) -> TuttiStatus {
     let run = |h: &mut TuttiTranslator| {
-        if data.is_null() {
-            return Err(EmbedError::NullPointer { arg: "data" });
-        }
-        if len > isize::MAX as usize {
-            return Err(EmbedError::Argument {
-                detail: "len: too large".into(),
-            });
-        }
-        // SAFETY: non-null (u8 needs no alignment); `len` readable bytes by the caller's contract.
-        let d = unsafe { std::slice::from_raw_parts(data, len) };
+        // SAFETY: `len` readable bytes by the caller's contract.
+        let d = unsafe { datagram(data, len) }?;
         let now = Duration::from_micros(now_us);
         match side {
             TUTTI_SIDE_UPSTREAM => h.tr.receive_upstream(now, d).map_err(err),
@@ -328,7 +251,7 @@ pub unsafe extern "C" fn tutti_translator_receive(
         }
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_tr(translator, run) }
+    unsafe { with_handle(translator, run) }
 }
 
 /// Writes to `*at_us` the host time at which `tutti_translator_timeout` should next run.
@@ -341,13 +264,11 @@ pub unsafe extern "C" fn tutti_translator_next_timeout(
     at_us: *mut u64,
 ) -> TuttiStatus {
     let run = |h: &mut TuttiTranslator| {
-        out_ok(at_us, "at_us")?;
-        // SAFETY: checked non-null and aligned; writable by the caller's contract.
-        unsafe { at_us.write(h.tr.poll_timeout().as_micros() as u64) };
-        Ok(())
+        // SAFETY: writable by the caller's contract.
+        unsafe { write_out(at_us, "at_us", h.tr.poll_timeout().as_micros() as u64) }
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_tr(translator, run) }
+    unsafe { with_handle(translator, run) }
 }
 
 /// Runs the RTCP timer at `now_us` (queues our receiver report to the sender when due). Real-time safe.
@@ -364,7 +285,7 @@ pub unsafe extern "C" fn tutti_translator_timeout(
         Ok(())
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_tr(translator, run) }
+    unsafe { with_handle(translator, run) }
 }
 
 /// Ends the translation at `now_us`: the last frame and BYE on both sides are queued for
@@ -382,7 +303,7 @@ pub unsafe extern "C" fn tutti_translator_finish(
         Ok(())
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_tr(translator, run) }
+    unsafe { with_handle(translator, run) }
 }
 
 /// Copies the next datagram to send into `out` (`capacity` at least 1500 bytes) with its length in
@@ -406,17 +327,8 @@ pub unsafe extern "C" fn tutti_translator_poll_transmit(
         out_ok(len, "len")?;
         out_ok(side, "side")?;
         out_ok(is_rtcp, "is_rtcp")?;
-        if out.is_null() {
-            return Err(EmbedError::NullPointer { arg: "out" });
-        }
-        if capacity < MTU {
-            return Err(EmbedError::BufferTooSmall {
-                needed: MTU,
-                capacity,
-            });
-        }
-        // SAFETY: non-null; `capacity` (≥ MTU) writable bytes by the caller's contract.
-        let buf = unsafe { std::slice::from_raw_parts_mut(out, MTU) };
+        // SAFETY: `capacity` writable bytes by the caller's contract.
+        let buf = unsafe { mtu_buffer(out, capacity) }?;
         let (n, s, r) = match h.tr.poll_transmit(buf) {
             Some(t) => (
                 t.len,
@@ -437,7 +349,7 @@ pub unsafe extern "C" fn tutti_translator_poll_transmit(
         Ok(())
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_tr(translator, run) }
+    unsafe { with_handle(translator, run) }
 }
 
 /// Writes the statistics of both legs to `*out`.
@@ -450,7 +362,6 @@ pub unsafe extern "C" fn tutti_translator_stats(
     out: *mut TuttiTranslatorStats,
 ) -> TuttiStatus {
     let run = |h: &mut TuttiTranslator| {
-        out_ok(out, "out")?;
         let s = h.tr.stats();
         let c = s.counters;
         let v = TuttiTranslatorStats {
@@ -462,17 +373,17 @@ pub unsafe extern "C" fn tutti_translator_stats(
             tx_rtcp_upstream: c.tx_rtcp_upstream,
             talkspurts: c.talkspurts,
         };
-        // SAFETY: checked non-null and aligned; writable by the caller's contract.
-        unsafe { out.write(v) };
-        Ok(())
+        // SAFETY: writable by the caller's contract.
+        unsafe { write_out(out, "out", v) }
     };
     // SAFETY: the handle is live and used by this thread only, by the caller's contract.
-    unsafe { with_tr(translator, run) }
+    unsafe { with_handle(translator, run) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conference::MTU;
 
     /// Through the C functions: PCMU packets in, Opus packets out with the SSRC kept; a bad side and a
     /// malformed datagram are refused with their status.

@@ -148,8 +148,8 @@ pub fn run(a: &Args) -> Result<(), CliError> {
                 p.ssrc,
                 p.codec.cli_name(),
                 p.talking_ticks as f64 * f64::from(a.ptime) / 1000.0,
-                p.stats.packets_lost,
-                p.stats.mos
+                p.stats.quality.lost,
+                p.stats.quality.mos
             );
         }
     }

@@ -148,20 +148,21 @@ pub fn run(a: &Args) -> Result<(), CliError> {
     } else {
         for r in &reports {
             let (i, o) = (&r.stats.incoming, &r.stats.outgoing);
+            let (iq, oq) = (&i.quality, &o.quality);
             println!(
                 "stream {:08x} from {}: {} {} packets (lost {}, discarded {}) -> {} {} packets; \
                  held {:.1} ms, concealed {:.2} %, MOS {:.2}",
                 r.ssrc,
                 r.source,
-                i.packets,
+                iq.packets,
                 i.codec,
-                i.lost,
-                i.discarded,
-                o.packets,
+                iq.lost,
+                iq.discarded,
+                oq.packets,
                 o.codec,
-                i.jitter_buffer_delay_ms,
-                100.0 * i.concealment_ratio,
-                i.mos
+                iq.jitter_buffer_delay_ms,
+                100.0 * iq.concealment_ratio,
+                iq.mos
             );
         }
         if reports.is_empty() {

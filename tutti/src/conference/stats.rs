@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tutti_rtp::{EModel, RateDecision};
+use tutti_rtp::RateDecision;
 
 use super::leg::{Leg, LegCounters};
+use crate::cdr::{with_fields, CounterNames, LinkQuality};
 
 /// Statistics of one leg.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,30 +25,16 @@ pub struct LegStats {
     pub talking: bool,
     /// Smoothed level of the leg in dBov.
     pub level_db: f32,
-    /// RTP packets received of the leg's payload type.
-    pub packets_received: u64,
-    /// RFC 3550 cumulative loss.
-    pub packets_lost: i64,
-    /// Duplicate packets received.
-    pub duplicates: u64,
-    /// Packets the jitter buffer discarded (late or overflow).
-    pub packets_discarded: u64,
     /// Conference time the leg joined.
     pub started: std::time::Duration,
     /// Conference time its first media packet arrived.
     pub answered: Option<std::time::Duration>,
-    /// RFC 3550 interarrival jitter in ms.
-    pub jitter_ms: f64,
-    /// RTT from RTCP in ms.
-    pub rtt_ms: Option<f64>,
-    /// Mean jitter-buffer delay in ms (webrtc-stats jitterBufferDelay / jitterBufferEmittedCount).
-    pub jitter_buffer_delay_ms: f64,
-    /// Concealed samples / total samples (webrtc-stats).
-    pub concealment_ratio: f64,
-    /// E-model R factor (ITU-T G.107) from codec, delay and loss.
-    pub r_factor: f64,
-    /// MOS-CQE from R.
-    pub mos: f64,
+    /// Quality figures: `packets` (RTP packets received of the leg's payload type), `lost` (RFC 3550
+    /// cumulative loss), `discarded` (packets the jitter buffer discarded: late or overflow), `duplicates`,
+    /// RFC 3550 interarrival jitter, RTT from RTCP, mean jitter-buffer delay (webrtc-stats
+    /// jitterBufferDelay / jitterBufferEmittedCount), concealed samples / total samples (webrtc-stats),
+    /// and the ITU-T G.107 E-model R factor and MOS-CQE from codec, delay and loss.
+    pub quality: LinkQuality,
     /// Rate adaptation (Opus legs): the encoder bitrate, FEC and expected loss chosen from the receiver's
     /// TMMBR/REMB/reports.
     pub rate: Option<RateDecision>,
@@ -62,9 +49,20 @@ impl LegStats {
         let rtt_ms = l.rtt_us().map(|u| u as f64 / 1000.0);
         let expected = (rs.packets as i64 - rs.duplicates as i64 + rs.lost).max(1) as f64;
         let loss_pct = 100.0 * (rs.lost.max(0) as f64 + rs.late as f64) / expected;
-        let delay = jb.mean_delay_ms() + rtt_ms.map_or(0.0, |r| r / 2.0);
         let codec = l.cfg.codec.cli_name();
-        let em = EModel::for_leg(codec, delay, loss_pct.min(100.0), 1.0);
+        let quality = LinkQuality {
+            packets: rs.packets,
+            lost: rs.lost,
+            discarded: jb.packets_discarded,
+            duplicates: rs.duplicates,
+            jitter_ms: rs.jitter_ms,
+            rtt_ms,
+            jitter_buffer_delay_ms: jb.mean_delay_ms(),
+            concealment_ratio: jb.concealment_ratio(),
+            r_factor: 0.0,
+            mos: 0.0,
+        }
+        .with_emodel(codec, loss_pct);
         Self {
             id: l.id,
             name: l.name.clone(),
@@ -73,18 +71,9 @@ impl LegStats {
             local_ssrc: l.local_ssrc(),
             talking,
             level_db,
-            packets_received: rs.packets,
-            packets_lost: rs.lost,
-            duplicates: rs.duplicates,
-            packets_discarded: jb.packets_discarded,
             started: l.created,
             answered: l.first_media,
-            jitter_ms: rs.jitter_ms,
-            rtt_ms,
-            jitter_buffer_delay_ms: jb.mean_delay_ms(),
-            concealment_ratio: jb.concealment_ratio(),
-            r_factor: em.r(),
-            mos: em.mos(),
+            quality,
             rate: l.rate_decision(),
             counters: l.counters,
         }
@@ -93,22 +82,18 @@ impl LegStats {
     /// The statistics as JSON (SSRCs as 8 hex digits).
     pub fn to_json(&self) -> Value {
         let c = &self.counters;
-        json!({
+        let leg = json!({
             "name": &*self.name, "codec": self.codec,
             "remote_ssrc": self.remote_ssrc.map(|s| format!("{s:08x}")),
             "local_ssrc": format!("{:08x}", self.local_ssrc),
             "talking": self.talking, "level_db": self.level_db,
-            "packets_received": self.packets_received, "packets_lost": self.packets_lost,
-            "duplicates": self.duplicates, "packets_discarded": self.packets_discarded,
-            "jitter_ms": self.jitter_ms, "rtt_ms": self.rtt_ms,
-            "jitter_buffer_delay_ms": self.jitter_buffer_delay_ms,
-            "concealment_ratio": self.concealment_ratio, "r_factor": self.r_factor, "mos": self.mos,
             "rx_datagrams": c.rx_datagrams, "rx_dropped": c.rx_dropped, "tx_packets": c.tx_packets,
             "tx_rtcp": c.tx_rtcp, "tx_overflow": c.tx_overflow, "concealed_frames": c.concealed_frames,
             "encode_errors": c.encode_errors, "tx_tmmbn": c.tx_tmmbn, "rate_changes": c.rate_changes,
             "target_bitrate_bps": self.rate.map(|r| r.bitrate_bps), "fec": self.rate.map(|r| r.fec),
             "expected_loss_pct": self.rate.map(|r| r.expected_loss_pct),
-        })
+        });
+        with_fields(leg, self.quality.json_fields(CounterNames::RECEIVED))
     }
 }
 

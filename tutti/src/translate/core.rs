@@ -46,6 +46,7 @@ use tutti_rtp::{Feedback, RateConfig, RateController, RateDecision, TmmbItem, MA
 use super::config::{TranslateError, TranslatorConfig};
 use super::pipeline::{Frame, Pipeline};
 use super::stats::{TranslatorCounters, TranslatorLegStats, TranslatorStats};
+use crate::cdr::LinkQuality;
 use crate::conference::{PacketQueue, MTU};
 
 /// Which side of the translator a datagram goes to.
@@ -679,20 +680,22 @@ impl Translator {
             codec: self.cfg.input.cli_name(),
             payload_type: self.cfg.input_payload_type,
             ssrc: self.ssrc,
-            packets: self.packets,
-            lost,
-            discarded: self.discarded,
-            duplicates: dup,
-            jitter_ms: jitter,
-            rtt_ms: None,
-            jitter_buffer_delay_ms: held_ms,
-            concealment_ratio: if c.total_samples > 0 {
-                c.concealed_samples as f64 / c.total_samples as f64
-            } else {
-                0.0
+            quality: LinkQuality {
+                packets: self.packets,
+                lost,
+                discarded: self.discarded,
+                duplicates: dup,
+                jitter_ms: jitter,
+                rtt_ms: None,
+                jitter_buffer_delay_ms: held_ms,
+                concealment_ratio: if c.total_samples > 0 {
+                    c.concealed_samples as f64 / c.total_samples as f64
+                } else {
+                    0.0
+                },
+                r_factor: 0.0,
+                mos: 0.0,
             },
-            r_factor: 0.0,
-            mos: 0.0,
         }
         .with_emodel(expected);
         let far = self.far.unwrap_or_default();
@@ -700,16 +703,13 @@ impl Translator {
             codec: self.cfg.output.cli_name(),
             payload_type: self.cfg.output_payload_type,
             ssrc: self.ssrc,
-            packets: c.tx_rtp,
-            lost: i64::from(far.cumulative_lost),
-            discarded: 0,
-            duplicates: 0,
-            jitter_ms: f64::from(far.jitter) * 1000.0 / self.out_clock as f64,
-            rtt_ms: self.far_rtt_us.map(|u| u as f64 / 1000.0),
-            jitter_buffer_delay_ms: 0.0,
-            concealment_ratio: 0.0,
-            r_factor: 0.0,
-            mos: 0.0,
+            quality: LinkQuality {
+                packets: c.tx_rtp,
+                lost: i64::from(far.cumulative_lost),
+                jitter_ms: f64::from(far.jitter) * 1000.0 / self.out_clock as f64,
+                rtt_ms: self.far_rtt_us.map(|u| u as f64 / 1000.0),
+                ..LinkQuality::default()
+            },
         }
         .with_emodel(c.tx_rtp as f64);
         TranslatorStats {

@@ -18,7 +18,7 @@ use tutti_rtp::{classify, CaptureReader, Channel, PacketKind, PcapWriter, UdpTra
 use super::config::{TranslateError, TranslatorConfig};
 use super::core::{Side, Translator};
 use super::stats::TranslatorStats;
-use crate::cdr::{Cdr, CdrParty, CdrQuality};
+use crate::cdr::{Cdr, CdrParty};
 use crate::conference::MTU;
 
 /// How the drivers configure the translator of each new stream.
@@ -123,18 +123,7 @@ impl StreamReport {
             start: self.first,
             answer: Some(self.first),
             end: self.last,
-            quality: CdrQuality {
-                packets: q.packets,
-                lost: q.lost,
-                discarded: q.discarded,
-                duplicates: q.duplicates,
-                jitter_ms: q.jitter_ms,
-                rtt_ms: q.rtt_ms,
-                jitter_buffer_delay_ms: q.jitter_buffer_delay_ms,
-                concealment_ratio: q.concealment_ratio,
-                r_factor: q.r_factor,
-                mos: q.mos,
-            },
+            quality: q.quality,
         }
     }
 

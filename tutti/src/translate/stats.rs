@@ -2,7 +2,8 @@
 //! [`crate::conference::LegStats`] (webrtc-stats names, ITU-T G.107 E-model), plus transport counters.
 
 use serde_json::{json, Value};
-use tutti_rtp::EModel;
+
+use crate::cdr::{with_fields, CounterNames, LinkQuality};
 
 /// Statistics of one leg of a translator.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,55 +14,36 @@ pub struct TranslatorLegStats {
     pub payload_type: u8,
     /// SSRC of the stream (the same on both legs), once known.
     pub ssrc: Option<u32>,
-    /// Incoming leg: RTP packets received of the stream. Outgoing leg: RTP packets sent.
-    pub packets: u64,
-    /// RFC 3550 cumulative loss (incoming: as we count it; outgoing: as the far receiver reports it).
-    pub lost: i64,
-    /// Packets discarded: arrived too late (after their audio was sent) or of an unexpected payload type.
-    pub discarded: u64,
-    /// Duplicate packets (RFC 3550 source state).
-    pub duplicates: u64,
-    /// RFC 3550 interarrival jitter in ms (outgoing: as the far receiver reports it).
-    pub jitter_ms: f64,
-    /// Round-trip time from RTCP in ms, when RTCP allows (outgoing: to the far receiver, through its
-    /// reports on the sender reports we forwarded).
-    pub rtt_ms: Option<f64>,
-    /// Incoming: mean time audio is held in the translator (packet arrival to the send of the packet
-    /// carrying it, plus the resampler's and chain's delay), in ms. Outgoing: 0 (not reported by RTCP).
-    pub jitter_buffer_delay_ms: f64,
-    /// Concealed samples / all samples (incoming; 0 on the outgoing leg).
-    pub concealment_ratio: f64,
-    /// E-model R factor (ITU-T G.107) from codec, delay and loss.
-    pub r_factor: f64,
-    /// MOS-CQE from R.
-    pub mos: f64,
+    /// Quality figures. `packets`: incoming leg, RTP packets received of the stream; outgoing leg, RTP
+    /// packets sent. `lost`, `jitter_ms`: incoming, as we count them; outgoing, as the far receiver reports
+    /// them. `discarded`: packets that arrived too late (after their audio was sent) or of an unexpected
+    /// payload type. `rtt_ms`: outgoing, to the far receiver, through its reports on the sender reports we
+    /// forwarded. `jitter_buffer_delay_ms`: incoming, the mean time audio is held in the translator
+    /// (packet arrival to the send of the packet carrying it, plus the resampler's and chain's delay);
+    /// outgoing, 0 (not reported by RTCP). `concealment_ratio`: 0 on the outgoing leg. `r_factor`, `mos`:
+    /// ITU-T G.107 E-model from codec, delay (RTT/2 + held delay) and loss.
+    pub quality: LinkQuality,
 }
 
 impl TranslatorLegStats {
     /// Fills `r_factor` and `mos` from the leg's codec, delay (RTT/2 + held delay) and loss.
     pub(crate) fn with_emodel(mut self, expected: f64) -> Self {
         let loss_pct = if expected > 0.0 {
-            (100.0 * self.lost.max(0) as f64 / expected).min(100.0)
+            100.0 * self.quality.lost.max(0) as f64 / expected
         } else {
             0.0
         };
-        let delay = self.jitter_buffer_delay_ms + self.rtt_ms.map_or(0.0, |r| r / 2.0);
-        let em = EModel::for_leg(self.codec, delay, loss_pct, 1.0);
-        self.r_factor = em.r();
-        self.mos = em.mos();
+        self.quality = self.quality.with_emodel(self.codec, loss_pct);
         self
     }
 
     /// The statistics as JSON (SSRC as 8 hex digits).
     pub fn to_json(&self) -> Value {
-        json!({
+        let leg = json!({
             "codec": self.codec, "payload_type": self.payload_type,
             "ssrc": self.ssrc.map(|s| format!("{s:08x}")),
-            "packets": self.packets, "lost": self.lost, "discarded": self.discarded,
-            "duplicates": self.duplicates, "jitter_ms": self.jitter_ms, "rtt_ms": self.rtt_ms,
-            "jitter_buffer_delay_ms": self.jitter_buffer_delay_ms,
-            "concealment_ratio": self.concealment_ratio, "r_factor": self.r_factor, "mos": self.mos,
-        })
+        });
+        with_fields(leg, self.quality.json_fields(CounterNames::SHORT))
     }
 }
 

@@ -192,3 +192,95 @@ pub fn asterisk_prompt(name: &str) -> PathBuf {
     );
     p
 }
+
+/// The codec named `name` (`CodecSpec::parse` syntax), with Opus made mono (a test's sender and decoder
+/// handle one channel).
+pub fn mono_codec(name: &str) -> tutti::codecs::CodecSpec {
+    use tutti::codecs::CodecSpec;
+    match CodecSpec::parse(name).expect("codec name") {
+        CodecSpec::Opus {
+            sample_rate, bitrate, ..
+        } => CodecSpec::Opus {
+            sample_rate,
+            channels: 1,
+            bitrate,
+        },
+        s => s,
+    }
+}
+
+/// One RTP packet (no CSRCs, extensions or padding).
+pub fn rtp_packet(marker: bool, payload_type: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    let b = tutti::rtp::RtpBuilder {
+        marker,
+        payload_type,
+        sequence_number: seq,
+        timestamp: ts,
+        ssrc,
+        ..Default::default()
+    };
+    let mut out = vec![0u8; 1500];
+    let l = b.write(payload, &mut out).expect("RTP packet fits 1500 bytes");
+    out.truncate(l);
+    out
+}
+
+/// The sending side of an in-process RTP client: an encoder and preallocated buffers, so that a packet
+/// is made without allocating (conference tests count allocations).
+pub struct ToneSender {
+    /// The encoder.
+    pub enc: Box<dyn tutti::codecs::Encoder>,
+    /// Next sequence number.
+    pub seq: u16,
+    /// Next RTP timestamp.
+    pub ts: u32,
+    /// Samples generated so far.
+    pub n: usize,
+    /// One frame of PCM (20 ms at the encoder's rate).
+    pub pcm: Vec<i16>,
+    payload: Vec<u8>,
+    pkt: Vec<u8>,
+}
+
+impl ToneSender {
+    /// A sender with `spec`'s encoder and 20 ms frames.
+    pub fn new(spec: tutti::codecs::CodecSpec) -> Self {
+        Self {
+            enc: spec.encoder().expect("encoder"),
+            seq: 0,
+            ts: 0,
+            n: 0,
+            pcm: vec![0; (spec.info().audio_rate / 50) as usize],
+            payload: vec![0; tutti::conference::MTU],
+            pkt: vec![0; tutti::conference::MTU],
+        }
+    }
+
+    /// The next packet: frame samples `sample(t)` (t in seconds at `rate` Hz), encoded, with payload type
+    /// `pt` and `ssrc`; the timestamp then advances by `ts_step`.
+    pub fn packet(
+        &mut self,
+        rate: f32,
+        pt: u8,
+        ssrc: u32,
+        ts_step: u32,
+        sample: impl Fn(f32) -> i16,
+    ) -> &[u8] {
+        for (i, s) in self.pcm.iter_mut().enumerate() {
+            *s = sample((self.n + i) as f32 / rate);
+        }
+        self.n += self.pcm.len();
+        let len = self.enc.encode(&self.pcm, &mut self.payload).expect("encode");
+        let b = tutti::rtp::RtpBuilder {
+            payload_type: pt,
+            sequence_number: self.seq,
+            timestamp: self.ts,
+            ssrc,
+            ..Default::default()
+        };
+        self.seq = self.seq.wrapping_add(1);
+        self.ts = self.ts.wrapping_add(ts_step);
+        let n = b.write(&self.payload[..len], &mut self.pkt).expect("write");
+        &self.pkt[..n]
+    }
+}

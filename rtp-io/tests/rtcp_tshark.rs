@@ -1,33 +1,25 @@
 //! RTCP packets we build, dissected by tshark (the oracle), recorded with our pcap writer.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 use tutti_rtp::{PcapWriter, ReportBlock, RtcpWriter, SdesChunkSpec, SdesType, SenderInfo};
 
+/// tshark on our RTCP (UDP port 5005 decoded as RTCP) with `args`.
 fn tshark(path: &Path, args: &[&str]) -> String {
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg("command -v tshark")
-        .output()
-        .map(|o| o.status.success());
-    assert!(
-        ok.unwrap_or(false),
-        "tshark is not installed (Debian package tshark; see scripts/setup.sh)"
-    );
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(path)
-        .args(["-d", "udp.port==5005,rtcp"])
-        .args(args)
-        .output()
-        .expect("tshark runs");
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8")
+    let mut all = vec!["-d", "udp.port==5005,rtcp"];
+    all.extend_from_slice(args);
+    common::tshark(path, &all)
+}
+
+/// The `fields` of every packet, one line each: fields separated by `;`, repeated values by `,`.
+fn tshark_fields(path: &Path, fields: &[&str]) -> String {
+    let mut args = vec!["-T", "fields", "-E", "separator=;", "-E", "aggregator=,"];
+    for &f in fields {
+        args.extend(["-e", f]);
+    }
+    tshark(path, &args)
 }
 
 #[test]
@@ -84,52 +76,27 @@ fn tshark_dissects_our_compound_and_reduced_size_packets() {
     w.write_udp(2_000_000_000, src, dst, &buf[..n]).unwrap();
     drop(w);
 
-    let fields = tshark(
+    let fields = tshark_fields(
         &path,
         &[
-            "-T",
-            "fields",
-            "-E",
-            "separator=;",
-            "-E",
-            "aggregator=,",
-            "-e",
             "rtcp.pt",
-            "-e",
             "rtcp.senderssrc",
-            "-e",
             "rtcp.timestamp.ntp.msw",
-            "-e",
             "rtcp.timestamp.rtp",
-            "-e",
             "rtcp.sender.packetcount",
-            "-e",
             "rtcp.sender.octetcount",
-            "-e",
             "rtcp.ssrc.identifier",
-            "-e",
             "rtcp.ssrc.fraction",
-            "-e",
             "rtcp.ssrc.cum_nr",
-            "-e",
             "rtcp.ssrc.ext_high",
-            "-e",
             "rtcp.ssrc.jitter",
-            "-e",
             "rtcp.ssrc.lsr",
-            "-e",
             "rtcp.ssrc.dlsr",
-            "-e",
             "rtcp.sdes.text",
-            "-e",
             "rtcp.app.name",
-            "-e",
             "rtcp.app.subtype",
-            "-e",
             "rtcp.length_check",
-            "-e",
             "_ws.malformed",
-            "-e",
             "_ws.expert.severity",
         ],
     );
@@ -224,48 +191,25 @@ fn tshark_dissects_our_tmmbr_tmmbn_and_remb() {
     w.write_udp(3_000_000_000, src, dst, &buf[..n]).unwrap();
     drop(w);
 
-    let fields = tshark(
+    let fields = tshark_fields(
         &path,
         &[
-            "-T",
-            "fields",
-            "-E",
-            "separator=;",
-            "-E",
-            "aggregator=,",
-            "-e",
             "rtcp.pt",
-            "-e",
             "rtcp.rtpfb.fmt",
-            "-e",
             "rtcp.psfb.fmt",
-            "-e",
             "rtcp.rtpfb.tmmbr.fci.ssrc",
-            "-e",
             "rtcp.rtpfb.tmmbr.fci.exp",
-            "-e",
             "rtcp.rtpfb.tmmbr.fci.mantissa",
-            "-e",
             "rtcp.rtpfb.tmmbr.fci.bitrate",
-            "-e",
             "rtcp.rtpfb.tmmbr.fci.measuredoverhead",
-            "-e",
             "rtcp.psfb.remb.identifier",
-            "-e",
             "rtcp.psfb.remb.fci.number_ssrcs",
-            "-e",
             "rtcp.psfb.remb.fci.br_exp",
-            "-e",
             "rtcp.psfb.remb.fci.br_mantissa",
-            "-e",
             "rtcp.psfb.remb.fci.bitrate",
-            "-e",
             "rtcp.psfb.remb.fci.ssrc",
-            "-e",
             "rtcp.senderssrc",
-            "-e",
             "rtcp.mediassrc",
-            "-e",
             "_ws.malformed",
         ],
     );

@@ -1,40 +1,20 @@
 //! Per-source statistics (RFC 3550 A.1/A.3/A.8) against tshark's RTP stream analysis as the oracle.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use std::path::Path;
+
+use common::{tshark, vectors};
 
 use rand::{Rng, SeedableRng};
 use tutti_rtp::{CaptureReader, PcapWriter, RtpBuilder, RtpPacket, SourceConfig, SourceStats};
 
-fn vectors() -> PathBuf {
-    std::env::var_os("TUTTI_TESTVECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testvectors")))
-}
-
 /// tshark's `-z rtp,streams` row for the stream to `port`: (packets, lost, mean jitter, max jitter).
 fn tshark_streams(path: &Path, port: u16) -> (u64, i64, f64, f64) {
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg("command -v tshark")
-        .output()
-        .map(|o| o.status.success());
-    assert!(
-        ok.unwrap_or(false),
-        "tshark is not installed (Debian package tshark; see scripts/setup.sh)"
+    let text = tshark(
+        path,
+        &["-q", "-d", &format!("udp.port=={port},rtp"), "-z", "rtp,streams"],
     );
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(path)
-        .args(["-q", "-d", &format!("udp.port=={port},rtp"), "-z", "rtp,streams"])
-        .output()
-        .expect("tshark runs");
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("UTF-8");
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         // Start End SrcIP SrcPort DstIP DstPort SSRC Payload Pkts Lost (pct) MinD MeanD MaxD MinJ MeanJ MaxJ

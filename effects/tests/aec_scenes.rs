@@ -88,9 +88,9 @@ fn delay_of_300_ms_is_estimated_and_cancelled() {
             (got - want).abs() <= 2.0,
             "delay estimate {got:.2} ms vs {want:.2}"
         );
-        // Measured (shadow NLMS step 0.3): 24.0 dB at 300 ms, 30.3 at 450 ms (26.7 with step 0.5, which
-        // costs double-talk quality on the eval scenes).
-        assert!(e_lin >= 23.0, "linear ERLE {e_lin:.1} at {delay} ms");
+        // Measured (shadow NLMS step 0.3, prior decay 100 dB/s): 25.6 dB at 300 ms, 30.3 at 450 ms (a
+        // larger shadow step converges faster but costs double-talk quality on the eval scenes).
+        assert!(e_lin >= 25.0, "linear ERLE {e_lin:.1} at {delay} ms");
     }
 }
 
@@ -146,9 +146,9 @@ fn double_talk_keeps_the_near_end_and_suppresses_echo() {
     println!("  correlation with clean near-end: mic {c_in:.3}, tutti {c_t:.3}, speex+pp {c_s:.3}");
     println!("  ERLE before DT {erle_before:.1} dB, after DT tutti {erle_after:.1} dB / speex {sp_after:.1} dB; (out−near) vs echo during DT {erle_dt:.1} dB");
     println!("  meters {:?}", run.meters);
-    // Measured: correlation 0.936 (speex+pp 0.936), segSNR +9.8 dB over the microphone against the
-    // high-passed near-end (+2.8 against the raw one: the high-pass's phase shift; speex +1.0), ERLE after
-    // double talk 42.5 dB.
+    // Measured: correlation 0.932 (speex+pp 0.936), segSNR +8.6 dB over the microphone against the
+    // high-passed near-end (+2.4 against the raw one: the high-pass's phase shift; speex +1.0), ERLE after
+    // double talk 45.3 dB.
     assert!(c_t >= 0.93, "near-end correlation {c_t:.3} < 0.93");
     assert!(
         snr_t >= snr_in + 6.0,
@@ -203,15 +203,16 @@ fn echo_path_change_reconverges() {
     println!("  tutti: back to 20 dB after {t_full:?} s (linear to 15 dB after {t_lin:?} s), worst 100 ms window {worst:.1} dB");
     println!("  ERLE 15–20 s: tutti full {e_end:.1} dB, linear {e_lin_end:.1} dB; speex+pp to 20 dB after {t_sp:?} s");
     println!("  meters {:?}", run.meters);
-    // Measured: 20 dB again after 6.5 s (speex+pp 9.9 s); 27.6 dB over 15–20 s. This path change (a
-    // longer, moved room) is slow for both linear filters (see the per-second track).
+    // Measured: 20 dB again after 0.9 s (speex+pp 9.9 s); 41.3 dB over 15–20 s. This path change (a
+    // longer, moved room) is slow for both linear filters (linear 15 dB only after 6 s, see the
+    // per-second track): the suppressor's 2 s leak regressions and 500 ms residual hold carry it.
     assert!(
-        t_full.is_some_and(|t| t <= 8.0),
-        "re-convergence to 20 dB took {t_full:?} s (> 8 s)"
+        t_full.is_some_and(|t| t <= 2.0),
+        "re-convergence to 20 dB took {t_full:?} s (> 2 s)"
     );
     assert!(
-        e_end >= 24.0,
-        "full-chain ERLE after the change {e_end:.1} dB < 24"
+        e_end >= 35.0,
+        "full-chain ERLE after the change {e_end:.1} dB < 35"
     );
     assert!(
         e_lin_end >= 10.0,
@@ -235,7 +236,7 @@ fn clock_drift_of_200_ppm_still_converges() {
         println!(
             "drift {ppm:+} ppm: ERLE 10–20 s tutti linear {e_lin:.1} full {e_full:.1}, speex+pp {e_sp:.1}"
         );
-        // Measured: +200 ppm linear 5.4 dB, full 32.5 dB; −200 ppm linear 3.6, full 28.1; speex+pp 4.1–4.3.
+        // Measured: +200 ppm linear 4.8 dB, full 33.7 dB; −200 ppm linear 3.8, full 27.8; speex+pp 4.1–4.3.
         assert!(e_lin >= 3.0, "linear ERLE with {ppm} ppm drift {e_lin:.1} dB < 3");
         assert!(
             e_full >= 22.0,
@@ -262,10 +263,10 @@ fn loudspeaker_nonlinearity_is_suppressed() {
     let e_lin = erle_db(&s.echo, &lin.out, RATE, 10.0, 20.0);
     let e_sp = erle_db(&s.echo, &sp, RATE, 10.0, 20.0);
     println!("soft-clipped loudspeaker (tanh at 0.25 FS): ERLE tutti linear {e_lin:.1} full {e_full:.1}, speex+pp {e_sp:.1}");
-    // Measured: linear 6.3 dB, full 17.1 dB; speex+pp 19.9 dB (a known weakness here).
+    // Measured: linear 20.4 dB, full 34.5 dB; speex+pp 19.9 dB.
     assert!(
-        e_full >= 15.0,
-        "full ERLE with a non-linear loudspeaker {e_full:.1} dB < 15"
+        e_full >= 30.0,
+        "full ERLE with a non-linear loudspeaker {e_full:.1} dB < 30"
     );
     assert!(
         e_full >= e_lin + 8.0,
@@ -322,7 +323,7 @@ fn comfort_noise_fills_suppressed_segments_at_the_background_level() {
         db(pw),
         db(pwo)
     );
-    // Measured: −3.3 dB with comfort noise, −4.4 dB without.
+    // Measured: −3.7 dB with comfort noise (minimum-follower bias compensated by +3 dB), −7.5 dB without.
     assert!(count >= 20, "too few echo-dominated windows ({count})");
     assert!(
         db(pw).abs() <= 4.0,

@@ -46,8 +46,9 @@ const KALMAN_MU: f32 = 0.5;
 const NOISE_SMOOTH: f32 = 0.5;
 /// Initial Kalman state-error variance (first partition).
 const VAR0: f32 = 0.5;
-/// Decay of the prior variance along the filter: 60 dB over 400 ms.
-const PRIOR_DB_PER_S: f32 = 150.0;
+/// Decay of the prior variance along the filter: 60 dB over 600 ms (slower than the RT60 0.3–0.5 s rooms'
+/// energy decay, so the tail partitions keep a usable step).
+const PRIOR_DB_PER_S: f32 = 100.0;
 /// Smallest near-end PSD the Kalman filter assumes (−90 dBFS), as a variance per sample.
 const NOISE_FLOOR: f32 = 1e-9;
 /// Corner of the high-pass filter on both inputs, Hz.

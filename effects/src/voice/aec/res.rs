@@ -11,10 +11,12 @@
 //!   adds `N` samples (one 10 ms frame) of latency.
 //! - Residual echo power per bin `R(k)` is the largest of four estimates:
 //!   - `λ_b·|Ŷ(k)|²`, `λ_b` the slope of the residual power of band `b` (250 Hz bands up to 4 kHz,
-//!     wider above) regressed on the band's echo-estimate power with means removed and a 0.5 s forgetting
+//!     wider above) regressed on the band's echo-estimate power with means removed and a 2 s forgetting
 //!     factor (the "leak" of J.-M. Valin, IEEE TASLP 15(3), 2007, per band). Near-end speech is
 //!     uncorrelated with the echo, so it adds variance but no bias: no double-talk gate is needed, and a
-//!     non-linear residual that scales with the echo is covered (the slope may exceed 1);
+//!     non-linear residual that scales with the echo is covered (the slope may exceed 1). The slope is
+//!     never taken below −20 dB ([`LEAK_MIN`]): the linear filter's misadjustment never lets less through
+//!     for long, and a slope that dips towards zero between utterances let echo onsets through;
 //!   - the band's slope on the echo estimate's *total* power, spread over the band (harmonics and
 //!     envelope products of a non-linear loudspeaker that land in other bands);
 //!   - the band's slope on the far-end power over the filter span (covers the residual while the linear
@@ -23,7 +25,9 @@
 //!     squared coherence, recursively smoothed), which catches linear residual echo at once after an
 //!     echo-path change without touching uncorrelated near-end speech.
 //!
-//!   `R` is then spread to neighbouring bins and held with a 60 dB / 150 ms decay for the reverberant tail.
+//!   `R` is then spread to neighbouring bins and held with a 60 dB / 500 ms decay for the reverberant tail
+//!   (the eval rooms have RT60 0.3–0.5 s; a 150 ms hold let the tail beyond the filter through at the end
+//!   of every utterance).
 //! - Gain: `G(k) = max(G_min, 1 − β·R(k)/|E(k)|²)` (power-subtraction Wiener rule, over-subtraction `β` from
 //!   the `suppression` parameter), falling at once and rising by at most half the gap per frame.
 //! - Comfort noise: the background PSD `N(k)` of the error is tracked by minimum following (fast fall,
@@ -119,7 +123,7 @@ impl Suppressor {
             noise_init: false,
             ola: vec![0.0; n],
             rng: 0x1234_5678,
-            decay: 10f32.powf(-6.0 / (0.15 * frames_per_s)),
+            decay: 10f32.powf(-6.0 / (HOLD_S * frames_per_s)),
             edges: band_edges(bins, rate),
             on_echo: Regression::new(),
             on_total: Regression::new(),
@@ -208,7 +212,7 @@ impl Suppressor {
         // Residual echo estimate: the largest of the regressions and the coherent part of the error.
         for b in 0..self.edges.len() - 1 {
             let (lo, hi) = (self.edges[b], self.edges[b + 1]);
-            let l_echo = self.on_echo.slope(b, LEAK_MAX);
+            let l_echo = self.on_echo.slope(b, LEAK_MAX).max(LEAK_MIN);
             let r_total = self.on_total.slope(b, LEAK_MAX) * pyt / (hi - lo) as f32;
             let l_far = self.on_far.slope(b, 1e3);
             for k in lo..hi {
@@ -257,7 +261,7 @@ impl Suppressor {
             let g = self.gain[k];
             let mut v = self.e_spec[k] * g;
             if s.cng && self.noise[k] > 0.0 {
-                let amp = ((1.0 - g * g).max(0.0) * self.noise[k]).sqrt();
+                let amp = ((1.0 - g * g).max(0.0) * CNG_BIAS * self.noise[k]).sqrt();
                 let (a, b) = (self.uniform(), self.uniform());
                 // Uniform components have variance 1/3 each: scale to unit mean power.
                 v += Complex::new(a, b) * (amp * 1.224_745);
@@ -289,8 +293,16 @@ impl Suppressor {
     }
 }
 
-/// Forgetting factor of the regressions per frame (time constant 0.5 s at 10 ms frames).
-const REG_A: f32 = 0.99;
+/// Forgetting factor of the regressions per frame (time constant 2 s at 10 ms frames: long enough that
+/// the near-end's variance in double talk averages out).
+const REG_A: f32 = 0.995;
+/// Smallest residual-to-echo-estimate power ratio assumed per band (−20 dB).
+const LEAK_MIN: f32 = 0.01;
+/// Compensation of the minimum follower's bias: the minimum of a lightly smoothed periodogram lies
+/// about 3 dB below the mean noise power (R. Martin, IEEE TSAP 9(5), 2001).
+const CNG_BIAS: f32 = 2.0;
+/// Time of the residual hold's 60 dB decay, s.
+const HOLD_S: f32 = 0.5;
 /// Largest residual-to-echo-estimate power ratio the regressions may report.
 const LEAK_MAX: f32 = 10.0;
 

@@ -10,7 +10,8 @@
 //! # How
 //! Weighted overlap-add (Crochiere 1980): with a periodic Hann window `w`, `w[i] + w[i + n/2] = 1`, so the
 //! product of the √Hann analysis and √Hann synthesis windows sums to one at 50 % overlap. Transforms use
-//! `realfft` plans (shared by every STFT of the same length) taken in [`Stft::new`]; `process` uses preallocated scratch buffers.
+//! `realfft` plans (shared by every STFT of the same length) taken in [`Stft::new`]; `process` uses one
+//! preallocated scratch buffer for both.
 //!
 //! # Real-time safety
 //! [`Stft::new`] allocates; [`Stft::process`] and [`Stft::reset`] only copy and transform in place.
@@ -58,8 +59,8 @@ pub(crate) struct Stft {
     aligned: bool,
     time: Vec<f32>,
     spec: Vec<Complex32>,
-    scratch_fwd: Vec<Complex32>,
-    scratch_inv: Vec<Complex32>,
+    /// Scratch of both transforms (one buffer: the smaller per-leg footprint keeps more legs in cache).
+    scratch: Vec<Complex32>,
 }
 
 impl std::fmt::Debug for Stft {
@@ -83,8 +84,7 @@ impl Stft {
                 .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()).sqrt() as f32)
                 .collect()
         });
-        let scratch_fwd = fwd.make_scratch_vec();
-        let scratch_inv = inv.make_scratch_vec();
+        let scratch = vec![Complex32::new(0.0, 0.0); fwd.get_scratch_len().max(inv.get_scratch_len())];
         Self {
             n,
             hop: n / 2,
@@ -96,8 +96,7 @@ impl Stft {
             aligned,
             time: vec![0.0; n],
             spec: vec![Complex32::new(0.0, 0.0); n / 2 + 1],
-            scratch_fwd,
-            scratch_inv,
+            scratch,
             fwd,
             inv,
         }
@@ -169,14 +168,14 @@ impl Stft {
         // Lengths match the plan by construction, so the transforms cannot fail.
         let _ = self
             .fwd
-            .process_with_scratch(&mut self.time, &mut self.spec, &mut self.scratch_fwd);
+            .process_with_scratch(&mut self.time, &mut self.spec, &mut self.scratch);
         modify(&mut self.spec);
         // The inverse real FFT needs real DC and Nyquist bins.
         self.spec[0].im = 0.0;
         self.spec[n / 2].im = 0.0;
         let _ = self
             .inv
-            .process_with_scratch(&mut self.spec, &mut self.time, &mut self.scratch_inv);
+            .process_with_scratch(&mut self.spec, &mut self.time, &mut self.scratch);
         let scale = 1.0 / n as f32;
         for ((o, &t), &w) in self.ola.iter_mut().zip(&self.time).zip(self.window.iter()) {
             *o += t * w * scale;

@@ -48,8 +48,8 @@ pub struct Vad {
     inv: Arc<dyn ComplexToReal<f32>>,
     time: Vec<f32>,
     spec: Vec<Complex32>,
-    scratch_f: Vec<Complex32>,
-    scratch_i: Vec<Complex32>,
+    /// Scratch of both transforms.
+    scratch: Vec<Complex32>,
     band: (usize, usize),
     flat_band: (usize, usize),
     lags: (usize, usize),
@@ -129,8 +129,7 @@ impl Vad {
             win_acf_inv,
             time: fwd.make_input_vec(),
             spec: fwd.make_output_vec(),
-            scratch_f: fwd.make_scratch_vec(),
-            scratch_i: inv.make_scratch_vec(),
+            scratch: vec![Complex32::new(0.0, 0.0); fwd.get_scratch_len().max(inv.get_scratch_len())],
             fwd,
             inv,
             band: (hz(100.0), hz(top)),
@@ -223,7 +222,7 @@ impl Vad {
         // Plan lengths match the buffers, so the transform cannot fail.
         let _ = self
             .fwd
-            .process_with_scratch(&mut self.time, &mut self.spec, &mut self.scratch_f);
+            .process_with_scratch(&mut self.time, &mut self.spec, &mut self.scratch);
         let fft_n = self.time.len() as f32;
         let w_pow: f32 = self.window.iter().map(|w| w * w).sum();
         // Band energy as a mean-square level (Parseval: Σ|X|² over positive bins ≈ N·Σx²w² / 2).
@@ -255,7 +254,7 @@ impl Vad {
         }
         let _ = self
             .inv
-            .process_with_scratch(&mut self.spec, &mut self.time, &mut self.scratch_i);
+            .process_with_scratch(&mut self.spec, &mut self.time, &mut self.scratch);
         let r0 = self.time[0].max(1e-20);
         let (l0, l1) = self.lags;
         let harm = self.time[l0..=l1]

@@ -377,10 +377,17 @@ impl Agc {
         // Limiter gain per sample, into `lim` (scratch).
         if idle {
             let avg = (self.box_sum * box_norm) as f32;
-            for l in &mut self.lim[..seg] {
-                let rel = self.lim_gain + (1.0 - self.lim_gain) * self.lim_release;
-                self.lim_gain = avg.min(rel);
-                *l = self.lim_gain;
+            if self.lim_gain >= avg {
+                // The release never rises above 1 from a gain ≤ 1 (rel ≥ lim_gain ≥ avg, rounding is
+                // monotonic), so the recurrence below settles on `avg` at its first sample and stays there.
+                self.lim_gain = avg;
+                self.lim[..seg].fill(avg);
+            } else {
+                for l in &mut self.lim[..seg] {
+                    let rel = self.lim_gain + (1.0 - self.lim_gain) * self.lim_release;
+                    self.lim_gain = avg.min(rel);
+                    *l = self.lim_gain;
+                }
             }
             self.t += seg as u64;
             self.smin.clear();
@@ -413,22 +420,96 @@ impl Agc {
                 self.lim[j] = self.lim_gain;
             }
         }
-        self.lim_min = self.lim[..seg].iter().fold(self.lim_min, |m, &l| m.min(l));
+        self.lim_min = self.lim_min.min(min_of(&self.lim[..seg]));
         // Gain, delay by the look-ahead, limiter gain, final clamp.
-        let c_max = self.ceiling;
         for c in 0..chans {
-            let x = &input.channel(c)[i..i + seg];
-            let y = &mut out.channel_mut(c)[i..i + seg];
-            let d = &mut self.delay[c];
-            let mut dpos = dpos0;
-            for j in 0..seg {
-                let rd = if dpos + 1 == w { 0 } else { dpos + 1 };
-                d[dpos] = x[j] * self.gains[j];
-                y[j] = (d[rd] * self.lim[j]).clamp(-c_max, c_max);
-                dpos = rd;
-            }
+            delay_apply(
+                &mut self.delay[c],
+                dpos0,
+                &input.channel(c)[i..i + seg],
+                &self.gains[..seg],
+                &self.lim[..seg],
+                &mut out.channel_mut(c)[i..i + seg],
+                self.ceiling,
+            );
         }
         self.dpos = (dpos0 + seg) % w;
+    }
+}
+
+/// Σx² of `x` in f64 (each square is exact in f64), four running sums so the loop vectorises.
+fn sum_squares(x: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let mut chunks = x.chunks_exact(4);
+    for c in &mut chunks {
+        for k in 0..4 {
+            acc[k] += f64::from(c[k]) * f64::from(c[k]);
+        }
+    }
+    let tail: f64 = chunks
+        .remainder()
+        .iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum();
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// The largest magnitude in `x` (0 for an empty slice); eight running maxima so the loop vectorises
+/// (max is exact in any order).
+fn peak_abs(x: &[f32]) -> f32 {
+    let mut m = [0.0f32; 8];
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for k in 0..8 {
+            m[k] = m[k].max(c[k].abs());
+        }
+    }
+    let tail = chunks.remainder().iter().fold(0.0f32, |a, &v| a.max(v.abs()));
+    m.iter().fold(tail, |a, &v| a.max(v))
+}
+
+/// The smallest value in `x` (`f32::MAX` for an empty slice), eight lanes at a time.
+fn min_of(x: &[f32]) -> f32 {
+    let mut m = [f32::MAX; 8];
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for k in 0..8 {
+            m[k] = m[k].min(c[k]);
+        }
+    }
+    let tail = chunks.remainder().iter().fold(f32::MAX, |a, &v| a.min(v));
+    m.iter().fold(tail, |a, &v| a.min(v))
+}
+
+/// The look-ahead delay for one channel: writes `x·g` into the ring `d` (length L + 1, write position
+/// `p0`) and reads the sample written L steps earlier, times the limiter gain, clamped to `±c_max`, into
+/// `y`. Per sample that is "write at p, read at p + 1 (mod L + 1)"; over a run where neither index wraps
+/// every read precedes the write to its slot, so the run reads all, then writes all — the same values, in
+/// loops the compiler vectorises.
+fn delay_apply(d: &mut [f32], p0: usize, x: &[f32], g: &[f32], lim: &[f32], y: &mut [f32], c_max: f32) {
+    let w = d.len();
+    let (mut p, mut j) = (p0, 0);
+    while j < x.len() {
+        if p + 1 == w {
+            y[j] = (d[0] * lim[j]).clamp(-c_max, c_max);
+            d[p] = x[j] * g[j];
+            p = 0;
+            j += 1;
+            continue;
+        }
+        let len = (w - 1 - p).min(x.len() - j);
+        for ((yo, &r), &l) in y[j..j + len]
+            .iter_mut()
+            .zip(&d[p + 1..p + 1 + len])
+            .zip(&lim[j..j + len])
+        {
+            *yo = (r * l).clamp(-c_max, c_max);
+        }
+        for ((dw, &xv), &gv) in d[p..p + len].iter_mut().zip(&x[j..j + len]).zip(&g[j..j + len]) {
+            *dw = xv * gv;
+        }
+        p += len;
+        j += len;
     }
 }
 
@@ -482,21 +563,27 @@ impl Processor for Agc {
                         self.acc_pow += y * y;
                     }
                 } else {
-                    self.acc_pow += xs.iter().map(|&x| f64::from(x * x)).sum::<f64>();
+                    self.acc_pow += sum_squares(xs);
                 }
             }
             self.acc_n += seg;
             let gains = &mut self.gains[..seg];
-            let mut g_max = 0.0f32;
-            for g in gains.iter_mut() {
-                *g = self.gain.next();
-                g_max = g_max.max(*g);
-            }
+            let g_max = if self.gain.is_ramping() {
+                let mut g_max = 0.0f32;
+                for g in gains.iter_mut() {
+                    *g = self.gain.next();
+                    g_max = g_max.max(*g);
+                }
+                g_max
+            } else {
+                // Between ramps (all of silence) the gain is one constant.
+                let g = self.gain.current();
+                gains.fill(g);
+                g
+            };
             let mut peak_in = 0.0f32;
             for c in 0..chans {
-                peak_in = input.channel(c)[i..i + seg]
-                    .iter()
-                    .fold(peak_in, |m, &x| m.max(x.abs()));
+                peak_in = peak_in.max(peak_abs(&input.channel(c)[i..i + seg]));
             }
             // The limiter is idle and stays so: every required gain in the last two windows (the sliding
             // minimum's and the moving average's) and in this segment is 1.
@@ -646,5 +733,46 @@ mod tests {
             let want = v[lo..=t].iter().copied().fold(f32::MAX, f32::min);
             assert_eq!(got, want, "t={t}");
         }
+    }
+
+    #[test]
+    fn delay_runs_equal_the_per_sample_ring() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        for w in [2usize, 3, 41, 81] {
+            let mut fast = vec![0.0f32; w];
+            let mut slow = vec![0.0f32; w];
+            let mut p = 0;
+            for seg in [1usize, 7, 80, 160, 3, w, w + 1, 2 * w + 5] {
+                let x: Vec<f32> = (0..seg).map(|_| 3.0 * rnd()).collect();
+                let g: Vec<f32> = (0..seg).map(|_| 1.0 + rnd()).collect();
+                let lim: Vec<f32> = (0..seg).map(|_| 0.75 + rnd() / 2.0).collect();
+                let mut y_fast = vec![0.0f32; seg];
+                delay_apply(&mut fast, p, &x, &g, &lim, &mut y_fast, 0.9);
+                // The per-sample ring.
+                let mut y_slow = vec![0.0f32; seg];
+                let mut dpos = p;
+                for j in 0..seg {
+                    let rd = if dpos + 1 == w { 0 } else { dpos + 1 };
+                    slow[dpos] = x[j] * g[j];
+                    y_slow[j] = (slow[rd] * lim[j]).clamp(-0.9, 0.9);
+                    dpos = rd;
+                }
+                assert_eq!(y_fast, y_slow, "w {w} seg {seg} p {p}");
+                assert_eq!(fast, slow, "ring state, w {w} seg {seg}");
+                p = (p + seg) % w;
+            }
+        }
+        assert_eq!(peak_abs(&[0.5, -2.0, 1.0, 0.0, 0.1, 0.2, 0.3, 0.4, -1.5]), 2.0);
+        assert_eq!(peak_abs(&[]), 0.0);
+        let v: Vec<f32> = (0..83).map(|i| (i as f32 * 0.37).sin()).collect();
+        let want: f64 = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+        assert!((sum_squares(&v) - want).abs() < 1e-12 * want);
+        assert_eq!(min_of(&[3.0, 2.0, 5.0, 1.5, 9.0, 9.0, 9.0, 9.0, 0.5, 4.0]), 0.5);
     }
 }

@@ -6,7 +6,7 @@
 //! that asks for the same plan or table gets the same `Arc`.
 //!
 //! # How
-//! A process-wide `realfft::RealFftPlanner` (which caches its plans by length) and a map of tables, each
+//! Process-wide lists of the plans (made by `realfft::RealFftPlanner`) and tables handed out so far, each
 //! behind a mutex taken only while a node is built or prepared. A media server runs hundreds of voice
 //! chains per core; with one copy of each twiddle table and window instead of one per leg, those tables
 //! stay in cache across legs and each leg's tick touches only its own state (per-leg cache footprint is
@@ -16,39 +16,42 @@
 //! Called from constructors and `prepare` only (they lock and may allocate); the plans and tables they
 //! return are immutable and used without locks on the real-time path.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 /// A forward and an inverse real FFT plan of length `n`.
 pub(crate) type RealFftPair = (Arc<dyn RealToComplex<f32>>, Arc<dyn ComplexToReal<f32>>);
 
-fn planner() -> &'static Mutex<RealFftPlanner<f32>> {
-    static PLANNER: OnceLock<Mutex<RealFftPlanner<f32>>> = OnceLock::new();
-    PLANNER.get_or_init(|| Mutex::new(RealFftPlanner::new()))
-}
+// Plain vectors (a handful of lengths per process), not hash maps: a hash map's pointer points into the
+// middle of its allocation, which leak checkers such as valgrind report as "possibly lost" at exit.
+static PLANS: Mutex<Vec<(usize, RealFftPair)>> = Mutex::new(Vec::new());
+type TableKey = (&'static str, [usize; 2]);
+static TABLES: Mutex<Vec<(TableKey, Arc<[f32]>)>> = Mutex::new(Vec::new());
 
 /// The shared forward and inverse real FFT plans of length `n` (see the module docs).
 pub(crate) fn real_fft(n: usize) -> RealFftPair {
-    // A poisoned lock only means another thread panicked while planning; the planner's cache is still a
-    // valid map of finished plans.
-    let mut p = planner()
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    (p.plan_fft_forward(n), p.plan_fft_inverse(n))
+    // A poisoned lock only means another thread panicked while planning; the list holds finished plans.
+    let mut plans = PLANS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, pair)) = plans.iter().find(|(len, _)| *len == n) {
+        return pair.clone();
+    }
+    let mut planner = RealFftPlanner::<f32>::new();
+    let pair: RealFftPair = (planner.plan_fft_forward(n), planner.plan_fft_inverse(n));
+    plans.push((n, pair.clone()));
+    pair
 }
 
 /// The shared table `name` with the shape `key` (every number the table depends on), made by `make` the
 /// first time it is asked for.
 pub(crate) fn table(name: &'static str, key: [usize; 2], make: impl FnOnce() -> Vec<f32>) -> Arc<[f32]> {
-    type Tables = HashMap<(&'static str, [usize; 2]), Arc<[f32]>>;
-    static TABLES: OnceLock<Mutex<Tables>> = OnceLock::new();
-    let mut t = TABLES
-        .get_or_init(|| Mutex::new(HashMap::new()))
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    t.entry((name, key)).or_insert_with(|| make().into()).clone()
+    let mut tables = TABLES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, t)) = tables.iter().find(|(k, _)| *k == (name, key)) {
+        return t.clone();
+    }
+    let t: Arc<[f32]> = make().into();
+    tables.push(((name, key), t.clone()));
+    t
 }
 
 #[cfg(test)]

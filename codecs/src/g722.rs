@@ -294,7 +294,7 @@ mod cpu {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn tone(n: usize, f: f32) -> Vec<i16> {
@@ -378,7 +378,7 @@ mod tests {
 
     /// 16-bit little-endian words of a test vector under `$TUTTI_TESTVECTORS` (default
     /// `shared/testvectors` beside the workspace); a missing file fails the test.
-    fn read_words(rel: &str) -> Vec<i16> {
+    pub(crate) fn read_words(rel: &str) -> Vec<i16> {
         let root = match std::env::var_os("TUTTI_TESTVECTORS") {
             Some(p) => std::path::PathBuf::from(p),
             None => {

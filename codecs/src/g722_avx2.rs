@@ -560,6 +560,7 @@ pub(super) fn adapt_pair(low: &mut super::Band, high: &mut super::Band, d_low: i
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::g722::tests::read_words;
     use crate::G722Mode;
 
     #[test]
@@ -625,26 +626,6 @@ mod tests {
             // SAFETY: AVX2 was detected above.
             unsafe { check(DET[64 + i % 289], deth) };
         }
-    }
-
-    /// The test-vector root: `$TUTTI_TESTVECTORS`, else `shared/testvectors` beside the workspace.
-    fn read_words(rel: &str) -> Vec<i16> {
-        let root = match std::env::var_os("TUTTI_TESTVECTORS") {
-            Some(p) => std::path::PathBuf::from(p),
-            None => {
-                std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testvectors"))
-            }
-        };
-        let p = root.join(rel);
-        let b = std::fs::read(&p).unwrap_or_else(|e| {
-            panic!(
-                "test vector {} is missing ({e}); set TUTTI_TESTVECTORS",
-                p.display()
-            )
-        });
-        b.chunks_exact(2)
-            .map(|c| i16::from_le_bytes([c[0], c[1]]))
-            .collect()
     }
 
     /// Block sizes 1..=BLOCK in a fixed irregular pattern (block boundaries anywhere).

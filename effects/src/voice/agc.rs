@@ -662,6 +662,16 @@ impl Processor for Agc {
 mod tests {
     use super::*;
 
+    /// Seeded uniform noise in [−½, ½) (xorshift64).
+    fn xorshift_noise(mut seed: u64) -> impl FnMut() -> f32 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        }
+    }
+
     /// ITU-R BS.1770-4, tables 1 and 2 (48 kHz coefficients).
     #[test]
     fn k_weighting_matches_bs1770_table_at_48k() {
@@ -683,13 +693,7 @@ mod tests {
     fn idle_shortcut_is_exact() {
         use tutti_engine::render_offline;
         let cfg = StreamConfig::with_frames(16_000, 2, 320).expect("valid configuration");
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut noise = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        };
+        let mut noise = xorshift_noise(0x2545_f491_4f6c_dd1d);
         let n = 16_000 * 6;
         let sig: Vec<f32> = (0..n)
             .map(|i| {
@@ -737,13 +741,7 @@ mod tests {
 
     #[test]
     fn delay_runs_equal_the_per_sample_ring() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rnd = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        };
+        let mut rnd = xorshift_noise(0x9e37_79b9_7f4a_7c15);
         for w in [2usize, 3, 41, 81] {
             let mut fast = vec![0.0f32; w];
             let mut slow = vec![0.0f32; w];

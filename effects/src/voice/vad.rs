@@ -396,26 +396,33 @@ impl Processor for VadNode {
 mod tests {
     use super::*;
 
+    /// Seeded uniform noise in [−½, ½) (a linear congruential generator).
+    fn lcg_noise(mut seed: u32) -> impl FnMut() -> f32 {
+        move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        }
+    }
+
+    /// A voiced-like harmonic complex: `harmonics` partials of `f0` with 1/h amplitudes, at time `t`.
+    fn harmonic(f0: f32, harmonics: usize, t: f32) -> f32 {
+        (1..=harmonics)
+            .map(|h| (2.0 * std::f32::consts::PI * f0 * h as f32 * t).sin() / h as f32)
+            .sum()
+    }
+
     #[test]
     fn tone_bursts_in_noise_are_detected_and_silence_is_not() {
         let rate = 16_000;
         let mut vad = Vad::new(rate);
-        let mut seed = 1u32;
-        let mut noise = || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
+        let mut noise = lcg_noise(1);
         let mut decisions = Vec::new();
         for blk in 0..300 {
             let on = (100..200).contains(&blk);
             let x: Vec<f32> = (0..160)
                 .map(|i| {
                     let t = (blk * 160 + i) as f32 / rate as f32;
-                    // A voiced-like harmonic complex at 150 Hz.
-                    let s: f32 = (1..=10)
-                        .map(|h| (2.0 * std::f32::consts::PI * 150.0 * h as f32 * t).sin() / h as f32)
-                        .sum();
-                    0.003 * noise() + if on { 0.1 * s } else { 0.0 }
+                    0.003 * noise() + if on { 0.1 * harmonic(150.0, 10, t) } else { 0.0 }
                 })
                 .collect();
             decisions.push(vad.process(&x));
@@ -430,11 +437,7 @@ mod tests {
     fn frames_below_the_floor_skip_the_spectrum_and_speech_after_them_is_found() {
         let rate = 8_000;
         let mut vad = Vad::new(rate);
-        let mut seed = 7u32;
-        let mut noise = || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
+        let mut noise = lcg_noise(7);
         let mut decisions = Vec::new();
         let mut quiet_features = Vec::new();
         for blk in 0..400 {
@@ -442,11 +445,8 @@ mod tests {
             let x: Vec<f32> = (0..80)
                 .map(|i| {
                     let t = (blk * 80 + i) as f32 / rate as f32;
-                    let s: f32 = (1..=8)
-                        .map(|h| (2.0 * std::f32::consts::PI * 140.0 * h as f32 * t).sin() / h as f32)
-                        .sum();
                     // −90 dBFS-ish noise (rms of 1e-4·U(−½, ½) ≈ −91 dBFS re a full-scale square wave).
-                    1e-4 * noise() + if on { 0.05 * s } else { 0.0 }
+                    1e-4 * noise() + if on { 0.05 * harmonic(140.0, 8, t) } else { 0.0 }
                 })
                 .collect();
             decisions.push(vad.process(&x));

@@ -378,8 +378,8 @@ impl Agc {
         if idle {
             let avg = (self.box_sum * box_norm) as f32;
             if self.lim_gain >= avg {
-                // The release never rises above 1 from a gain ≤ 1 (rel ≥ lim_gain ≥ avg, rounding is
-                // monotonic), so the recurrence below settles on `avg` at its first sample and stays there.
+                // For a gain g ≤ 1 the release step g + (1 − g)·r is ≥ g (rounding is monotonic), so with
+                // g ≥ avg the recurrence below gives min(avg, ·) = avg at its first sample and every later one.
                 self.lim_gain = avg;
                 self.lim[..seg].fill(avg);
             } else {

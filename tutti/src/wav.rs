@@ -37,6 +37,15 @@ impl Audio {
         self.channels.first().map_or(0, Vec::len)
     }
 
+    /// Samples (over all channels) that 16-bit PCM cannot hold: those [`f32_to_i16`] clamps.
+    pub fn clipped_in_i16(&self) -> usize {
+        self.channels
+            .iter()
+            .flatten()
+            .filter(|&&s| !(-32768.0..=32767.0).contains(&(s * 32768.0).round()))
+            .count()
+    }
+
     /// Mono audio from 16-bit samples.
     pub fn from_i16(sample_rate: u32, samples: &[i16]) -> Self {
         Self {

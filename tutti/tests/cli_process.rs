@@ -173,6 +173,51 @@ ms = 10
     }
 }
 
+/// Samples pushed beyond 16-bit full scale are counted and reported (JSON and a stderr warning); in f32
+/// they are kept and not counted.
+#[test]
+fn clipping_in_16_bit_output_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = noise(16000, 3);
+    let inp = dir.path().join("x.wav");
+    write_f32(&inp, 16000, &[x.clone()]);
+    let g = 10f32.powf(12.0 / 20.0);
+    // The count the 16-bit writer must clamp, from the input and the analytic gain.
+    let expected = x
+        .iter()
+        .filter(|&&s| ((s * g) * 32768.0).round().abs() > 32767.0)
+        .count();
+    assert!(expected > 100, "the test signal must clip at +12 dB ({expected})");
+    for (fmt, want) in [("i16", expected), ("f32", 0)] {
+        let out = dir.path().join(format!("y_{fmt}.wav"));
+        let o = tutti()
+            .args([
+                "process",
+                "--chain",
+                "gain(db=12)",
+                "--json",
+                "--out-format",
+                fmt,
+                "--in",
+            ])
+            .arg(&inp)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+        let n = doc["clipped_samples"].as_u64().expect("clipped_samples") as usize;
+        // The gain is smoothed from its start value over the first few ms: allow those samples.
+        assert!(
+            n <= want && n + 40 >= want,
+            "{fmt}: {n} clipped, expected about {want}"
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.contains("clipped"), want > 0, "{fmt}: stderr {err}");
+    }
+}
+
 fn expect_error(args: &[&str], dir: &Path, needles: &[&str]) {
     let o = tutti().current_dir(dir).args(args).output().unwrap();
     assert!(!o.status.success(), "{args:?} succeeded");

@@ -70,12 +70,25 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         OutFormat::F32 => WavFormat::F32,
     };
     write_wav(&args.out, &r.audio, fmt)?;
+    let clipped = if fmt == WavFormat::I16 {
+        r.audio.clipped_in_i16()
+    } else {
+        0
+    };
+    if clipped > 0 {
+        eprintln!(
+            "tutti: warning: {}: {clipped} samples beyond 16-bit full scale were clipped \
+             (use --out-format f32, or end the chain with a limiter)",
+            args.out.display()
+        );
+    }
     if args.json {
         let doc = json!({
             "frames": r.frames,
             "seconds": r.seconds,
             "realtime_factor": r.realtime_factor,
             "latency_samples": r.latency_samples,
+            "clipped_samples": clipped,
             "nodes": r.nodes.iter().map(|n| json!({"name": n.name, "ns_per_block": n.ns_per_block})).collect::<Vec<_>>(),
         });
         println!("{doc}");

@@ -1,15 +1,11 @@
 //! pcap/pcapng readers on real captures (SIPp), checked against tshark's dissection of the same files.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use common::{tool, tshark, vectors};
 use tutti_rtp::{CaptureReader, PcapWriter, RtpPacket};
-
-fn vectors() -> PathBuf {
-    std::env::var_os("TUTTI_TESTVECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testvectors")))
-}
 
 fn sipp(name: &str) -> PathBuf {
     let p = vectors().join("sipp").join(name);
@@ -21,25 +17,11 @@ fn sipp(name: &str) -> PathBuf {
     p
 }
 
-fn tool(name: &str) -> Command {
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .output()
-        .map(|o| o.status.success());
-    assert!(
-        ok.unwrap_or(false),
-        "{name} is not installed (Debian package tshark; see scripts/setup.sh)"
-    );
-    Command::new(name)
-}
-
 /// (epoch ns, src, dst, udp payload length) of every UDP packet, as tshark sees them.
 fn tshark_udp(path: &Path) -> Vec<(u64, String, String, usize)> {
-    let out = tool("tshark")
-        .args(["-r"])
-        .arg(path)
-        .args([
+    tshark(
+        path,
+        &[
             "-Y",
             "udp",
             "-T",
@@ -50,8 +32,6 @@ fn tshark_udp(path: &Path) -> Vec<(u64, String, String, usize)> {
             "frame.time_epoch",
             "-e",
             "ip.src",
-        ])
-        .args([
             "-e",
             "udp.srcport",
             "-e",
@@ -60,30 +40,22 @@ fn tshark_udp(path: &Path) -> Vec<(u64, String, String, usize)> {
             "udp.dstport",
             "-e",
             "udp.length",
-        ])
-        .output()
-        .expect("tshark runs");
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("tshark prints UTF-8")
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            let (s, frac) = f[0].split_once('.').expect("epoch has a fraction");
-            let frac = format!("{frac:0<9}");
-            let ns = s.parse::<u64>().unwrap() * 1_000_000_000 + frac[..9].parse::<u64>().unwrap();
-            (
-                ns,
-                format!("{}:{}", f[1], f[2]),
-                format!("{}:{}", f[3], f[4]),
-                f[5].parse::<usize>().unwrap() - 8,
-            )
-        })
-        .collect()
+        ],
+    )
+    .lines()
+    .map(|l| {
+        let f: Vec<&str> = l.split(',').collect();
+        let (s, frac) = f[0].split_once('.').expect("epoch has a fraction");
+        let frac = format!("{frac:0<9}");
+        let ns = s.parse::<u64>().unwrap() * 1_000_000_000 + frac[..9].parse::<u64>().unwrap();
+        (
+            ns,
+            format!("{}:{}", f[1], f[2]),
+            format!("{}:{}", f[3], f[4]),
+            f[5].parse::<usize>().unwrap() - 8,
+        )
+    })
+    .collect()
 }
 
 fn ours(path: &Path) -> (Vec<(u64, String, String, usize)>, tutti_rtp::CaptureStats) {
@@ -198,11 +170,13 @@ fn our_pcap_writer_is_read_by_tshark() {
     drop(w);
     assert_eq!(ours(&path).0, expect);
     // tshark reads the file, and finds all UDP checksums good.
-    let out = tool("tshark")
-        .arg("-r")
-        .arg(&path)
-        .args(["-o", "udp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE"])
-        .args([
+    let text = tshark(
+        &path,
+        &[
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-o",
+            "ip.check_checksum:TRUE",
             "-T",
             "fields",
             "-e",
@@ -211,10 +185,8 @@ fn our_pcap_writer_is_read_by_tshark() {
             "frame.time_epoch",
             "-e",
             "udp.length",
-        ])
-        .output()
-        .expect("tshark runs");
-    let text = String::from_utf8_lossy(&out.stdout);
+        ],
+    );
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 50, "{text}");
     for (l, e) in lines.iter().zip(&expect) {

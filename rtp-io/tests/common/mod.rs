@@ -12,18 +12,23 @@ pub fn vectors() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testvectors")))
 }
 
-/// Runs `tshark -r PATH ARGS…` and returns its stdout; fails the test when tshark is missing or fails.
-pub fn tshark(path: &Path, args: &[&str]) -> String {
+/// A command for one of the Wireshark tools (`tshark`, `editcap`); fails the test when it is missing.
+pub fn tool(name: &str) -> Command {
     let ok = Command::new("sh")
         .arg("-c")
-        .arg("command -v tshark")
+        .arg(format!("command -v {name}"))
         .output()
         .map(|o| o.status.success());
     assert!(
         ok.unwrap_or(false),
-        "tshark is not installed (Debian package tshark; see scripts/setup.sh)"
+        "{name} is not installed (Debian package tshark; see scripts/setup.sh)"
     );
-    let out = Command::new("tshark")
+    Command::new(name)
+}
+
+/// Runs `tshark -r PATH ARGS…` and returns its stdout; fails the test when tshark is missing or fails.
+pub fn tshark(path: &Path, args: &[&str]) -> String {
+    let out = tool("tshark")
         .arg("-r")
         .arg(path)
         .args(args)

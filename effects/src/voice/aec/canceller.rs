@@ -219,11 +219,11 @@ impl Canceller {
         self.stats = Stats::default();
     }
 
-    /// Filter output for `filter` into `yhat` (time domain, `N` samples).
-    fn filter_output(&mut self, which_main: bool, yhat: &mut [f32]) {
-        let f = if which_main { &self.main } else { &self.shadow };
-        f.output(&self.hist, self.bulk, &mut self.spec);
-        self.fft.inverse(&mut self.spec, &mut self.tbuf);
+    /// Time-domain filter output (`N` samples) into `yhat` from the spectrum in `self.spec` (or, if
+    /// `from_grad`, in `self.grad`, which holds the shadow's until `adapt` reuses it).
+    fn spectrum_to_time(&mut self, from_grad: bool, yhat: &mut [f32]) {
+        let spec = if from_grad { &mut self.grad } else { &mut self.spec };
+        self.fft.inverse(spec, &mut self.tbuf);
         let scale = 1.0 / self.m as f32;
         for (o, t) in yhat.iter_mut().zip(&self.tbuf[self.n..]) {
             *o = t * scale;
@@ -296,12 +296,20 @@ impl Canceller {
         self.hist.push(&self.spec);
         self.far_prev.copy_from_slice(far);
 
-        // Both filters.
+        // Both filters (their spectra in one pass over the far-end history).
+        PartitionedFilter::output_pair(
+            &self.main,
+            &self.shadow,
+            &self.hist,
+            self.bulk,
+            &mut self.spec,
+            &mut self.grad,
+        );
         let mut yhat = std::mem::take(&mut self.yhat_m);
-        self.filter_output(true, &mut yhat);
+        self.spectrum_to_time(false, &mut yhat);
         self.yhat_m = yhat;
         let mut ys = std::mem::take(&mut self.e_s);
-        self.filter_output(false, &mut ys);
+        self.spectrum_to_time(true, &mut ys);
         let (mut ey, mut em, mut es, mut eh, mut cyh) = (0f32, 0f32, 0f32, 0f32, 0f32);
         for i in 0..n {
             let y = mic[i];

@@ -26,6 +26,8 @@ use std::sync::Arc;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
+use super::kernels::{KalmanStep, Ring, Simd};
+
 /// Forward and inverse real FFTs of one size with preallocated scratch.
 pub(super) struct Fft {
     fwd: Arc<dyn RealToComplex<f32>>,
@@ -80,6 +82,7 @@ pub(super) struct FarHistory {
     im: Vec<f32>,
     pow: Vec<f32>,
     head: usize,
+    simd: Simd,
 }
 
 impl FarHistory {
@@ -92,6 +95,7 @@ impl FarHistory {
             im: vec![0.0; slots * bins],
             pow: vec![0.0; slots * bins],
             head: 0,
+            simd: Simd::detect(),
         }
     }
 
@@ -111,6 +115,18 @@ impl FarHistory {
         }
     }
 
+    /// The frames from `delay` frames old on, as the kernels read them (partition `p` = age `delay + p`).
+    fn ring(&self, delay: usize) -> Ring<'_> {
+        Ring {
+            re: &self.re,
+            im: &self.im,
+            pow: &self.pow,
+            bins: self.bins,
+            slots: self.slots,
+            first: (self.head + self.slots - delay % self.slots) % self.slots,
+        }
+    }
+
     /// Offset into the arrays of the frame `age` frames old (0 = newest).
     #[inline]
     fn offset(&self, age: usize) -> usize {
@@ -118,6 +134,7 @@ impl FarHistory {
     }
 
     /// Powers `|X|²` of the frame `age` frames old.
+    #[allow(dead_code)] // part of the history's interface; the kernels read the rows themselves
     pub fn power(&self, age: usize) -> &[f32] {
         let o = self.offset(age);
         &self.pow[o..o + self.bins]
@@ -126,13 +143,8 @@ impl FarHistory {
     /// Sums `w_p·|X_{d+p}|²` over the filter's partitions into `out` (`weights` has one value per
     /// partition).
     pub fn power_sum(&self, delay: usize, weights: &[f32], out: &mut [f32]) {
-        out.fill(0.0);
-        for (p, &w) in weights.iter().enumerate() {
-            let o = self.offset(delay + p);
-            for (s, &v) in out.iter_mut().zip(&self.pow[o..o + self.bins]) {
-                *s += w * v;
-            }
-        }
+        self.simd
+            .power_sum(&self.ring(delay), weights.len(), weights, out);
     }
 
     /// Clears all frames.
@@ -153,7 +165,14 @@ pub(super) struct PartitionedFilter {
     var: Vec<f32>,
     /// Prior state-error variance per partition: `var0` decaying exponentially along the filter.
     prior: Vec<f32>,
+    /// NLMS step profile `prior[p] / prior[0]`.
+    step: Vec<f32>,
+    /// Per-bin scratch: the update's gain (`μ/Φ_EE` or NLMS `g`, real part) and error, split re/im.
+    s_phi: Vec<f32>,
+    s_re: Vec<f32>,
+    s_im: Vec<f32>,
     next_constrain: usize,
+    simd: Simd,
 }
 
 impl PartitionedFilter {
@@ -175,42 +194,60 @@ impl PartitionedFilter {
             re: vec![0.0; parts * bins],
             im: vec![0.0; parts * bins],
             var,
+            step: prior.iter().map(|&v| v / prior[0]).collect(),
             prior,
+            s_phi: vec![0.0; bins],
+            s_re: vec![0.0; bins],
+            s_im: vec![0.0; bins],
             next_constrain: 0,
+            simd: Simd::detect(),
         }
     }
 
     /// Echo estimate spectrum for bulk delay `delay` frames.
+    #[allow(dead_code)] // the canceller uses `output_pair`; kept as the one-filter form
     pub fn output(&self, far: &FarHistory, delay: usize, out: &mut [Complex<f32>]) {
-        out.fill(Complex::default());
-        let b = self.bins;
-        for p in 0..self.parts {
-            let xo = far.offset(delay + p);
-            let (xr, xi) = (&far.re[xo..xo + b], &far.im[xo..xo + b]);
-            let (wr, wi) = (&self.re[p * b..(p + 1) * b], &self.im[p * b..(p + 1) * b]);
-            for k in 0..b {
-                out[k].re += wr[k] * xr[k] - wi[k] * xi[k];
-                out[k].im += wr[k] * xi[k] + wi[k] * xr[k];
-            }
-        }
+        self.simd
+            .output(&far.ring(delay), self.parts, &self.re, &self.im, out);
+    }
+
+    /// [`Self::output`] of two filters of the same size (`a` into `out_a`, `b` into `out_b`), reading
+    /// the far-end spectra once.
+    pub fn output_pair(
+        a: &PartitionedFilter,
+        b: &PartitionedFilter,
+        far: &FarHistory,
+        delay: usize,
+        out_a: &mut [Complex<f32>],
+        out_b: &mut [Complex<f32>],
+    ) {
+        debug_assert_eq!(a.parts, b.parts, "filters of the same size");
+        a.simd.output2(
+            &far.ring(delay),
+            a.parts,
+            (&a.re, &a.im),
+            (&b.re, &b.im),
+            out_a,
+            out_b,
+        );
     }
 
     /// Exponentially weighted NLMS: `W_p += w_p · conj(X_p) · g` where `g = μ·E / (Σ_q w_q|X_q|² + δ)` is
     /// precomputed per bin and `w_p` is the prior profile normalised to 1 at the first partition.
     pub fn adapt_nlms(&mut self, far: &FarHistory, delay: usize, g: &[Complex<f32>]) {
-        let b = self.bins;
-        for p in 0..self.parts {
-            let w = self.prior[p] / self.prior[0];
-            let xo = far.offset(delay + p);
-            let (xr, xi) = (&far.re[xo..xo + b], &far.im[xo..xo + b]);
-            let wr = &mut self.re[p * b..(p + 1) * b];
-            let wi = &mut self.im[p * b..(p + 1) * b];
-            for k in 0..b {
-                // conj(X)·g = (xr − j·xi)(gr + j·gi)
-                wr[k] += w * (xr[k] * g[k].re + xi[k] * g[k].im);
-                wi[k] += w * (xr[k] * g[k].im - xi[k] * g[k].re);
-            }
+        for (k, c) in g.iter().enumerate() {
+            self.s_re[k] = c.re;
+            self.s_im[k] = c.im;
         }
+        self.simd.nlms(
+            &far.ring(delay),
+            self.parts,
+            &mut self.re,
+            &mut self.im,
+            &self.step,
+            &self.s_re,
+            &self.s_im,
+        );
     }
 
     /// Kalman update. `e` is the error spectrum (FFT of `[0, e]`); `noise` the near-end + noise PSD
@@ -229,38 +266,29 @@ impl PartitionedFilter {
         floor: f32,
         phi: &mut [f32],
     ) {
-        let b = self.bins;
         // Innovation power Φ_EE = Σ_p P_p |X_p|² + Φ_SS.
-        phi.fill(0.0);
-        for p in 0..self.parts {
-            let pw = far.power(delay + p);
-            let v = &self.var[p * b..(p + 1) * b];
-            for k in 0..b {
-                phi[k] += v[k] * pw[k];
-            }
-        }
-        for k in 0..b {
+        let ring = far.ring(delay);
+        self.simd.var_power_sum(&ring, self.parts, &self.var, phi);
+        for k in 0..self.bins {
             let ee = (phi[k] + noise[k].max(floor)).max(1e-30);
-            phi[k] = mu / ee;
+            self.s_phi[k] = mu / ee;
+            self.s_re[k] = e[k].re;
+            self.s_im[k] = e[k].im;
         }
-        let phi_ee = phi;
-        let q = 1.0 - a2;
-        for p in 0..self.parts {
-            let xo = far.offset(delay + p);
-            let (xr, xi, pw) = (&far.re[xo..xo + b], &far.im[xo..xo + b], &far.pow[xo..xo + b]);
-            let wr = &mut self.re[p * b..(p + 1) * b];
-            let wi = &mut self.im[p * b..(p + 1) * b];
-            let v = &mut self.var[p * b..(p + 1) * b];
-            for k in 0..b {
-                let g = v[k] * phi_ee[k];
-                let gr = g * e[k].re;
-                let gi = g * e[k].im;
-                wr[k] += xr[k] * gr + xi[k] * gi;
-                wi[k] += xr[k] * gi - xi[k] * gr;
-                let vp = v[k] * (1.0 - g * pw[k]).max(0.0);
-                v[k] = a2 * vp + q * (wr[k] * wr[k] + wi[k] * wi[k]) + 1e-12;
-            }
-        }
+        let step = KalmanStep {
+            phi: &self.s_phi,
+            er: &self.s_re,
+            ei: &self.s_im,
+            a2,
+        };
+        self.simd.kalman(
+            &ring,
+            self.parts,
+            &mut self.re,
+            &mut self.im,
+            &mut self.var,
+            &step,
+        );
     }
 
     /// Projects partition `p` (round-robin) onto `N = size/2` causal taps.

@@ -36,6 +36,7 @@
 mod canceller;
 mod delay;
 mod filter;
+mod kernels;
 mod res;
 
 use std::sync::Arc;
@@ -254,7 +255,8 @@ impl Processor for Aec {
                 canceller.process_frame(&self.mic_acc, &self.far_acc, &settings, &mut self.frame_out);
                 for &v in &self.frame_out {
                     let v = if v.abs() < 1e-30 { 0.0 } else { v };
-                    let w = (self.fifo_read + self.fifo_len) % cap;
+                    let w = self.fifo_read + self.fifo_len;
+                    let w = if w >= cap { w - cap } else { w };
                     self.fifo[w] = v;
                     self.fifo_len = (self.fifo_len + 1).min(cap);
                 }
@@ -263,7 +265,11 @@ impl Processor for Aec {
         for o in out.iter_mut() {
             if self.fifo_len > 0 {
                 *o = self.fifo[self.fifo_read];
-                self.fifo_read = (self.fifo_read + 1) % cap;
+                self.fifo_read = if self.fifo_read + 1 == cap {
+                    0
+                } else {
+                    self.fifo_read + 1
+                };
                 self.fifo_len -= 1;
             } else {
                 *o = 0.0;

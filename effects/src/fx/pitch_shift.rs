@@ -31,11 +31,11 @@ use super::td_shift::TdShifter;
 const ZERO_CROSSINGS: usize = 16;
 const TABLE_RES: usize = 256;
 const KAISER_BETA: f64 = 9.0;
-const CUTOFF: f64 = 0.95;
+pub(super) const CUTOFF: f64 = 0.95;
 /// Speech mode's shorter kernel (read twice per output sample): 8 zero crossings, nearest of 1024 phases.
-const TD_ZERO_CROSSINGS: usize = 8;
-const TD_TABLE_RES: usize = 1024;
-const TD_KAISER_BETA: f64 = 8.0;
+pub(super) const TD_ZERO_CROSSINGS: usize = 8;
+pub(super) const TD_TABLE_RES: usize = 1024;
+pub(super) const TD_KAISER_BETA: f64 = 8.0;
 
 static PARAMS: &[ParamInfo] = &[
     ParamInfo::new("semitones", "st", -12.0, 12.0, 0.0, "pitch shift in semitones"),
@@ -93,7 +93,7 @@ fn kernel_table() -> Vec<f32> {
 
 /// The kernel table for `zc` zero crossings `W`, `res` entries per crossing and Kaiser `β = kaiser`
 /// (its last two entries are 0).
-fn kernel_table_with(zc: usize, res: usize, kaiser: f64) -> Vec<f32> {
+pub(super) fn kernel_table_with(zc: usize, res: usize, kaiser: f64) -> Vec<f32> {
     let w = zc as f64;
     let n = zc * res + 2;
     let i0b = bessel_i0(kaiser);

@@ -111,7 +111,7 @@ fn eval_all_json_has_the_schema_anchors_and_plots() {
     assert_eq!(systems.first(), Some(&"tutti"));
     assert_eq!(systems.last(), Some(&"input"));
     #[cfg(feature = "peers")]
-    for p in ["speex", "webrtc", "rnnoise"] {
+    for p in ["speex", "webrtc", "rnnoise", "sonora"] {
         assert!(systems.contains(&p), "peer {p} missing from {systems:?}");
     }
     let names: Vec<&str> = doc["suites"]
@@ -174,7 +174,7 @@ fn eval_all_json_has_the_schema_anchors_and_plots() {
     // The peers act on the scenes (a broken binding would pass the input through).
     #[cfg(feature = "peers")]
     {
-        for p in ["speex", "webrtc"] {
+        for p in ["speex", "webrtc", "sonora"] {
             assert!(
                 f(&summary(aec, p)["erle_db"]) > 3.0,
                 "{p} aec {}",
@@ -194,6 +194,14 @@ fn eval_all_json_has_the_schema_anchors_and_plots() {
                 summary(ns, p)
             );
         }
+        // sonora's APM forces its high-pass filter on with noise suppression: the phase shift near the
+        // talkers' fundamentals costs it SI-SDR, so its check is on PESQ-WB.
+        let noisy_pesq = f(&summary(ns, "input")["pesq_wb"]);
+        assert!(
+            f(&summary(ns, "sonora")["pesq_wb"]) > noisy_pesq + 0.05,
+            "sonora ns {}",
+            summary(ns, "sonora")
+        );
     }
 
     // Plots: every listed file is a PNG that ffprobe decodes, with the expected size.

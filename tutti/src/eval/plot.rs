@@ -19,14 +19,15 @@ use realfft::RealFftPlanner;
 
 use super::EvalError;
 
-/// Colour of a system's curves, as RGB: tutti blue, speex red, webrtc green, rnnoise purple, input grey,
-/// anything else orange.
+/// Colour of a system's curves, as RGB: tutti blue, speex red, webrtc green, rnnoise purple, sonora
+/// brown, input grey, anything else orange.
 pub fn colour(system: &str) -> (u8, u8, u8) {
     match system {
         "tutti" => (31, 119, 180),
         "speex" => (214, 39, 40),
         "webrtc" => (44, 160, 44),
         "rnnoise" => (148, 103, 189),
+        "sonora" => (140, 86, 75),
         "input" => (127, 127, 127),
         _ => (255, 127, 14),
     }

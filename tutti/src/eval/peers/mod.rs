@@ -8,6 +8,9 @@
 //!   a small C++ shim (`webrtc_shim.cpp`, compiled by `build.rs`).
 //! - `rnnoise`: RNNoise (J.-M. Valin, arXiv:1709.08243) through the pure-Rust port `nnnoiseless`, at
 //!   48 kHz (the scenes are resampled 16 → 48 → 16 kHz around it), for `ns`.
+//! - `sonora`: the pure-Rust port of today's WebRTC audio processing module (crate `sonora`): AEC3 for
+//!   `aec`, the WebRTC noise suppressor at high for `ns`, AGC2 adaptive digital (with its limiter) for
+//!   `agc`. It needs Rust 1.91 (the rest of Tutti 1.89).
 //!
 //! # How
 //! Each peer runs in 10 ms frames with fresh state per scene; the FFI modules are the only `unsafe` code
@@ -19,6 +22,8 @@
 #[cfg(feature = "peers")]
 mod rnnoise;
 #[cfg(feature = "peers")]
+mod sonora;
+#[cfg(feature = "peers")]
 mod speex;
 #[cfg(feature = "peers")]
 mod webrtc;
@@ -27,7 +32,7 @@ use super::systems::System;
 use super::EvalError;
 
 /// Every peer `tutti eval` knows.
-pub const KNOWN: &[&str] = &["speex", "webrtc", "rnnoise"];
+pub const KNOWN: &[&str] = &["speex", "webrtc", "rnnoise", "sonora"];
 
 /// The peers compiled into this build.
 #[cfg(feature = "peers")]
@@ -59,6 +64,7 @@ pub fn create(name: &str) -> Result<Box<dyn System>, EvalError> {
         Ok(match name {
             "speex" => Box::new(speex::Speex),
             "webrtc" => Box::new(webrtc::WebRtc),
+            "sonora" => Box::new(sonora::Sonora),
             _ => Box::new(rnnoise::RnNoise),
         })
     }

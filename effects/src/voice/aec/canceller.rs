@@ -270,12 +270,14 @@ impl Canceller {
         let n = self.n;
         // High-pass both signals alike: the linear path is unchanged, and what a non-linear loudspeaker
         // adds near DC (a rectified speech envelope) leaves the microphone signal.
+        let mut hp = self.hp; // in registers across the loop
         for i in 0..n {
-            self.mic_hp[i] = self.hp[0].tick(mic_in[i]);
-            self.far_hp[i] = self.hp[1].tick(far_in[i]);
+            self.mic_hp[i] = hp[0].tick(mic_in[i]);
+            self.far_hp[i] = hp[1].tick(far_in[i]);
         }
-        self.hp[0].flush();
-        self.hp[1].flush();
+        hp[0].flush();
+        hp[1].flush();
+        self.hp = hp;
 
         let mic = std::mem::take(&mut self.mic_hp);
         let far = std::mem::take(&mut self.far_hp);

@@ -191,23 +191,29 @@ impl DelayEstimator {
     /// Feeds one frame of far-end and microphone samples (same length). Returns true when the estimate
     /// changed.
     pub fn push(&mut self, far: &[f32], mic: &[f32]) -> bool {
+        // Filter states in locals: kept in registers across the loop (the ring stores could alias
+        // `self` as far as the compiler knows).
+        let (mut lf, mut lm) = (self.lp_far, self.lp_mic);
+        let (mut phase, mut pos, mut since) = (self.phase, self.pos, self.since_update);
         for (&f, &m) in far.iter().zip(mic) {
-            let f = self.lp_far[0].tick(f);
-            let f = self.lp_far[1].tick(f);
-            let m = self.lp_mic[0].tick(m);
-            let m = self.lp_mic[1].tick(m);
-            self.phase += 1;
-            if self.phase == self.factor {
-                self.phase = 0;
-                self.far_ring[self.pos] = f;
-                self.mic_ring[self.pos] = m;
-                self.pos = (self.pos + 1) % FFT_LEN;
-                self.since_update += 1;
+            let f = lf[0].tick(f);
+            let f = lf[1].tick(f);
+            let m = lm[0].tick(m);
+            let m = lm[1].tick(m);
+            phase += 1;
+            if phase == self.factor {
+                phase = 0;
+                self.far_ring[pos] = f;
+                self.mic_ring[pos] = m;
+                pos = (pos + 1) % FFT_LEN;
+                since += 1;
             }
         }
-        for s in self.lp_far.iter_mut().chain(self.lp_mic.iter_mut()) {
+        for s in lf.iter_mut().chain(lm.iter_mut()) {
             s.flush();
         }
+        (self.lp_far, self.lp_mic) = (lf, lm);
+        (self.phase, self.pos, self.since_update) = (phase, pos, since);
         match self.stage {
             Stage::Idle => {
                 if self.since_update >= HOP {
@@ -262,15 +268,13 @@ impl DelayEstimator {
     }
 
     fn search(&mut self) -> bool {
-        let bins = self.acc.len();
-        for k in 0..bins {
+        self.far_spec.fill(Complex::default());
+        for k in self.lo_bin..=self.hi_bin {
             let a = self.acc[k];
             let mag = a.norm();
-            self.far_spec[k] = if k >= self.lo_bin && k <= self.hi_bin && mag > 1e-30 {
-                a / mag
-            } else {
-                Complex::default()
-            };
+            if mag > 1e-30 {
+                self.far_spec[k] = a / mag;
+            }
         }
         self.fft.inverse(&mut self.far_spec, &mut self.corr);
         let lags = &self.corr[..=self.max_lag];

@@ -27,7 +27,7 @@ pub struct Args {
     /// Tutti chain for every suite (default: aec, ns, agc for the respective suite).
     #[arg(long)]
     chain: Option<String>,
-    /// Comma-separated peers (speex, webrtc, rnnoise) or "none"; default: every peer in this build.
+    /// Comma-separated peers (speex, webrtc, rnnoise, sonora) or "none"; default: every peer in this build.
     #[arg(long)]
     peers: Option<String>,
     /// Directory for the PNG plots.

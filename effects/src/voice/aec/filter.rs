@@ -24,43 +24,65 @@
 use std::sync::Arc;
 
 use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use super::kernels::{KalmanStep, Ring, Simd};
 
-/// Forward and inverse real FFTs of one size with preallocated scratch.
+/// Forward and inverse real FFTs of one (even) size with preallocated scratch.
+///
+/// A real transform of `L = 2H` samples is one complex transform of `H` points (rustfft) of the samples
+/// paired as `x[2n] + j·x[2n+1]`, with the split into the real signal's spectrum done by
+/// [`Simd::r2c_post`] / [`Simd::c2r_pre`] (vectorised; the standard "two for one" real FFT of
+/// E. O. Brigham, *The Fast Fourier Transform*, 1974, ch. 10). Same convention as `realfft`:
+/// unnormalised, `inverse(forward(x)) = L·x`.
 pub(super) struct Fft {
-    fwd: Arc<dyn RealToComplex<f32>>,
-    inv: Arc<dyn ComplexToReal<f32>>,
+    fwd: Arc<dyn rustfft::Fft<f32>>,
+    inv: Arc<dyn rustfft::Fft<f32>>,
     scratch: Vec<Complex<f32>>,
-    time: Vec<f32>,
+    buf: Vec<Complex<f32>>,
+    /// `e^{−jπk/H}` for `k = 0..=H/2`.
+    twiddles: Vec<Complex<f32>>,
+    simd: Simd,
     /// FFT length.
     pub size: usize,
 }
 
 impl Fft {
-    /// Plans FFTs of `size` (allocates).
+    /// Plans FFTs of `size` (even, at least 4; allocates).
     pub fn new(size: usize) -> Self {
-        let mut planner = RealFftPlanner::<f32>::new();
-        let fwd = planner.plan_fft_forward(size);
-        let inv = planner.plan_fft_inverse(size);
-        let scratch = vec![Complex::default(); fwd.get_scratch_len().max(inv.get_scratch_len())];
+        assert!(
+            size >= 4 && size % 2 == 0,
+            "the canceller's FFT sizes are even (2N, 4096)"
+        );
+        let h = size / 2;
+        let mut planner = rustfft::FftPlanner::<f32>::new();
+        let fwd = planner.plan_fft_forward(h);
+        let inv = planner.plan_fft_inverse(h);
+        let scratch =
+            vec![Complex::default(); fwd.get_inplace_scratch_len().max(inv.get_inplace_scratch_len())];
+        let twiddles = (0..=h / 2)
+            .map(|k| {
+                let a = -std::f64::consts::PI * k as f64 / h as f64;
+                Complex::new(a.cos() as f32, a.sin() as f32)
+            })
+            .collect();
         Self {
             fwd,
             inv,
             scratch,
-            time: vec![0.0; size],
+            buf: vec![Complex::default(); h],
+            twiddles,
+            simd: Simd::detect(),
             size,
         }
     }
 
     /// Forward transform of `input` (length `size`, not modified) into `out` (`size/2 + 1` bins).
     pub fn forward(&mut self, input: &[f32], out: &mut [Complex<f32>]) {
-        self.time.copy_from_slice(input);
-        let r = self
-            .fwd
-            .process_with_scratch(&mut self.time, out, &mut self.scratch);
-        debug_assert!(r.is_ok(), "lengths are fixed at construction");
+        for (z, x) in self.buf.iter_mut().zip(input.chunks_exact(2)) {
+            *z = Complex::new(x[0], x[1]);
+        }
+        self.fwd.process_with_scratch(&mut self.buf, &mut self.scratch);
+        self.simd.r2c_post(&self.buf, &self.twiddles, out);
     }
 
     /// Unnormalised inverse transform of `spec` (modified: DC and Nyquist imaginary parts are zeroed) into
@@ -69,8 +91,12 @@ impl Fft {
         let last = spec.len() - 1;
         spec[0].im = 0.0;
         spec[last].im = 0.0;
-        let r = self.inv.process_with_scratch(spec, out, &mut self.scratch);
-        debug_assert!(r.is_ok(), "lengths are fixed and DC/Nyquist are real");
+        self.simd.c2r_pre(spec, &self.twiddles, &mut self.buf);
+        self.inv.process_with_scratch(&mut self.buf, &mut self.scratch);
+        for (x, z) in out.chunks_exact_mut(2).zip(&self.buf) {
+            x[0] = z.re;
+            x[1] = z.im;
+        }
     }
 }
 
@@ -420,6 +446,44 @@ mod tests {
                     .sum();
                 let got = y[n + i] / m as f32;
                 assert!((got - want).abs() < 1e-4, "t {t} i {i}: {got} vs {want}");
+            }
+        }
+    }
+
+    /// The two-for-one real FFT equals realfft's transforms (sizes of the canceller and the delay
+    /// estimator, and small ones with odd half-lengths).
+    #[test]
+    fn real_fft_matches_realfft() {
+        for size in [4usize, 10, 160, 320, 640, 960, 4096] {
+            let mut planner = realfft::RealFftPlanner::<f32>::new();
+            let fwd = planner.plan_fft_forward(size);
+            let inv = planner.plan_fft_inverse(size);
+            let x: Vec<f32> = (0..size).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+            let mut want = fwd.make_output_vec();
+            fwd.process(&mut x.clone(), &mut want).expect("lengths match");
+            for simd in [Simd::detect(), Simd::portable()] {
+                let mut fft = Fft::new(size);
+                fft.simd = simd;
+                let mut got = vec![Complex::default(); size / 2 + 1];
+                fft.forward(&x, &mut got);
+                let tol = 1e-5 * size as f32;
+                for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!((g - w).norm() < tol, "size {size} bin {k}: {g} vs {w}");
+                }
+                // Inverse of a spectrum with non-zero DC/Nyquist imaginary parts (ignored by both).
+                let mut spec = want.clone();
+                spec[0].im = 0.3;
+                spec[size / 2].im = -0.2;
+                let mut back = vec![0.0; size];
+                fft.inverse(&mut spec, &mut back);
+                let mut spec2 = want.clone();
+                let mut want_back = inv.make_output_vec();
+                inv.process(&mut spec2, &mut want_back)
+                    .expect("lengths and real DC/Nyquist");
+                for (i, (g, w)) in back.iter().zip(&want_back).enumerate() {
+                    assert!((g - w).abs() < tol, "size {size} sample {i}: {g} vs {w}");
+                    assert!((g / size as f32 - x[i]).abs() < 1e-4, "round trip {size} {i}");
+                }
             }
         }
     }

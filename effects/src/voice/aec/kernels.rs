@@ -327,6 +327,71 @@ fn nlms_impl<const F: bool>(
     }
 }
 
+/// Spectrum of a real signal `x` of `2H` samples from `z = DFT_H(x[2n] + j·x[2n+1])`: with
+/// `E = (Z_k + Z*_{H−k})/2`, `O = −j(Z_k − Z*_{H−k})/2` and `P = e^{−jπk/H}·O`, `X_k = E + P` and
+/// `X_{H−k} = (E − P)*`. `tw[k] = e^{−jπk/H}`, `out` has `H + 1` bins.
+#[inline(always)]
+fn r2c_post_impl<const F: bool>(z: &[Complex<f32>], tw: &[Complex<f32>], out: &mut [Complex<f32>]) {
+    let h = z.len();
+    let (zr, zi) = (z[0].re, z[0].im);
+    out[0] = Complex::new(zr + zi, 0.0);
+    out[h] = Complex::new(zr - zi, 0.0);
+    let half = h / 2;
+    let (lo, hi) = out[..h].split_at_mut(half + 1);
+    let (z_lo, z_hi) = z.split_at(half + 1);
+    // k in 1..=half pairs with h − k in h−1 ..= h−half (the middle bin, k = h/2 for even h, pairs with
+    // itself and is written twice with the same value).
+    for k in 1..=half {
+        let a = z_lo[k];
+        let b = if h - k > half {
+            z_hi[h - k - half - 1]
+        } else {
+            z_lo[h - k]
+        };
+        let (er, ei) = (0.5 * (a.re + b.re), 0.5 * (a.im - b.im));
+        // O = −j·d with d = (a − b*)/2: O = (d.im, −d.re).
+        let (or, oi) = (0.5 * (a.im + b.im), -0.5 * (a.re - b.re));
+        let w = tw[k];
+        let pr = madd::<F>(w.re, or, -(w.im * oi));
+        let pi = madd::<F>(w.re, oi, w.im * or);
+        lo[k] = Complex::new(er + pr, ei + pi);
+        let m = Complex::new(er - pr, pi - ei);
+        if h - k > half {
+            hi[h - k - half - 1] = m;
+        } else {
+            lo[h - k] = m;
+        }
+    }
+}
+
+/// The inverse of [`r2c_post_impl`] (times 2, so that the unnormalised inverse DFT of `z` gives
+/// `2H·x[2n] + j·2H·x[2n+1]`): `Z_k = 2E + j·2O` with `2E = X_k + X*_{H−k}`,
+/// `2O = (X_k − X*_{H−k})·e^{+jπk/H}`. The imaginary parts of `X_0` and `X_H` are ignored.
+#[inline(always)]
+fn c2r_pre_impl<const F: bool>(x: &[Complex<f32>], tw: &[Complex<f32>], z: &mut [Complex<f32>]) {
+    let h = z.len();
+    z[0] = Complex::new(x[0].re + x[h].re, x[0].re - x[h].re);
+    let half = h / 2;
+    let (lo, hi) = z.split_at_mut(half + 1);
+    for k in 1..=half {
+        let a = x[k];
+        let b = x[h - k];
+        let (er, ei) = (a.re + b.re, a.im - b.im);
+        let (dr, di) = (a.re - b.re, a.im + b.im);
+        // (d)·conj(w)
+        let w = tw[k];
+        let or = madd::<F>(dr, w.re, di * w.im);
+        let oi = madd::<F>(di, w.re, -(dr * w.im));
+        lo[k] = Complex::new(er - oi, ei + or);
+        let m = Complex::new(er + oi, or - ei);
+        if h - k > half {
+            hi[h - k - half - 1] = m;
+        } else {
+            lo[h - k] = m;
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx {
     use super::*;
@@ -346,6 +411,16 @@ mod avx {
         out_b: &mut [Complex<f32>],
     ) {
         output2_impl::<true>(ring, parts, wa, wb, out_a, out_b);
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn r2c_post(z: &[Complex<f32>], tw: &[Complex<f32>], out: &mut [Complex<f32>]) {
+        r2c_post_impl::<true>(z, tw, out);
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn c2r_pre(x: &[Complex<f32>], tw: &[Complex<f32>], z: &mut [Complex<f32>]) {
+        c2r_pre_impl::<true>(x, tw, z);
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -427,6 +502,28 @@ impl Simd {
             return unsafe { avx::output2(ring, parts, wa, wb, out_a, out_b) };
         }
         output2_impl::<false>(ring, parts, wa, wb, out_a, out_b);
+    }
+
+    /// Real-FFT post-processing (see `r2c_post_impl`): `z` the `H`-point DFT of the paired samples,
+    /// `tw[k] = e^{−jπk/H}` (`k ≤ H/2`), `out` the `H + 1` bins of the real signal's spectrum.
+    pub fn r2c_post(self, z: &[Complex<f32>], tw: &[Complex<f32>], out: &mut [Complex<f32>]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2_fma {
+            // SAFETY: as in `output`.
+            return unsafe { avx::r2c_post(z, tw, out) };
+        }
+        r2c_post_impl::<false>(z, tw, out);
+    }
+
+    /// Inverse-real-FFT pre-processing (see `c2r_pre_impl`): `x` the `H + 1` bins, `z` (`H` points)
+    /// what the unnormalised `H`-point inverse DFT turns into the paired samples times `2H`.
+    pub fn c2r_pre(self, x: &[Complex<f32>], tw: &[Complex<f32>], z: &mut [Complex<f32>]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2_fma {
+            // SAFETY: as in `output`.
+            return unsafe { avx::c2r_pre(x, tw, z) };
+        }
+        c2r_pre_impl::<false>(x, tw, z);
     }
 
     /// `out(k) = Σ_{p<parts} weights[p]·|X_p(k)|²`.

@@ -88,6 +88,66 @@ impl Section {
     }
 }
 
+/// Four [`Section`]s as lanes (their state and coefficients), stepped together.
+#[derive(Clone, Copy)]
+struct Quad {
+    b0: [f32; 4],
+    b1: [f32; 4],
+    b2: [f32; 4],
+    a1: [f32; 4],
+    a2: [f32; 4],
+    s1: [f32; 4],
+    s2: [f32; 4],
+}
+
+impl Quad {
+    fn new(s: [Section; 4]) -> Self {
+        Self {
+            b0: s.map(|s| s.b0),
+            b1: s.map(|s| s.b1),
+            b2: s.map(|s| s.b2),
+            a1: s.map(|s| s.a1),
+            a2: s.map(|s| s.a2),
+            s1: s.map(|s| s.s1),
+            s2: s.map(|s| s.s2),
+        }
+    }
+
+    /// The lanes as sections again.
+    fn sections(&self) -> [Section; 4] {
+        std::array::from_fn(|l| Section {
+            b0: self.b0[l],
+            b1: self.b1[l],
+            b2: self.b2[l],
+            a1: self.a1[l],
+            a2: self.a2[l],
+            s1: self.s1[l],
+            s2: self.s2[l],
+        })
+    }
+
+    /// `Section::tick` on every lane.
+    #[inline(always)]
+    fn step(&mut self, x: [f32; 4]) -> [f32; 4] {
+        let mut y = [0.0; 4];
+        for l in 0..4 {
+            y[l] = self.b0[l] * x[l] + self.s1[l];
+            self.s1[l] = self.b1[l] * x[l] - self.a1[l] * y[l] + self.s2[l];
+            self.s2[l] = self.b2[l] * x[l] - self.a2[l] * y[l];
+        }
+        y
+    }
+
+    /// `Section::tick` on lane `l` only.
+    #[inline(always)]
+    fn tick_lane(&mut self, l: usize, x: f32) -> f32 {
+        let y = self.b0[l] * x + self.s1[l];
+        self.s1[l] = self.b1[l] * x - self.a1[l] * y + self.s2[l];
+        self.s2[l] = self.b2[l] * x - self.a2[l] * y;
+        y
+    }
+}
+
 /// Stage of the spread-out correlation update.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -191,15 +251,14 @@ impl DelayEstimator {
     /// Feeds one frame of far-end and microphone samples (same length). Returns true when the estimate
     /// changed.
     pub fn push(&mut self, far: &[f32], mic: &[f32]) -> bool {
-        // Filter states in locals: kept in registers across the loop (the ring stores could alias
-        // `self` as far as the compiler knows).
-        let (mut lf, mut lm) = (self.lp_far, self.lp_mic);
+        // The four sections (far and microphone, two stages each) step together as four lanes with the
+        // second stage one sample behind the first (its input is the first stage's previous output), so
+        // their recursions overlap; each lane computes exactly what `Section::tick` computes. The states
+        // live in locals, in registers across the loop (the ring stores could alias `self` as far as the
+        // compiler knows).
+        let mut q = Quad::new([self.lp_far[0], self.lp_mic[0], self.lp_far[1], self.lp_mic[1]]);
         let (mut phase, mut pos, mut since) = (self.phase, self.pos, self.since_update);
-        for (&f, &m) in far.iter().zip(mic) {
-            let f = lf[0].tick(f);
-            let f = lf[1].tick(f);
-            let m = lm[0].tick(m);
-            let m = lm[1].tick(m);
+        let mut emit = |f: f32, m: f32| {
             phase += 1;
             if phase == self.factor {
                 phase = 0;
@@ -208,11 +267,23 @@ impl DelayEstimator {
                 pos = (pos + 1) % FFT_LEN;
                 since += 1;
             }
+        };
+        let n = far.len().min(mic.len());
+        if n > 0 {
+            let (mut y1f, mut y1m) = (q.tick_lane(0, far[0]), q.tick_lane(1, mic[0]));
+            for i in 1..n {
+                let y = q.step([far[i], mic[i], y1f, y1m]);
+                emit(y[2], y[3]);
+                (y1f, y1m) = (y[0], y[1]);
+            }
+            let (f, m) = (q.tick_lane(2, y1f), q.tick_lane(3, y1m));
+            emit(f, m);
         }
-        for s in lf.iter_mut().chain(lm.iter_mut()) {
+        let [mut f0, mut m0, mut f1, mut m1] = q.sections();
+        for s in [&mut f0, &mut m0, &mut f1, &mut m1] {
             s.flush();
         }
-        (self.lp_far, self.lp_mic) = (lf, lm);
+        (self.lp_far, self.lp_mic) = ([f0, f1], [m0, m1]);
         (self.phase, self.pos, self.since_update) = (phase, pos, since);
         match self.stage {
             Stage::Idle => {
@@ -337,6 +408,32 @@ mod tests {
                 (s as f32 / u32::MAX as f32 - 0.5) * 0.2
             })
             .collect()
+    }
+
+    /// The four-lane filtering equals the sections run one sample at a time (bit for bit).
+    #[test]
+    fn lane_filtering_equals_per_sample_sections() {
+        let far = noise(16000, 3);
+        let mic = noise(16000, 5);
+        let mut d = DelayEstimator::new(16000, 500.0);
+        let (mut lf, mut lm) = (d.lp_far, d.lp_mic);
+        let mut want = Vec::new();
+        for (f, m) in far.iter().zip(&mic) {
+            let (f1, m1) = (lf[0].tick(*f), lm[0].tick(*m));
+            want.push((lf[1].tick(f1), lm[1].tick(m1)));
+        }
+        for (f, m) in far.chunks(160).zip(mic.chunks(160)) {
+            d.push(f, m);
+        }
+        // The ring holds every `factor`-th output, the newest at `pos − 1`.
+        let got = (1..=64).map(|j| {
+            let p = (d.pos + FFT_LEN - j) % FFT_LEN;
+            (d.far_ring[p], d.mic_ring[p])
+        });
+        for (j, g) in got.enumerate() {
+            let w = want[want.len() - 1 - j * d.factor];
+            assert_eq!(g, w, "decimated sample {j} from the end");
+        }
     }
 
     #[test]

@@ -7,9 +7,15 @@
 //! * `fx_time/reverb_conv_1s/1ch`: convolution with a 1 s IR (100 partitions of 480).
 //! * `fx_time/pan3d_sofa`, `fx_time/pan3d_model`: binaural panning of a mono block (SOFA: 512-tap HRIR
 //!   pair at 44.1 kHz resampled to 48 kHz, direct FIR), static and moving.
-//! * `fx_time/pitch_shift/{1,2}ch`: +3 semitones.
+//! * `fx_time/pitch_shift/{1,2}ch`: +3 semitones (`mode=music`, the phase vocoder);
+//!   `fx_time/pitch_shift_speech/{1,2}ch`: +3 semitones in `mode=speech` (time-domain WSOLA grains).
 //! * `fx_time/time_stretch_{music,speech}`: the live processor at factor 1.1.
 //! * `fx_time/resample_48k_44k1`: `StreamResampler`, 480 frames in.
+//!
+//! Under load the wall-clock times criterion reports grow with the other processes on the machine, so
+//! each node row is followed by a line `cpu: <row> <x> ns per sample = <y> % of a core per channel`
+//! measured in this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`, at 48 kHz: 1 % of a core is
+//! 208 ns per sample).
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -26,6 +32,37 @@ fn build(name: &str, kv: &[(&str, String)]) -> Box<dyn Processor> {
     ty.build(&pairs).expect("node builds")
 }
 
+/// Whether criterion's name filter (the first free command-line argument; `a|b` alternatives, matched
+/// as substrings) selects `label`.
+fn selected(label: &str) -> bool {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    filter.is_none_or(|f| f.split('|').any(|alt| label.contains(alt)))
+}
+
+/// Prints the thread CPU time of `f` (one block of `frames` frames × `channels` per call) per
+/// channel-sample and as a share of one core per channel at 48 kHz.
+fn cpu_row(label: &str, frames: usize, channels: usize, mut f: impl FnMut()) {
+    let now = || tutti_engine::thread_cpu_time().map(|d| d.as_nanos() as u64);
+    let Some(t0) = now() else { return };
+    for _ in 0..50 {
+        f();
+    }
+    let t1 = now().unwrap_or(t0);
+    let (mut calls, mut t) = (0u64, t1);
+    while t - t1 < 300_000_000 {
+        for _ in 0..20 {
+            f();
+        }
+        calls += 20;
+        t = now().unwrap_or(t + 1);
+    }
+    let ns = (t - t1) as f64 / (calls as f64 * (frames * channels) as f64);
+    println!(
+        "cpu: fx_time/{label} {ns:.2} ns per sample = {:.3} % of a core per channel",
+        ns * 48_000.0 / 1e7
+    );
+}
+
 fn bench_node(c: &mut Criterion, label: &str, mut p: Box<dyn Processor>, channels: usize, moving: bool) {
     let cfg = StreamConfig::new(48_000, channels, 10.0).expect("valid config");
     p.prepare(&cfg).expect("prepare");
@@ -38,19 +75,21 @@ fn bench_node(c: &mut Criterion, label: &str, mut p: Box<dyn Processor>, channel
     let mut g = c.benchmark_group("fx_time");
     g.throughput(Throughput::Elements(b as u64));
     let mut k = 0u32;
-    g.bench_function(label, |bch| {
-        bch.iter(|| {
-            if moving {
-                k = k.wrapping_add(1);
-                p.set_param(0, (k % 72) as f32 * 5.0 - 180.0);
-            }
-            let ins = Inputs::new(&pool, &idx, b);
-            let mut o = Outputs::new(&mut outs, b);
-            p.process(&ins, &mut o);
-            black_box(&outs);
-        })
-    });
+    let mut step = || {
+        if moving {
+            k = k.wrapping_add(1);
+            p.set_param(0, (k % 72) as f32 * 5.0 - 180.0);
+        }
+        let ins = Inputs::new(&pool, &idx, b);
+        let mut o = Outputs::new(&mut outs, b);
+        p.process(&ins, &mut o);
+        black_box(&outs);
+    };
+    g.bench_function(label, |bch| bch.iter(&mut step));
     g.finish();
+    if selected(&format!("fx_time/{label}")) {
+        cpu_row(label, b, channels, step);
+    }
 }
 
 fn benches(c: &mut Criterion) {
@@ -105,6 +144,18 @@ fn benches(c: &mut Criterion) {
         2,
         false,
     );
+    for ch in [1, 2] {
+        bench_node(
+            c,
+            &format!("pitch_shift_speech/{ch}ch"),
+            build(
+                "pitch_shift",
+                &[("semitones", "3".into()), ("mode", "speech".into())],
+            ),
+            ch,
+            false,
+        );
+    }
     bench_node(
         c,
         "pitch_shift_formant/1ch",

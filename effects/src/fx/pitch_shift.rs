@@ -18,6 +18,13 @@
 //! vocoder by `β` so that the resampling moves it back. The read position starts `D` output frames late,
 //! where `D = N/2 + (N/2 + Hs)/β_min + (R + 2)/β_min + Hs` bounds the vocoder's look-ahead for every
 //! `β ∈ [½, 2]`, so the FIFO in between never runs dry (an `underruns` counter proves it in tests).
+//! Transients: the vocoder's onset detector (high-frequency content, [`super::onsets`]) marks onsets,
+//! and every vocoder frame whose window holds one is analysed where it plays the onset at its nominal
+//! stretched time, with a phase reset of the bins that rose (Röbel, "A new approach to transient
+//! processing in the phase vocoder", DAFx 2003) — so a click keeps its shape instead of being smeared
+//! over the window. Those frames read at most `|β − 1|·N/2` ahead of nominal, which the latency's slack
+//! at `β > β_min` covers (when it does not, near `β = ½`, the frames stay nominal); the other frames keep
+//! the nominal map, so the latency stays constant.
 //!
 //! # Real-time safety
 //! Everything is allocated in [`PitchShifter::new`]; `process` copies, runs FFTs and interpolates.
@@ -125,6 +132,9 @@ pub struct PitchShifter {
     fifo_len: usize,
     pos: f64,
     delay: usize,
+    /// `N/2 + Hs + R + 2`: the look-ahead the latency covers beyond the vocoder's needs at `β` is
+    /// this times `1/β_min − 1/β` (the budget of onset alignment).
+    slack_per: f64,
     emitted: u64,
     beta: Smoothed,
     formant: bool,
@@ -158,7 +168,8 @@ impl PitchShifter {
         let n = TimeStretcher::default_window(rate) / 2;
         let max_block = max_block.max(1);
         let mut stretch = TimeStretcher::new(StretchMode::Music, channels, rate, n, max_block);
-        // Constant latency: the vocoder analyses at exactly m·Hs/β (no transient drift).
+        // Constant latency: the vocoder analyses at m·Hs/β (no transient drift); only frames holding an
+        // onset move, within the latency's slack, so that each onset is played once, in place.
         stretch.set_transients(false);
         let hs = stretch.hop();
         let beta_min = 0.5;
@@ -175,6 +186,7 @@ impl PitchShifter {
             fifo_len: 0,
             pos: 0.0,
             delay,
+            slack_per: n as f64 / 2.0 + hs as f64 + r + 2.0,
             emitted: 0,
             beta: Smoothed::with_time(1.0, 30.0, rate),
             formant: false,
@@ -286,6 +298,12 @@ impl PitchShifter {
         }
         let beta_now = f64::from(self.beta.current());
         self.stretch.set_factor(beta_now);
+        // The latency covers the vocoder's look-ahead at β_min = ½; at β the rest is the alignment's budget
+        // (the smaller of the current and the target ratio while ramping).
+        let b = beta_now.min(f64::from(self.beta.target()));
+        let slack = self.slack_per * (2.0 - 1.0 / b) - 8.0;
+        self.stretch
+            .set_transient_alignment((slack >= 0.0).then_some(slack as usize));
         self.stretch
             .set_envelope_ratio(if self.formant { beta_now as f32 } else { 1.0 });
         let mut off = 0;

@@ -33,6 +33,9 @@
 //!   frame, the drift bounded by `N/2`). WSOLA never lets an onset fall into the first (fading-in) half of
 //!   a frame it searched, continues the previous frame contiguously while an onset lies in its second
 //!   half, and never repeats an onset it already played, so each transient is played once, at full weight.
+//!   For a pitch shifter, which needs a fixed input-to-output map, [`TimeStretcher::set_transient_alignment`]
+//!   instead moves only the vocoder frames that hold an onset, to where they play it at its nominal
+//!   output time, with the same phase reset (the other bins propagate as usual); no drift is left.
 //!
 //! Both modes work in "padded" coordinates: the input is preceded by `N/2` zeros so that analysis frame
 //! `m` (centre `m·Hs/factor`) and synthesis frame `m` (centre `m·Hs`) are aligned at time zero.
@@ -49,6 +52,9 @@ use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use super::onsets::OnsetDetector;
+
+mod pv;
+mod wsola;
 
 /// Algorithm of a [`TimeStretcher`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +84,9 @@ struct Pv {
     prev_mag: Vec<Vec<f32>>,
     /// Whether this frame is analysed at the synthesis hop because its window holds an onset.
     locked: bool,
+    /// Whether this frame holds an onset at its aligned position (onset alignment): phases propagate
+    /// as usual, then the bins that rose by more than 6 dB take the analysed phase.
+    reset: bool,
     first: bool,
     last_a: usize,
     // Formant (envelope) warping.
@@ -118,6 +127,9 @@ pub struct TimeStretcher {
     ana_act: f64,
     /// Transient handling (see the module docs) and its detector.
     transients: bool,
+    /// Onset-aligned transients for pitch shifting (see [`TimeStretcher::set_transient_alignment`]):
+    /// the look-ahead budget in input frames, `None` when off.
+    align: Option<usize>,
     onsets: OnsetDetector,
     /// Padded output samples before this are final.
     final_end: usize,
@@ -188,6 +200,7 @@ impl TimeStretcher {
                     prev_syn: vec![vec![0.0; bins]; channels],
                     prev_mag: vec![vec![0.0; bins]; channels],
                     locked: false,
+                    reset: false,
                     first: true,
                     last_a: 0,
                     env: vec![0.0; bins],
@@ -240,6 +253,7 @@ impl TimeStretcher {
             ana_pos: 0.0,
             ana_act: 0.0,
             transients: true,
+            align: None,
             onsets: OnsetDetector::new(rate, 0),
             final_end: 0,
             pulled: 0,
@@ -306,6 +320,32 @@ impl TimeStretcher {
         self.transients = on;
     }
 
+    /// Transients for a pitch shifter (music mode with transients off; `None` turns it off): every
+    /// vocoder frame whose window holds an onset `o` is analysed at `s + o − o'` (synthesis start `s`,
+    /// `o'` the output time of `o` at exactly `factor`), so all those frames play the onset at `o'`, and
+    /// the frames that hold it get the phase reset of the module docs; the other frames stay at their
+    /// nominal positions, so the input-to-output map (and a caller's latency) is unchanged away from
+    /// onsets. This reads up to `|factor − 1|·N/2` frames ahead of the nominal frame plus the
+    /// detector's block; `budget` is how much extra look-ahead the caller can absorb (frames are only
+    /// aligned when that fits).
+    pub fn set_transient_alignment(&mut self, budget: Option<usize>) {
+        self.align = budget;
+    }
+
+    /// Largest |aligned − nominal| analysis start at the current factor.
+    fn align_reach(&self) -> usize {
+        ((self.factor - 1.0).abs() * (self.n / 2) as f64).ceil() as usize + 2
+    }
+
+    /// The look-ahead of onset alignment beyond the detector's block, when it is active.
+    fn align_ahead(&self) -> Option<usize> {
+        if self.mode != StretchMode::Music || self.transients {
+            return None;
+        }
+        let budget = self.align?.checked_sub(self.onsets.block() + 2)?;
+        Some(budget.min(self.align_reach()))
+    }
+
     /// Sets the spectral-envelope warp of the phase vocoder: the envelope at output bin `k` is taken from
     /// bin `k·ratio` of the analysis (1 = off). [`crate::PitchShifter`] sets it to the pitch ratio so
     /// formants stay in place after its resampling.
@@ -335,6 +375,9 @@ impl TimeStretcher {
     /// Input beyond the nominal frame end that transient handling reads: the detector's block, plus (when
     /// stretching) the vocoder's drift bound or WSOLA's contiguous continuation.
     fn extra_lookahead(&self, factor: f64) -> usize {
+        if let Some(ahead) = self.align_ahead() {
+            return self.onsets.block() + ahead;
+        }
         if !self.transients {
             return 0;
         }
@@ -445,7 +488,8 @@ impl TimeStretcher {
         // Keep what the next frame may read: from its lowest possible start.
         let tol = self.ws.as_ref().map_or(0, |w| w.tol);
         let lowest = self.ana_pos.min(self.ana_act);
-        let mut keep_from = (lowest.floor() as usize).saturating_sub(tol + 1);
+        let back = self.align_ahead().map_or(0, |_| self.align_reach());
+        let mut keep_from = (lowest.floor() as usize).saturating_sub(tol + 1 + back);
         if let Some(p) = self.ws.as_ref().and_then(|w| w.prev_start) {
             keep_from = keep_from.min(p + self.hs);
         }
@@ -498,14 +542,22 @@ impl TimeStretcher {
                 }
                 self.in_len += extra;
             }
-            if self.transients {
+            let ahead = self.align_ahead();
+            if self.transients || ahead.is_some() {
                 self.onsets.feed(&self.inbuf, self.in_start, self.in_len);
             }
             match self.mode {
                 StretchMode::Music => {
-                    let locked = self.transients && self.lock_frame(a);
+                    let (a, locked, reset) = match ahead {
+                        Some(ahead) => {
+                            let (a, reset) = self.aligned_frame(a, s, ahead);
+                            (a, false, reset)
+                        }
+                        None => (a, self.transients && self.lock_frame(a), false),
+                    };
                     if let Some(pv) = self.pv.as_mut() {
                         pv.locked = locked;
+                        pv.reset = reset;
                     }
                     self.pv_frame(a, s);
                 }
@@ -541,274 +593,35 @@ impl TimeStretcher {
         after.abs() <= self.max_drift() as f64
     }
 
-    fn pv_frame(&mut self, a: usize, s: usize) {
-        let n = self.n;
-        let hs = self.hs as f32;
-        let bins = n / 2 + 1;
-        let Some(pv) = self.pv.as_mut() else { return };
-        // The actual integer hop between this and the previous analysis frame.
-        let ha_actual = if pv.first {
-            self.hs as f32
-        } else {
-            (a - pv.last_a).max(1) as f32
-        };
-        pv.last_a = a;
-        let ia = a - self.in_start;
-        let os = s - self.out_start;
-        for c in 0..self.channels {
-            for i in 0..n {
-                pv.frame[i] = self.inbuf[c][ia + i] * self.window[i];
-            }
-            if pv
-                .fwd
-                .process_with_scratch(&mut pv.frame, &mut pv.spec, &mut pv.scratch)
-                .is_err()
-            {
+    /// Onset alignment (see [`TimeStretcher::set_transient_alignment`]): the analysis start of the
+    /// frame with nominal start `a` and synthesis start `s`, and whether it holds the onset (phase reset).
+    fn aligned_frame(&self, a: usize, s: usize, ahead: usize) -> (usize, bool) {
+        let (n, half, r) = (self.n, (self.n / 2) as f64, self.factor);
+        let held = |start: usize, o: usize| start <= o && o < start + n;
+        let mut from = a.saturating_sub(self.align_reach());
+        while let Some(o) = self.onsets.first_in(from, a + n + ahead) {
+            from = o + 1;
+            // Padded coordinates: real time t is padded t + N/2 on both sides, output = factor · input.
+            let target = r * (o as f64 - half) + half;
+            let aligned = (s as f64 + o as f64 - target).round();
+            if aligned < self.in_start as f64 {
                 continue;
             }
-            for k in 0..bins {
-                pv.mag[k] = pv.spec[k].norm();
-                pv.phase[k] = pv.spec[k].arg();
-            }
-            // Peaks: local maxima over ±2 bins.
-            pv.peaks.clear();
-            let floor = pv.mag.iter().fold(0.0f32, |m, &v| m.max(v)) * 1e-6;
-            for k in 0..bins {
-                let v = pv.mag[k];
-                if v <= floor {
-                    continue;
-                }
-                let lo = k.saturating_sub(2);
-                let hi = (k + 2).min(bins - 1);
-                if (lo..=hi).all(|j| j == k || pv.mag[j] < v || (pv.mag[j] == v && j > k)) {
-                    pv.peaks.push(k);
-                }
-            }
-            {
-                let (prev_ana, prev_syn) = (&mut pv.prev_ana[c], &mut pv.prev_syn[c]);
-                let prev_mag = &mut pv.prev_mag[c];
-                if pv.locked && !pv.first {
-                    // Analysis hop = synthesis hop: bins that rose by > 6 dB (the transient) take the
-                    // analysed phase, the others advance by the analysed phase difference, which keeps
-                    // both on one input-to-output offset.
-                    for k in 0..bins {
-                        prev_syn[k] = if pv.mag[k] > 2.0 * prev_mag[k] {
-                            pv.phase[k]
-                        } else {
-                            princarg(prev_syn[k] + pv.phase[k] - prev_ana[k])
-                        };
-                    }
-                } else if pv.first || pv.peaks.is_empty() {
-                    for k in 0..bins {
-                        prev_syn[k] = if pv.first {
-                            pv.phase[k]
-                        } else {
-                            prev_syn[k] + 2.0 * PI * k as f32 * hs / n as f32
-                        };
-                    }
-                } else {
-                    // Peak phases advance by their instantaneous frequency; regions lock to their peak.
-                    let mut start = 0usize;
-                    for (pi, &p) in pv.peaks.iter().enumerate() {
-                        let omega_bin = 2.0 * PI * p as f32 / n as f32;
-                        let dev = princarg(pv.phase[p] - prev_ana[p] - omega_bin * ha_actual);
-                        let omega = omega_bin + dev / ha_actual;
-                        let theta_p = prev_syn[p] + omega * hs;
-                        let end = match pv.peaks.get(pi + 1) {
-                            Some(&q) => {
-                                // Boundary at the magnitude minimum between the two peaks.
-                                let mut b = p;
-                                for j in p..q {
-                                    if pv.mag[j] < pv.mag[b] {
-                                        b = j;
-                                    }
-                                }
-                                b.max(p + 1)
-                            }
-                            None => bins,
-                        };
-                        let rot = theta_p - pv.phase[p];
-                        for k in start..end {
-                            pv.cep[k] = princarg(pv.phase[k] + rot); // temp store of synthesis phase
-                        }
-                        start = end;
-                    }
-                    for k in 0..bins {
-                        prev_syn[k] = pv.cep[k];
-                    }
-                }
-                prev_ana.copy_from_slice(&pv.phase);
-                prev_mag.copy_from_slice(&pv.mag);
-            }
-            // Optional envelope warp (formant preservation).
-            if (self.envelope_ratio - 1.0).abs() > 1e-6 {
-                cepstral_envelope(pv, n, self.lifter);
-                let r = self.envelope_ratio;
-                for k in 0..bins {
-                    let src = k as f32 * r;
-                    let i0 = src.floor() as usize;
-                    let warped = if i0 + 1 < bins {
-                        let f = src - i0 as f32;
-                        pv.env[i0] * (1.0 - f) + pv.env[i0 + 1] * f
-                    } else {
-                        f32::NEG_INFINITY
-                    };
-                    pv.mag[k] *= (warped - pv.env[k]).exp().min(1e3);
-                }
-            }
-            for k in 0..bins {
-                pv.spec[k] = Complex32::from_polar(pv.mag[k], pv.prev_syn[c][k]);
-            }
-            pv.spec[0].im = 0.0;
-            pv.spec[bins - 1].im = 0.0;
-            if pv
-                .inv
-                .process_with_scratch(&mut pv.spec, &mut pv.frame, &mut pv.scratch)
-                .is_err()
-            {
+            let aligned = aligned as usize;
+            if !held(aligned, o) && !held(a, o) {
                 continue;
             }
-            let g = self.ola_norm / n as f32;
-            let out = &mut self.outbuf[c][os..os + n];
-            for i in 0..n {
-                out[i] += pv.frame[i] * self.window[i] * g;
+            // Within the look-ahead, and still moving forward (the phase advance needs a positive hop).
+            let forward = self
+                .pv
+                .as_ref()
+                .is_none_or(|p| p.first || aligned >= p.last_a + self.hs / 8);
+            if aligned > a + ahead || !forward {
+                return (a, false);
             }
+            return (aligned, held(aligned, o));
         }
-        pv.first = false;
-    }
-
-    fn wsola_frame(&mut self, a_nom: usize, s: usize) {
-        let l = self.n;
-        let hs = self.hs;
-        let Some(ws) = self.ws.as_mut() else { return };
-        let tol = ws.tol;
-        let in_start = self.in_start;
-        // Transients: continue contiguously while the previous frame's second half holds an onset;
-        // otherwise search only starts after the onsets already played and before the next onset
-        // would fall into the fading-in first half.
-        let (mut lo, mut hi) = (0, 2 * tol);
-        let mut forced = None;
-        if let (true, Some(p)) = (self.transients, ws.prev_start) {
-            let first_cand = a_nom - tol;
-            if self.onsets.first_in(p + hs, p + l).is_some() {
-                forced = Some(p + hs);
-            } else {
-                let played = self.onsets.last_in(first_cand.min(p), p + hs);
-                let next = self.onsets.first_in(p + l, a_nom + tol + l);
-                let min_start = played.map_or(first_cand, |e| (e + 1).max(first_cand));
-                let max_start = next.map_or(a_nom + tol, |o| (o - hs).min(a_nom + tol));
-                if min_start <= max_start {
-                    lo = min_start - first_cand;
-                    hi = max_start - first_cand;
-                } else {
-                    forced = Some(match (next, played) {
-                        (Some(o), Some(e)) => (o - hs).max(e + 1),
-                        (Some(o), None) => o - hs,
-                        (None, _) => min_start.min(a_nom + tol + hs),
-                    });
-                }
-            }
-        }
-        let start = match (forced, ws.prev_start) {
-            (Some(f), _) => f.max(in_start),
-            (None, None) => a_nom,
-            (None, Some(p)) => {
-                // Natural continuation of the previous frame, mixed down over channels.
-                let t0 = p + hs - in_start;
-                let c0 = a_nom - tol - in_start;
-                ws.target.fill(0.0);
-                ws.cand.fill(0.0);
-                for b in &self.inbuf {
-                    for i in 0..l {
-                        ws.target[i] += b[t0 + i];
-                    }
-                    for i in 0..l + 2 * tol {
-                        ws.cand[i] += b[c0 + i];
-                    }
-                }
-                let best = best_offset(&ws.target, &ws.cand, lo, hi);
-                a_nom - tol + best
-            }
-        };
-        ws.prev_start = Some(start);
-        let ia = start - in_start;
-        let os = s - self.out_start;
-        for c in 0..self.channels {
-            let (inb, outb) = (&self.inbuf[c], &mut self.outbuf[c]);
-            for i in 0..l {
-                outb[os + i] += inb[ia + i] * self.window[i];
-            }
-        }
-    }
-}
-
-/// Offset `δ ∈ [lo, hi]` maximising the normalised cross-correlation of `target` with
-/// `cand[δ..δ+len]`: coarse search on a 4× decimated grid, then ±4 samples at full rate.
-fn best_offset(target: &[f32], cand: &[f32], lo: usize, hi: usize) -> usize {
-    let l = target.len();
-    let score = |d: usize, step: usize| -> f32 {
-        let (mut xy, mut yy) = (0.0f32, 1e-20f32);
-        let mut i = 0;
-        while i < l {
-            let y = cand[d + i];
-            xy += target[i] * y;
-            yy += y * y;
-            i += step;
-        }
-        xy / yy.sqrt()
-    };
-    let mut best = (lo + hi) / 2;
-    let mut best_s = f32::NEG_INFINITY;
-    let mut d = lo;
-    while d <= hi {
-        let s = score(d, 4);
-        if s > best_s {
-            best_s = s;
-            best = d;
-        }
-        d += 4;
-    }
-    let (lo, hi) = (best.saturating_sub(4).max(lo), (best + 4).min(hi));
-    best_s = f32::NEG_INFINITY;
-    for d in lo..=hi {
-        let s = score(d, 1);
-        if s > best_s {
-            best_s = s;
-            best = d;
-        }
-    }
-    best
-}
-
-/// Smoothed log-magnitude envelope of `pv.mag` by real-cepstrum liftering, into `pv.env` (natural log).
-fn cepstral_envelope(pv: &mut Pv, n: usize, lifter: usize) {
-    let bins = n / 2 + 1;
-    for k in 0..bins {
-        pv.cep_spec[k] = Complex32::new((pv.mag[k] + 1e-9).ln(), 0.0);
-    }
-    if pv
-        .inv
-        .process_with_scratch(&mut pv.cep_spec, &mut pv.cep, &mut pv.scratch)
-        .is_err()
-    {
-        pv.env.fill(0.0);
-        return;
-    }
-    let scale = 1.0 / n as f32;
-    for (i, c) in pv.cep.iter_mut().enumerate() {
-        let q = i.min(n - i);
-        *c = if q < lifter { *c * scale } else { 0.0 };
-    }
-    if pv
-        .fwd
-        .process_with_scratch(&mut pv.cep, &mut pv.cep_spec, &mut pv.scratch)
-        .is_err()
-    {
-        pv.env.fill(0.0);
-        return;
-    }
-    for k in 0..bins {
-        pv.env[k] = pv.cep_spec[k].re;
+        (a, false)
     }
 }
 

@@ -240,7 +240,8 @@ fn bench_aec(c: &mut Criterion) {
     // As on the engine's real-time threads: denormals flushed to zero.
     let _ftz = tutti_engine::DenormalGuard::new();
     let (mic, far) = signals();
-    let mut cases: Vec<(&str, Box<dyn FnMut()>)> = vec![
+    type Step = Box<dyn FnMut()>;
+    let mut cases: Vec<(&str, Step)> = vec![
         (
             "tutti_tail250ms",
             Box::new(aec_step(250, mic.clone(), far.clone())),

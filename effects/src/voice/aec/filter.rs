@@ -17,6 +17,11 @@
 //! frame is projected back onto `N` causal taps in round-robin (the alternately updated MDF of J. S. Soo and
 //! K. K. Pang, IEEE Trans. ASSP 38(2), 1990), which keeps the cost at two extra FFTs per frame.
 //!
+//! The per-bin loops over all partitions (outputs, power sums, Kalman and NLMS updates) run in
+//! [`super::kernels`] on structure-of-arrays spectra (AVX2/FMA where the CPU has it, a portable build
+//! otherwise); the main and shadow outputs are computed in one pass over the far-end history
+//! ([`PartitionedFilter::output_pair`]).
+//!
 //! # Real-time safety
 //! All buffers are sized in `new`; the methods are arithmetic over preallocated slices and FFTs with
 //! preallocated scratch.
@@ -50,7 +55,7 @@ impl Fft {
     /// Plans FFTs of `size` (even, at least 4; allocates).
     pub fn new(size: usize) -> Self {
         assert!(
-            size >= 4 && size % 2 == 0,
+            size >= 4 && size.is_multiple_of(2),
             "the canceller's FFT sizes are even (2N, 4096)"
         );
         let h = size / 2;

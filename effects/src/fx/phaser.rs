@@ -204,7 +204,10 @@ impl Phaser {
 #[inline]
 fn exp_f32(x: f32) -> f32 {
     let t = x * std::f32::consts::LOG2_E;
-    let k = t.round();
+    // Round to nearest by the 1.5·2²³ trick (plain adds, so the lane loop vectorises on baseline x86-64,
+    // where `round` is a libm call); exact for |t| < 2²².
+    const MAGIC: f32 = 12_582_912.0;
+    let k = (t + MAGIC) - MAGIC;
     let r = (t - k) * std::f32::consts::LN_2;
     let p = 1.0
         + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));

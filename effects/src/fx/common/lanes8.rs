@@ -62,6 +62,8 @@ trait Lanes: Copy {
     fn madd(self, b: Self, c: Self) -> Self;
     /// `c − self·b` (fused where the CPU has FMA).
     fn nmadd(self, b: Self, c: Self) -> Self;
+    /// `self / o`.
+    fn div(self, o: Self) -> Self;
 }
 
 impl Lanes for V8 {
@@ -96,6 +98,10 @@ impl Lanes for V8 {
     #[inline(always)]
     fn nmadd(self, b: Self, c: Self) -> Self {
         std::array::from_fn(|l| c[l] - self[l] * b[l])
+    }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        std::array::from_fn(|l| self[l] / o[l])
     }
 }
 
@@ -150,12 +156,24 @@ impl Lanes for Avx {
         // SAFETY: see the type's docs (FMA is checked together with AVX2).
         Avx(unsafe { std::arch::x86_64::_mm256_fnmadd_ps(self.0, b.0, c.0) })
     }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        // SAFETY: see the type's docs.
+        Avx(unsafe { std::arch::x86_64::_mm256_div_ps(self.0, o.0) })
+    }
 }
+
+/// Frames per control segment: the runners call [`Frame::segment`] at every multiple of it.
+const SEGMENT: usize = 16;
 
 /// A per-frame step over 8 lanes.
 trait Frame<T: Lanes>: Copy {
     /// Consumes one input frame and returns the output frame.
     fn frame(&mut self, x: T) -> T;
+    /// Called before frame `start` when `start` is a multiple of [`SEGMENT`]: the frames `start..end`
+    /// (`end` = the next multiple or the block's end) form one control segment.
+    #[inline(always)]
+    fn segment(&mut self, _start: usize, _end: usize) {}
 }
 
 /// Lane `c` of `ins` at frame `i` (0 for missing channels).
@@ -174,6 +192,9 @@ fn run_frames<T: Lanes, K: Frame<T>>(
     frames: usize,
 ) {
     for i in from..frames {
+        if i % SEGMENT == 0 {
+            k.segment(i, (i + SEGMENT).min(frames));
+        }
         let y = k.frame(T::load(&load_frame(ins, i))).store();
         for (o, &v) in outs.iter_mut().zip(&y) {
             o[i] = v;
@@ -210,6 +231,9 @@ fn run_avx2<K: Frame<Avx>>(k: &mut K, ins: &[&[f32]], outs: &mut [&mut [f32]], f
     };
     let mut f0 = 0;
     while f0 < full {
+        if f0 % SEGMENT == 0 {
+            st.segment(f0, (f0 + SEGMENT).min(frames));
+        }
         let t = next;
         if f0 + LANES < full {
             next = load_tile(f0 + LANES);
@@ -268,8 +292,78 @@ impl Runner for AvxRun {
     }
 }
 
+/// Tiles of 8 frames through `k` like [`run_avx2`] but without loading the next tile ahead (a kernel
+/// whose state fills the registers would spill it) and with the rows' bounds checked once: each tile is
+/// loaded, transposed, stepped and stored back. The last `frames % 8` frames go one at a time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn run_avx2_lean<K: Frame<Avx>>(k: &mut K, ins: &[&[f32]], outs: &mut [&mut [f32]], frames: usize) {
+    use crate::basic::simd8::transpose8;
+    use std::arch::x86_64::*;
+    let full = frames / LANES * LANES;
+    // Every row is sliced to the block once (panics on a short row like the indexing it replaces), so
+    // the pointer reads and writes below stay inside their rows.
+    let n_in = ins.len().min(LANES);
+    let n_out = outs.len().min(LANES);
+    let src: [*const f32; LANES] = std::array::from_fn(|c| {
+        if c < n_in {
+            ins[c][..frames].as_ptr()
+        } else {
+            std::ptr::null()
+        }
+    });
+    let mut dst: [*mut f32; LANES] = [std::ptr::null_mut(); LANES];
+    for (d, row) in dst.iter_mut().zip(outs.iter_mut()) {
+        *d = row[..frames].as_mut_ptr();
+    }
+    let mut st = *k;
+    let mut f0 = 0;
+    while f0 < full {
+        if f0 % SEGMENT == 0 {
+            st.segment(f0, (f0 + SEGMENT).min(frames));
+        }
+        let rows: [__m256; LANES] = std::array::from_fn(|c| {
+            if c < n_in {
+                // SAFETY: row `c` holds `frames ≥ f0 + 8` floats (sliced above); unaligned load.
+                unsafe { _mm256_loadu_ps(src[c].add(f0)) }
+            } else {
+                _mm256_setzero_ps()
+            }
+        });
+        let t = transpose8(rows);
+        let mut o = [_mm256_setzero_ps(); LANES];
+        for (ov, &tv) in o.iter_mut().zip(&t) {
+            *ov = st.frame(Avx(tv)).0;
+        }
+        let s = transpose8(o);
+        for (c, v) in s.into_iter().enumerate().take(n_out) {
+            // SAFETY: row `c` holds `frames ≥ f0 + 8` writable floats (sliced above); unaligned store.
+            unsafe { _mm256_storeu_ps(dst[c].add(f0), v) };
+        }
+        f0 += LANES;
+    }
+    run_frames(&mut st, ins, outs, full, frames);
+    *k = st;
+}
+
+/// The AVX2/FMA path through [`run_avx2_lean`] (the phaser). Only used inside the `*_avx` entry points,
+/// which are entered after the feature check.
+#[cfg(target_arch = "x86_64")]
+struct AvxLean;
+
+#[cfg(target_arch = "x86_64")]
+impl Runner for AvxLean {
+    type T = Avx;
+    #[inline(always)]
+    fn run<K: Frame<Avx>>(k: &mut K, ins: &[&[f32]], outs: &mut [&mut [f32]], frames: usize) {
+        // SAFETY: `AvxLean` is only used from the `#[target_feature(enable = "avx2,fma")]` entry points,
+        // which callers enter after `has_avx2_fma()`.
+        unsafe { run_avx2_lean(k, ins, outs, frames) };
+    }
+}
+
 /// Coefficient ramps of one block of [`allpass_planar`]: every value at the block's first frame and its
-/// increment per frame, per lane.
+/// increment per frame, per lane. The kernel samples them at the middle of each control segment.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AllpassRamp {
     /// Stage coefficient `a` (every stage of a lane shares it).
@@ -286,7 +380,8 @@ pub(crate) struct AllpassRamp {
     pub dmix: f32,
 }
 
-/// State of an all-pass chain on 8 lanes.
+/// State of an all-pass chain on 8 lanes, in the cascade form of [`allpass_planar`] (the kernel works in
+/// the binomial form inside a block and converts on entry and exit).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct AllpassState {
     /// Stage states `z_k`.
@@ -295,55 +390,177 @@ pub(crate) struct AllpassState {
     pub last: V8,
 }
 
+/// Stages per binomial group.
+const GROUP: usize = 4;
+
+/// Over the group `v[lo..lo + m]`: `v[lo + k] ← Σ_{j ≤ k} C(k, j)·d^{k−j}·v[lo + j]` (the Pascal matrix
+/// `B(d)`, by a Taylor shift).
+#[inline(always)]
+fn taylor_shift<T: Lanes, const K: usize>(v: &mut [T; K], lo: usize, m: usize, d: T) {
+    for i in 1..m {
+        for k in (i..m).rev() {
+            v[lo + k] = d.madd(v[lo + k - 1], v[lo + k]);
+        }
+    }
+}
+
+/// Over the group `v[lo..lo + m]`: `v[lo + k] ← f^{k+1}·v[lo + k]`.
+#[inline(always)]
+fn scale_powers<T: Lanes, const K: usize>(v: &mut [T; K], lo: usize, m: usize, f: T) {
+    let mut p = f;
+    for k in 0..m {
+        v[lo + k] = v[lo + k].mul(p);
+        p = p.mul(f);
+    }
+}
+
+/// Output weights of a group of `m ≤ 4` stages, `C(m, j)·a^{m−j}·g^j` for `j = 1..=m` (index `j − 1`),
+/// and the direct gain `a^m` (straight-line code: `m` is a constant where it is inlined).
+#[inline(always)]
+fn group_weights<T: Lanes>(m: usize, a: T, g: T) -> ([T; GROUP], T) {
+    let z = T::splat(0.0);
+    let c = T::splat;
+    match m {
+        1 => ([g, z, z, z], a),
+        2 => ([c(2.0).mul(a).mul(g), g.mul(g), z, z], a.mul(a)),
+        3 => {
+            let (a2, g2) = (a.mul(a), g.mul(g));
+            ([c(3.0).mul(a2).mul(g), c(3.0).mul(a).mul(g2), g2.mul(g), z], a2.mul(a))
+        }
+        _ => {
+            let (a2, g2, ag) = (a.mul(a), g.mul(g), a.mul(g));
+            let w = [
+                c(4.0).mul(a2).mul(ag),
+                c(6.0).mul(a2).mul(g2),
+                c(4.0).mul(ag).mul(g2),
+                g2.mul(g2),
+            ];
+            (w, a2.mul(a2))
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Allpass<const K: usize, T> {
-    z: [T; K],
+    /// Binomial-form states, group after group.
+    v: [T; K],
+    /// The chain's output one frame earlier.
     last: T,
+    /// The segment's `a`, `g = 1 − a²` and `−a`.
     a: T,
-    da: T,
-    e: [T; K],
-    de: [T; K],
-    ck: T,
-    dck: T,
+    g: T,
+    na: T,
+    /// Output weights and direct gain of a full group.
+    w: [T; GROUP],
+    aw: T,
+    /// The same for the last group (shorter when `K` is not a multiple of 4).
+    wl: [T; GROUP],
+    al: T,
+    fb: T,
     mix: T,
-    dmix: T,
+    /// The block's ramps.
+    a0: T,
+    da: T,
+    fb0: f32,
+    dfb: f32,
+    mix0: f32,
+    dmix: f32,
+}
+
+impl<const K: usize, T: Lanes> Allpass<K, T> {
+    const GROUPS: usize = K.div_ceil(GROUP);
+    /// Stages in the last group.
+    const LAST: usize = K - (K.div_ceil(GROUP) - 1) * GROUP;
+
+    /// First stage and size of group `b`.
+    #[inline(always)]
+    fn group(b: usize) -> (usize, usize) {
+        (b * GROUP, if b + 1 == Self::GROUPS { Self::LAST } else { GROUP })
+    }
+
+    /// `a` and `g` held over the segment `start..end` (the ramp at its middle).
+    #[inline(always)]
+    fn held(&self, start: usize, end: usize) -> (T, T) {
+        let mid = T::splat((start + end - 1) as f32 * 0.5);
+        let a = mid.madd(self.da, self.a0);
+        (a, a.nmadd(a, T::splat(1.0)))
+    }
+
+    /// Cascade states `z` → binomial states `v` at `a`, `g`: `v = diag(g^{−k})·B(−a)·z` per group.
+    #[inline(always)]
+    fn to_binomial(&mut self) {
+        let rho = T::splat(1.0).div(self.g);
+        let na = T::splat(0.0).sub(self.a);
+        for b in 0..Self::GROUPS {
+            let (lo, m) = Self::group(b);
+            taylor_shift(&mut self.v, lo, m, na);
+            scale_powers(&mut self.v, lo, m, rho);
+        }
+    }
+
+    /// Binomial states → cascade states at `a`, `g`: `z = B(a)·diag(g^k)·v` per group.
+    #[inline(always)]
+    fn to_cascade(&mut self) {
+        let (a, g) = (self.a, self.g);
+        for b in 0..Self::GROUPS {
+            let (lo, m) = Self::group(b);
+            scale_powers(&mut self.v, lo, m, g);
+            taylor_shift(&mut self.v, lo, m, a);
+        }
+    }
 }
 
 impl<const K: usize, T: Lanes> Frame<T> for Allpass<K, T> {
     #[inline(always)]
     fn frame(&mut self, x: T) -> T {
-        let mut d = x;
-        for k in 0..K {
-            let w = self.e[k].madd(self.last, d);
-            let dn = self.a.madd(d, self.z[k]);
-            self.z[k] = self.a.nmadd(dn, w);
-            d = dn;
+        let mut y = self.fb.madd(self.last, x);
+        for b in 0..Self::GROUPS {
+            let (lo, m) = Self::group(b);
+            let (w, aw) = if b + 1 == Self::GROUPS { (&self.wl, self.al) } else { (&self.w, self.aw) };
+            // The group's output from the states at the frame's start (`v_1` last: it is the newest).
+            let mut s = w[m - 1].mul(self.v[lo + m - 1]);
+            for j in (0..m - 1).rev() {
+                s = w[j].madd(self.v[lo + j], s);
+            }
+            let out = aw.madd(y, s);
+            for j in (1..m).rev() {
+                self.v[lo + j] = self.na.madd(self.v[lo + j], self.v[lo + j - 1]);
+            }
+            self.v[lo] = self.na.madd(self.v[lo], y);
+            y = out;
         }
-        let out = self.ck.madd(self.last, d);
-        let y = self.mix.madd(out.sub(x), x);
-        self.last = out;
-        self.a = self.a.add(self.da);
-        self.ck = self.ck.add(self.dck);
-        self.mix = self.mix.add(self.dmix);
-        for k in 0..K {
-            self.e[k] = self.e[k].add(self.de[k]);
-        }
-        y
+        let r = self.mix.madd(y.sub(x), x);
+        self.last = y;
+        r
     }
-}
 
-/// `(e_1 … e_K, c_K)` of the lanes' `a` and feedback `fb`: `e_k = fb·a^{k−1}(1 − a²)`, `c_K = fb·a^K`.
-#[inline(always)]
-fn allpass_coeffs<const K: usize>(a: &V8, fb: f32) -> ([V8; K], V8) {
-    let mut p = [fb; LANES];
-    let mut e = [[0.0f32; LANES]; K];
-    for ek in e.iter_mut() {
-        for l in 0..LANES {
-            ek[l] = p[l] * (1.0 - a[l] * a[l]);
-            p[l] *= a[l];
+    #[inline(always)]
+    fn segment(&mut self, start: usize, end: usize) {
+        let (a, g) = self.held(start, end);
+        if start > 0 {
+            // Re-express the state at the new `a`: z = B(a_old)·diag(g_old^k)·v_old and
+            // v_new = diag(g_new^{−k})·B(−a_new)·z = B(δ)·diag(r^k)·v_old with r = g_old/g_new and
+            // δ = (a_old − a_new)/g_new (Pascal matrices: B(x)·B(y) = B(x + y)).
+            let rho = T::splat(1.0).div(g);
+            let r = self.g.mul(rho);
+            let d = self.a.sub(a).mul(rho);
+            for b in 0..Self::GROUPS {
+                let (lo, m) = Self::group(b);
+                scale_powers(&mut self.v, lo, m, r);
+                taylor_shift(&mut self.v, lo, m, d);
+            }
         }
+        self.a = a;
+        self.g = g;
+        self.na = T::splat(0.0).sub(a);
+        if Self::GROUPS > 1 {
+            (self.w, self.aw) = group_weights(GROUP, a, g);
+        }
+        (self.wl, self.al) = group_weights(Self::LAST, a, g);
+        let mid = (start + end - 1) as f32 * 0.5;
+        self.fb = T::splat(self.fb0 + mid * self.dfb);
+        self.mix = T::splat(self.mix0 + mid * self.dmix);
     }
-    (e, p)
 }
 
 #[inline(always)]
@@ -354,33 +571,34 @@ fn allpass_body<const K: usize, R: Runner>(
     outs: &mut [&mut [f32]],
     frames: usize,
 ) {
-    // The derived coefficients at the first frame and at frame `frames` (the next block's first).
-    let n = frames.max(1) as f32;
-    let inv = 1.0 / n;
-    let a1: V8 = std::array::from_fn(|l| r.a[l] + n * r.da[l]);
-    let (e, ck) = allpass_coeffs::<K>(&r.a, r.fb);
-    let (e1, ck1) = allpass_coeffs::<K>(&a1, r.fb + n * r.dfb);
-    let mut de = [[0.0f32; LANES]; K];
-    for k in 0..K {
-        for l in 0..LANES {
-            de[k][l] = (e1[k][l] - e[k][l]) * inv;
-        }
+    if frames == 0 {
+        return;
     }
-    let dck: V8 = std::array::from_fn(|l| (ck1[l] - ck[l]) * inv);
+    let zero = R::T::splat(0.0);
     let mut k = Allpass::<K, R::T> {
-        z: std::array::from_fn(|k| R::T::load(&st.z[k])),
+        v: std::array::from_fn(|k| R::T::load(&st.z[k])),
         last: R::T::load(&st.last),
-        a: R::T::load(&r.a),
+        a: zero,
+        g: zero,
+        na: zero,
+        w: [zero; GROUP],
+        aw: zero,
+        wl: [zero; GROUP],
+        al: zero,
+        fb: zero,
+        mix: zero,
+        a0: R::T::load(&r.a),
         da: R::T::load(&r.da),
-        e: std::array::from_fn(|k| R::T::load(&e[k])),
-        de: std::array::from_fn(|k| R::T::load(&de[k])),
-        ck: R::T::load(&ck),
-        dck: R::T::load(&dck),
-        mix: R::T::splat(r.mix),
-        dmix: R::T::splat(r.dmix),
+        fb0: r.fb,
+        dfb: r.dfb,
+        mix0: r.mix,
+        dmix: r.dmix,
     };
+    (k.a, k.g) = k.held(0, SEGMENT.min(frames));
+    k.to_binomial();
     R::run(&mut k, ins, outs, frames);
-    for (d, s) in st.z.iter_mut().zip(&k.z) {
+    k.to_cascade();
+    for (d, s) in st.z.iter_mut().zip(&k.v) {
         *d = s.store();
         flush8(d);
     }
@@ -396,7 +614,7 @@ fn allpass_avx<const K: usize>(
     outs: &mut [&mut [f32]],
     frames: usize,
 ) {
-    allpass_body::<K, AvxRun>(st, r, ins, outs, frames);
+    allpass_body::<K, AvxLean>(st, r, ins, outs, frames);
 }
 
 fn allpass_k<const K: usize>(
@@ -419,9 +637,10 @@ fn allpass_k<const K: usize>(
 /// The phaser core from planar `ins` to planar `outs` (at most 8 rows each, every row at least `frames`
 /// long; missing input lanes run on zeros): per frame `u = x + fb·last`, then every stage
 /// `y = a·u + z; z = u − a·y; u = y` (first-order all-pass `(a + z⁻¹)/(1 + a z⁻¹)`), `last = u`,
-/// output `(1 − mix)·x + mix·u`; `a`, `fb` and `mix` move by `da`, `dfb`, `dmix` per frame (the derived
-/// coefficients are ramped between their exact values at both ends, see the module docs). `stages` is
-/// clamped to `1..=MAX_STAGES`. State values in the denormal range are flushed at the end.
+/// output `(1 − mix)·x + mix·u`. `a`, `fb` and `mix` are held over control segments of 16 frames
+/// (frames `16s..16s + 16` of the block, the last one possibly shorter) at their ramps' values
+/// `a + m·da` etc. at the segment's middle `m = (first + last)/2`. `stages` is clamped to
+/// `1..=MAX_STAGES`. State values in the denormal range are flushed at the end.
 pub(crate) fn allpass_planar(
     st: &mut AllpassState,
     stages: usize,

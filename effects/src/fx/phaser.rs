@@ -20,11 +20,15 @@
 //!
 //! # How
 //! Eight channels at a time run through [`super::common::lanes8::allpass_planar`]: one `f32` lane per
-//! channel, 8-wide AVX2/FMA vector operations with in-register transposes where the CPU has them, the
-//! recursion rearranged so the feedback loop is short (see that module). The stage coefficient `a` is
-//! computed exactly (`tan(πf/fs − π/4)` by a Padé approximant exact to `f32` precision, `exp` by a
-//! polynomial in `f32`) every 128 frames from the LFO and ramped linearly in between;
-//! feedback, mix and the other parameters follow 20 ms ramps sampled at the same points.
+//! channel, 8-wide AVX2/FMA vector operations with in-register transposes where the CPU has them (a
+//! portable lane-loop path otherwise). Control rate: the stage coefficient `a` is computed exactly
+//! (`tan(πf/fs − π/4)` by a Padé approximant exact to `f32` precision, `exp` by a polynomial in `f32`)
+//! every 128 frames from the LFO and interpolated linearly in between, and `a`, feedback and mix are held
+//! over control segments of 16 frames (0.33 ms at 48 kHz) at the interpolated value of the segment's
+//! middle; feedback, mix and the other parameters follow 20 ms ramps sampled at the 128-frame points.
+//! Within a segment the chain is a fixed linear system, which the kernel runs in a form whose feedback
+//! loop is short (all-pass stages in groups of four with a repeated pole, see that module); the stage
+//! states carry over between segments exactly as in the cascade above.
 //!
 //! # Real-time safety
 //! `prepare` sizes the per-group state; `process` is arithmetic on it and on stack blocks.
@@ -91,7 +95,7 @@ const PARAMS: &[ParamInfo] = &[
 /// The `phaser` node type.
 pub(crate) const TYPE: NodeType = NodeType {
     name: "phaser",
-    description: "phaser: swept cascade of first-order all-pass stages with feedback",
+    description: "phaser: swept cascade of first-order all-pass stages with feedback (sweep held per 16 frames)",
     inputs: &["in"],
     outputs: &["out"],
     params: PARAMS,
@@ -132,8 +136,8 @@ struct CoeffCache {
     ln_ratio: f64,
     /// `phase` of `rot`.
     rot_key: f64,
-    /// `(sin, cos)` of the lane phase step.
-    rot: (f64, f64),
+    /// `(sin, cos)` of lane `l`'s phase offset within its group, `2π·l·phase`.
+    rot: [(f64, f64); LANES],
 }
 
 impl Phaser {
@@ -167,26 +171,24 @@ impl Phaser {
         }
         if self.cache.rot_key != phase {
             self.cache.rot_key = phase;
-            self.cache.rot = (std::f64::consts::TAU * phase / 100.0).sin_cos();
+            self.cache.rot =
+                std::array::from_fn(|l| (std::f64::consts::TAU * l as f64 * phase / 100.0).sin_cos());
         }
         let ln_ratio = self.cache.ln_ratio;
         let w = (std::f64::consts::PI * fmin / rate) as f32;
-        // The sine shape `(sin 2πφ + 1)/2` of the lanes' phases `φ + c·phase` by rotating one (sin, cos)
-        // pair by the lane step (one `sin_cos` per group instead of eight `sin`).
         let first = lfo + (g * LANES) as f64 * phase / 100.0;
-        let (mut sn, mut cs) = (std::f64::consts::TAU * first).sin_cos();
-        let (sd, cd) = self.cache.rot;
-        let e: V8 = std::array::from_fn(|l| {
-            let u = match shape {
-                LfoShape::Sine => {
-                    let u = (sn + 1.0) * 0.5;
-                    (sn, cs) = (sn * cd + cs * sd, cs * cd - sn * sd);
-                    u
-                }
-                LfoShape::Triangle => shape.eval(lfo + (g * LANES + l) as f64 * phase / 100.0),
-            };
-            (u * ln_ratio) as f32
-        });
+        let e: V8 = match shape {
+            LfoShape::Sine => {
+                // The sine shape `(sin 2πφ + 1)/2` of the lanes' phases `φ + c·phase`: one `sin_cos` per
+                // group, each lane rotated by its cached offset (independent lanes, no serial chain).
+                let (sn, cs) = (std::f64::consts::TAU * first).sin_cos();
+                let rot = &self.cache.rot;
+                std::array::from_fn(|l| (((sn * rot[l].1 + cs * rot[l].0) + 1.0) * 0.5 * ln_ratio) as f32)
+            }
+            LfoShape::Triangle => std::array::from_fn(|l| {
+                (shape.eval(lfo + (g * LANES + l) as f64 * phase / 100.0) * ln_ratio) as f32
+            }),
+        };
         let mut a = [0.0f32; LANES];
         for l in 0..LANES {
             a[l] = tan_pade(w * exp_f32(e[l]) - std::f32::consts::FRAC_PI_4);
@@ -207,12 +209,15 @@ fn exp_f32(x: f32) -> f32 {
     // Round to nearest by the 1.5·2²³ trick (plain adds, so the lane loop vectorises on baseline x86-64,
     // where `round` is a libm call); exact for |t| < 2²².
     const MAGIC: f32 = 12_582_912.0;
-    let k = (t + MAGIC) - MAGIC;
+    let shifted = t + MAGIC;
+    let k = shifted - MAGIC;
     let r = (t - k) * std::f32::consts::LN_2;
     let p = 1.0
         + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    // 2ᵏ from its exponent bits (k ≤ 15 here).
-    p * f32::from_bits(((k as i32 + 127) as u32) << 23)
+    // 2ᵏ from its exponent bits (0 ≤ k ≤ 15 here): `shifted`'s low mantissa bits hold `k` (integer
+    // arithmetic only, no saturating float → int conversion).
+    let k_bits = shifted.to_bits().wrapping_sub(MAGIC.to_bits());
+    p * f32::from_bits(k_bits.wrapping_add(127) << 23)
 }
 
 /// `tan θ` for `|θ| ≤ π/4` by the [5/4] Padé approximant (Lambert's continued fraction cut after 9):

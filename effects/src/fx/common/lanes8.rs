@@ -2,8 +2,9 @@
 //! planar ↔ frame-major transposes fused into the recursion loop.
 //!
 //! # What
-//! - [`allpass_planar`]: the phaser core — a chain of first-order all-pass stages with feedback and
-//!   linearly ramped coefficients — from 8 planar input channels to 8 planar output channels.
+//! - [`allpass_planar`]: the phaser core — a chain of first-order all-pass stages with feedback, its
+//!   coefficients held over 16-frame control segments — from 8 planar input channels to 8 planar output
+//!   channels.
 //! - [`resonator_planar`]: a bank of 2-pole resonators (the all-pole part of RBJ band-pass sections,
 //!   their zeros `1 − z⁻²` and gain `b0` shared) summed and mixed with the input.
 //!
@@ -14,23 +15,30 @@
 //! auto-vectoriser). On x86-64 CPUs with AVX2 + FMA (checked by `is_x86_feature_detected!`, cached by
 //! std) the block runs in tiles of 8 frames: each tile is loaded from the 8 channel rows, transposed in
 //! registers (8×8 AVX transpose), stepped through 8 frames written out one after the other and
-//! transposed back straight into the output rows; the next tile is loaded and transposed before the
-//! current one runs, so its shuffles overlap with the latency-bound recursion. Other CPUs gather each
-//! frame with scalar loads.
+//! transposed back straight into the output rows. For the resonator the next tile is loaded and
+//! transposed before the current one runs, so its shuffles overlap with the latency-bound recursion; the
+//! phaser's state leaves no registers for that (it would spill), so its tiles are loaded one at a time
+//! and the out-of-order core overlaps them. Other CPUs gather each frame with scalar loads.
 //!
-//! The recursions are rearranged so the loop-carried chains are short (the CPU overlaps consecutive
+//! The recursions are arranged so the loop-carried chains are short (the CPU overlaps consecutive
 //! frames only as far as the longest chain allows):
 //!
-//! *All-pass chain.* With `u₀ = x + fb·L` (`L` the chain's output one frame earlier) and per stage
-//! `y_k = a·u_{k−1} + z_k`, `z_k ← u_{k−1} − a·y_k`, `u_k = y_k` (the form of the phaser's module
-//! docs), every stage output is affine in `L`: `y_k = c_k·L + d_k` with `c_k = fb·aᵏ`,
-//! `d_0 = x`, `d_k = a·d_{k−1} + z_k`. Then the new output is one fused multiply-add
-//! `L ← c_K·L + d_K`, and the state update is
-//! `z_k ← y_{k−1} − a·y_k = e_k·L + d_{k−1} − a·d_k` with `e_k = c_{k−1} − a·c_k = fb·a^{k−1}(1 − a²)`.
-//! Per frame and stage three fused multiply-adds; a state passes through two of them per frame (the
-//! direct form passes `K + 1` per frame around the feedback loop). `a`, `c_K`, `e_k` and the mix are
-//! ramped linearly per frame between their exact values at the block ends (the caller ramps `a` itself
-//! linearly between exact values), so the loop has no multiplications for coefficients.
+//! *All-pass chain.* The phaser's coefficients are held over control segments of 16 frames, so within a
+//! segment its chain of `K` first-order all-passes `A(z) = (a + z⁻¹)/(1 + a z⁻¹)` is time-invariant.
+//! With `g = 1 − a²` and `G(z) = z⁻¹/(1 + a z⁻¹)`, `A = a + g·G`, so a group of `m ≤ 4` stages is the
+//! binomial expansion `Aᵐ = Σ_j C(m, j)·a^{m−j}·g^j·Gʲ`: one repeated pole `−a`, states
+//! `v_j = Gʲ·(input)` updated as `v_1 ← −a·v_1 + in`, `v_j ← −a·v_j + v_{j−1}` (one fused multiply-add
+//! each, no chain through the stages inside a frame) and output `aᵐ·in + Σ_j C(m, j)·a^{m−j}·g^j·v_j`
+//! from the states at the frame's start. The feedback loop per frame is then `u = x + fb·L`,
+//! `L = aᵐ·u + S` (two fused multiply-adds; the direct cascade needs `K + 1`), and every other loop is at
+//! most as long per frame. Longer chains are groups of four in cascade (the cancellation in the output
+//! sum is bounded by `(1 + 2|a|)ᵐ ≤ 81` for `m = 4`, which keeps `f32` accurate; a single group of 12
+//! would not be). The cascade's stage states `z_k` (kept between blocks) and the group states are
+//! related by the Pascal matrix `B(a)` (`B(a)_{kj} = C(k − 1, j − 1)·a^{k−j}`, `k, j = 1..m`):
+//! `z = B(a)·diag(gᵏ)·v`; at a segment boundary the states are re-expressed for the new `a` through
+//! `B(x)·B(y) = B(x + y)` (Call & Velleman, "Pascal's matrices", *Amer. Math. Monthly* 100 (1993)) as
+//! `v' = B((a − a')/g')·diag((g/g')ᵏ)·v`, so the chain behaves exactly like the cascade with the
+//! coefficient switched between frames. Per frame and stage about three vector operations.
 //!
 //! *Resonators.* A band-pass section `b0·(1 − z⁻²)/(1 − na1·z⁻¹ − na2·z⁻²)` is run as the shared
 //! numerator `v = x − x[n−2]` followed by the direct-form all-pole recursion
@@ -40,7 +48,8 @@
 //! # Real-time safety
 //! Arithmetic on caller-provided buffers and stack values only. The `unsafe` blocks call the
 //! `#[target_feature]` variants after the feature check, do unaligned vector loads/stores on slices of
-//! checked length and reinterpret `__m256` as `[f32; 8]` (same size, every bit pattern valid).
+//! checked length (or through pointers into rows sliced to the block once) and reinterpret `__m256` as
+//! `[f32; 8]` (same size, every bit pattern valid).
 #![allow(unsafe_code)]
 
 use crate::basic::simd8::{LANES, V8};

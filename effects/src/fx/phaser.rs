@@ -95,7 +95,8 @@ const PARAMS: &[ParamInfo] = &[
 /// The `phaser` node type.
 pub(crate) const TYPE: NodeType = NodeType {
     name: "phaser",
-    description: "phaser: swept cascade of first-order all-pass stages with feedback (sweep held per 16 frames)",
+    description:
+        "phaser: swept cascade of first-order all-pass stages with feedback (sweep held per 16 frames)",
     inputs: &["in"],
     outputs: &["out"],
     params: PARAMS,

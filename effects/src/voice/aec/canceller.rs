@@ -24,7 +24,15 @@
 //!    activity, the main filter is replaced by the shadow (if the shadow cancels anything) or reset, and
 //!    the reset is counted. In a frame where the main filter adds energy, the microphone signal is passed
 //!    on instead of the error.
-//! 4. The output goes through [`super::res::Suppressor`].
+//! 4. The output goes through [`super::res::Suppressor`], which is told when the linear estimate cannot
+//!    be trusted: in the *initial state* (the first 2.5 s of far-end activity, as `initial_state_seconds`
+//!    of WebRTC AEC3's filter configuration: a filter of a few thousand taps driven by speech has not
+//!    converged yet) and for 1 s after an event that shows the echo path has changed (the main error
+//!    exceeds the microphone energy by 9 dB in a frame or by 3 dB for two smoothed frames, a divergence
+//!    reset, or a move of the bulk delay). The suppressor then treats the whole error as residual echo
+//!    while the far-end is active, as AEC3's suppressor does while its linear filter is not usable.
+//!    Near-end speech in double talk is in both the error and the microphone signal, so it does not
+//!    make the error exceed the microphone energy by that much: the events come from a wrong filter.
 //!
 //! # Real-time safety
 //! Allocates only in `new`.
@@ -53,6 +61,15 @@ const PRIOR_DB_PER_S: f32 = 100.0;
 const NOISE_FLOOR: f32 = 1e-9;
 /// Corner of the high-pass filter on both inputs, Hz.
 const HPF_HZ: f64 = 40.0;
+/// Length of the initial state, frames of far-end activity (2.5 s at 10 ms frames).
+const INITIAL_FRAMES: u32 = 250;
+/// Frames the linear estimate stays distrusted after an echo-path event (1 s at 10 ms frames).
+const DISTRUST_FRAMES: u32 = 100;
+/// A frame whose main-filter error exceeds the microphone energy by this factor (9 dB) is an echo-path
+/// event: near-end speech raises both alike, so only a wrong filter gets there.
+const EVENT_RATIO: f32 = 8.0;
+/// Consecutive frames of smoothed main error 3 dB above the microphone that count as an event.
+const EVENT_DIVERGE_FRAMES: u32 = 2;
 /// NLMS step of the shadow filter.
 const SHADOW_MU: f32 = 0.3;
 
@@ -123,6 +140,10 @@ pub(super) struct Canceller {
     ncc_h: f32,
     stats: Stats,
     hp: [Section; 2],
+    /// Frames of far-end activity so far (saturating at [`INITIAL_FRAMES`]).
+    far_frames: u32,
+    /// Frames left in which the linear estimate is distrusted after an echo-path event.
+    distrust: u32,
     mic_hp: Vec<f32>,
     far_hp: Vec<f32>,
 }
@@ -182,6 +203,8 @@ impl Canceller {
                 std::f64::consts::FRAC_1_SQRT_2,
                 f64::from(rate),
             )); 2],
+            far_frames: 0,
+            distrust: 0,
             mic_hp: vec![0.0; n],
             far_hp: vec![0.0; n],
         }
@@ -217,6 +240,8 @@ impl Canceller {
         self.ncc_y = 0.0;
         self.ncc_h = 0.0;
         self.stats = Stats::default();
+        self.far_frames = 0;
+        self.distrust = 0;
     }
 
     /// Time-domain filter output (`N` samples) into `yhat` from the spectrum in `self.spec` (or, if
@@ -263,6 +288,7 @@ impl Canceller {
         self.shadow.shift(k);
         self.bulk = want;
         self.stats.realigns += 1;
+        self.distrust = DISTRUST_FRAMES;
     }
 
     /// Processes one frame: `mic` and `far` in, `out` (one frame late) out.
@@ -351,14 +377,26 @@ impl Canceller {
 
         if far_active {
             self.adapt();
+            self.far_frames = (self.far_frames + 1).min(INITIAL_FRAMES);
         }
+        let resets = self.stats.resets;
         self.copy_rules(ey, em, es, far_active);
+        // Echo-path events (see the module docs).
+        if (far_active && ey > 0.0 && em > EVENT_RATIO * ey)
+            || self.stats.resets != resets
+            || self.diverge_frames >= EVENT_DIVERGE_FRAMES
+        {
+            self.distrust = DISTRUST_FRAMES;
+        }
+        let uncertain = far_active && (self.far_frames < INITIAL_FRAMES || self.distrust > 0);
+        self.distrust = self.distrust.saturating_sub(1);
 
         let rs = SuppressorSettings {
             beta: set.beta,
             min_gain: set.min_gain,
             cng: set.cng,
             far_active,
+            uncertain,
         };
         self.res.xpow.copy_from_slice(&self.xsum);
         self.res.synthesize(&rs, out);

@@ -9,7 +9,7 @@
 //! # How
 //! - Analysis/synthesis: √Hann windows of `2N` with hop `N` (perfect reconstruction at unit gain), which
 //!   adds `N` samples (one 10 ms frame) of latency.
-//! - Residual echo power per bin `R(k)` is the largest of four estimates:
+//! - Residual echo power per bin `R(k)` is the largest of these estimates:
 //!   - `λ_b·|Ŷ(k)|²`, `λ_b` the slope of the residual power of band `b` (250 Hz bands up to 4 kHz,
 //!     wider above) regressed on the band's echo-estimate power with means removed and a 2 s forgetting
 //!     factor (the "leak" of J.-M. Valin, IEEE TASLP 15(3), 2007, per band). Near-end speech is
@@ -23,7 +23,10 @@
 //!     filter has not converged or after an echo-path change);
 //!   - `γ²_eŷ(k) · |E(k)|²`: the part of the error that is coherent with the echo estimate (magnitude-
 //!     squared coherence, recursively smoothed), which catches linear residual echo at once after an
-//!     echo-path change without touching uncorrelated near-end speech.
+//!     echo-path change without touching uncorrelated near-end speech;
+//!   - while the canceller does not trust its linear estimate (initial state, echo-path change; see
+//!     [`super::canceller`]) and the far-end is active: `|E(k)|²` itself, i.e. the whole error is taken
+//!     for echo (WebRTC AEC3 likewise falls back on conservative suppression until its filter is usable).
 //!
 //!   `R` is then spread to neighbouring bins and held with a 60 dB / 500 ms decay for the reverberant tail
 //!   (the eval rooms have RT60 0.3–0.5 s; a 150 ms hold let the tail beyond the filter through at the end
@@ -90,6 +93,9 @@ pub(super) struct SuppressorSettings {
     pub cng: bool,
     /// The far-end is active over the filter's span (update the regressions).
     pub far_active: bool,
+    /// The linear estimate is not trusted yet (initial state, echo-path change): the whole error is
+    /// taken for residual echo.
+    pub uncertain: bool,
 }
 
 impl Suppressor {
@@ -221,6 +227,7 @@ impl Suppressor {
                     .max(r_total)
                     .max(l_far * self.xpow[k])
                     .max(coh.min(1.0) * self.pe[k]);
+                let r = if s.uncertain { r.max(self.pe[k]) } else { r };
                 self.spread[k] = r;
             }
         }
@@ -421,6 +428,7 @@ mod tests {
             min_gain: 0.0,
             cng: false,
             far_active: false,
+            uncertain: false,
         };
         for t in 0..6 {
             s.analyse(&x[t * n..(t + 1) * n], &zeros);

@@ -22,8 +22,10 @@
 //!    went astray in double talk).
 //! 3. Divergence: when the main error exceeds the microphone energy by 3 dB for 5 frames of far-end
 //!    activity, the main filter is replaced by the shadow (if the shadow cancels anything) or reset, and
-//!    the reset is counted. In a frame where the main filter adds energy, the microphone signal is passed
-//!    on instead of the error.
+//!    the reset is counted. In a frame where the main filter adds more than 3 dB of energy, the
+//!    microphone signal is passed on instead of the error (a margin: in double talk the near-end speech
+//!    and the echo have random cross terms over a 10 ms frame, and passing the microphone signal on a
+//!    0 dB test let the whole echo through in about one frame of twelve).
 //! 4. The output goes through [`super::res::Suppressor`], which is told when the linear estimate cannot
 //!    be trusted: in the *initial state* (the first 2.5 s of far-end activity, as `initial_state_seconds`
 //!    of WebRTC AEC3's filter configuration: a filter of a few thousand taps driven by speech has not
@@ -61,6 +63,8 @@ const PRIOR_DB_PER_S: f32 = 100.0;
 const NOISE_FLOOR: f32 = 1e-9;
 /// Corner of the high-pass filter on both inputs, Hz.
 const HPF_HZ: f64 = 40.0;
+/// The microphone signal replaces the main filter's error when the error is this much stronger (3 dB).
+const USE_MIC_RATIO: f32 = 2.0;
 /// Length of the initial state, frames of far-end activity (2.5 s at 10 ms frames).
 const INITIAL_FRAMES: u32 = 250;
 /// Frames the linear estimate stays distrusted after an echo-path event (1 s at 10 ms frames).
@@ -359,7 +363,7 @@ impl Canceller {
         let far_active = x_level > 1e-7;
 
         // Output of the linear stage.
-        let use_mic = em > ey * 1.0 && ey > 0.0;
+        let use_mic = em > USE_MIC_RATIO * ey && ey > 0.0;
         if use_mic {
             self.e_out.copy_from_slice(mic);
         } else {

@@ -42,7 +42,11 @@ fn far_end_single_talk_converges_fast_and_deep() {
     let t_lin = time_to_erle(&erle_track(&s.echo, &lin.out, RATE, 0.1), 0.0, 20.0, 5);
     let t_full = time_to_erle(&erle_track(&s.echo, &full.out, RATE, 0.1), 0.0, 20.0, 5);
     let t_sp = time_to_erle(&erle_track(&s.echo, &spp, RATE, 0.1), 0.0, 20.0, 5);
+    // The first 3 s: the linear filter is still converging (the canceller's initial state).
+    let e_start = erle_db(&s.echo, &full.out, RATE, 0.0, 3.0);
+    let e_start_lin = erle_db(&s.echo, &lin.out, RATE, 0.0, 3.0);
     println!("far single talk, RT60 0.3 s, delay 60 ms, ERL 6 dB (ERLE over 10-20 s):");
+    println!("  first 3 s: tutti full {e_start:.1} dB, linear {e_start_lin:.1} dB");
     println!("  tutti linear {e_lin:.1} dB (20 dB after {t_lin:?} s), full {e_full:.1} dB (20 dB after {t_full:?} s)");
     println!("  speex linear {e_sp:.1} dB, speex+preprocess {e_spp:.1} dB (20 dB after {t_sp:?} s)");
     println!(
@@ -52,8 +56,18 @@ fn far_end_single_talk_converges_fast_and_deep() {
     );
     println!("  meters {:?}", full.meters);
     assert!(e_lin >= 25.0, "linear ERLE {e_lin:.1} dB < 25");
-    assert!(e_full >= 40.0, "full-chain ERLE {e_full:.1} dB < 40");
-    assert!(t_full.is_some_and(|t| t <= 1.0), "time to 20 dB {t_full:?} > 1 s");
+    // Measured: full 53.2 dB over 10–20 s; over the first 3 s full 49.0 dB while the linear filter has
+    // only 9.0 dB (the initial state).
+    assert!(e_full >= 48.0, "full-chain ERLE {e_full:.1} dB < 48");
+    assert!(
+        e_start >= e_start_lin + 20.0,
+        "ERLE over the first 3 s {e_start:.1} dB, only {:.1} dB above the linear filter's",
+        e_start - e_start_lin
+    );
+    assert!(
+        t_full.is_some_and(|t| t <= 0.5),
+        "time to 20 dB {t_full:?} > 0.5 s"
+    );
     let m_delay = full.meter("delay_ms");
     assert!((m_delay - 61.5).abs() <= 2.0, "delay meter {m_delay}");
     assert!(
@@ -146,16 +160,20 @@ fn double_talk_keeps_the_near_end_and_suppresses_echo() {
     println!("  correlation with clean near-end: mic {c_in:.3}, tutti {c_t:.3}, speex+pp {c_s:.3}");
     println!("  ERLE before DT {erle_before:.1} dB, after DT tutti {erle_after:.1} dB / speex {sp_after:.1} dB; (out−near) vs echo during DT {erle_dt:.1} dB");
     println!("  meters {:?}", run.meters);
-    // Measured: correlation 0.932 (speex+pp 0.936), segSNR +8.6 dB over the microphone against the
-    // high-passed near-end (+2.4 against the raw one: the high-pass's phase shift; speex +1.0), ERLE after
-    // double talk 45.3 dB.
-    assert!(c_t >= 0.93, "near-end correlation {c_t:.3} < 0.93");
+    // Measured: correlation 0.963 (speex+pp 0.936; 0.932 before the near-end dominance detector),
+    // segSNR +15.2 dB over the microphone against the high-passed near-end (+4.4 against the raw one: the
+    // high-pass's phase shift; speex +1.0), ERLE after double talk 48.7 dB.
+    assert!(c_t >= 0.95, "near-end correlation {c_t:.3} < 0.95");
     assert!(
-        snr_t >= snr_in + 6.0,
-        "segSNR {snr_t:.1} not 6 dB above the microphone's {snr_in:.1}"
+        c_t > c_s,
+        "near-end correlation {c_t:.3} not above speex+pp's {c_s:.3}"
     );
     assert!(
-        erle_after >= 33.0,
+        snr_t >= snr_in + 12.0,
+        "segSNR {snr_t:.1} not 12 dB above the microphone's {snr_in:.1}"
+    );
+    assert!(
+        erle_after >= 40.0,
         "ERLE after double talk {erle_after:.1} dB: the filter was disturbed"
     );
     assert_eq!(
@@ -203,16 +221,21 @@ fn echo_path_change_reconverges() {
     println!("  tutti: back to 20 dB after {t_full:?} s (linear to 15 dB after {t_lin:?} s), worst 100 ms window {worst:.1} dB");
     println!("  ERLE 15–20 s: tutti full {e_end:.1} dB, linear {e_lin_end:.1} dB; speex+pp to 20 dB after {t_sp:?} s");
     println!("  meters {:?}", run.meters);
-    // Measured: 20 dB again after 0.9 s (speex+pp 9.9 s); 41.3 dB over 15–20 s. This path change (a
+    // Measured: 20 dB again after 0.1 s (speex+pp 9.9 s), worst 100 ms window 11.0 dB; 42.4 dB over
+    // 15–20 s. This path change (a
     // longer, moved room) is slow for both linear filters (linear 15 dB only after 6 s, see the
     // per-second track): the suppressor's 2 s leak regressions and 500 ms residual hold carry it.
     assert!(
-        t_full.is_some_and(|t| t <= 2.0),
-        "re-convergence to 20 dB took {t_full:?} s (> 2 s)"
+        t_full.is_some_and(|t| t <= 0.5),
+        "re-convergence to 20 dB took {t_full:?} s (> 0.5 s)"
     );
     assert!(
-        e_end >= 35.0,
-        "full-chain ERLE after the change {e_end:.1} dB < 35"
+        e_end >= 38.0,
+        "full-chain ERLE after the change {e_end:.1} dB < 38"
+    );
+    assert!(
+        worst >= 8.0,
+        "worst 100 ms window after the change {worst:.1} dB < 8"
     );
     assert!(
         e_lin_end >= 10.0,
@@ -236,14 +259,14 @@ fn clock_drift_of_200_ppm_still_converges() {
         println!(
             "drift {ppm:+} ppm: ERLE 10–20 s tutti linear {e_lin:.1} full {e_full:.1}, speex+pp {e_sp:.1}"
         );
-        // Measured: +200 ppm linear 4.8 dB, full 33.7 dB; −200 ppm linear 3.8, full 27.8; speex+pp 4.1–4.3.
+        // Measured: +200 ppm linear 4.7 dB, full 40.3 dB; −200 ppm linear 3.6, full 43.5; speex+pp 4.1–4.3.
         assert!(e_lin >= 3.0, "linear ERLE with {ppm} ppm drift {e_lin:.1} dB < 3");
         assert!(
-            e_full >= 22.0,
-            "full ERLE with {ppm} ppm drift {e_full:.1} dB < 22"
+            e_full >= 35.0,
+            "full ERLE with {ppm} ppm drift {e_full:.1} dB < 35"
         );
         assert!(
-            e_full >= e_sp + 10.0,
+            e_full >= e_sp + 25.0,
             "full ERLE with drift only {:.1} dB above speex",
             e_full - e_sp
         );

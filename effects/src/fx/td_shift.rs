@@ -47,8 +47,20 @@ struct Poly {
     w: Vec<f32>,
 }
 
+/// Whether the CPU runs AVX2 and FMA.
+fn avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Sum of `a[i]·b[i]` over equal-length slices whose length is a multiple of 8, in 8 lanes.
-#[inline]
+#[inline(always)]
 fn dot8(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
@@ -60,7 +72,7 @@ fn dot8(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `(Σ a[i]·b[i], Σ b[i]²)` over equal-length slices, in 8 lanes (the tail summed directly).
-#[inline]
+#[inline(always)]
 fn xcorr(a: &[f32], b: &[f32]) -> (f32, f32) {
     let n = a.len().min(b.len());
     let body = n / 8 * 8;
@@ -111,6 +123,8 @@ pub(crate) struct TdShifter {
     /// The correlation inputs decimated by 4 (the coarse search).
     ref_dec: Vec<f32>,
     cand_dec: Vec<f32>,
+    /// Whether `process` runs the AVX2/FMA build of the render loop (detected at run time).
+    avx2: bool,
 }
 
 impl TdShifter {
@@ -170,6 +184,7 @@ impl TdShifter {
             cand_buf: vec![0.0; m + 2 * tol + 8],
             ref_dec: vec![0.0; m / 4 + 1],
             cand_dec: vec![0.0; (m + 2 * tol + 8) / 4 + 1],
+            avx2: avx2_fma(),
         }
     }
 
@@ -195,6 +210,7 @@ impl TdShifter {
 
     /// Mono mix of input frames `[start, start + out.len())` (absolute indices; not yet written or
     /// overwritten frames read whatever the ring holds, callers stay within the history).
+    #[inline(always)]
     fn mix_into(&self, start: i64, out: &mut [f32]) {
         // The ring is mirrored: any span shorter than its length is contiguous from `start & mask`.
         let s = start as usize & self.mask;
@@ -211,6 +227,7 @@ impl TdShifter {
     }
 
     /// Places the grain that starts at output time `self.next_start` (centre `next_start + H`).
+    #[inline(always)]
     fn place_next(&mut self) {
         let h = self.h as f64;
         let beta = self.beta;
@@ -298,7 +315,7 @@ impl TdShifter {
 
     /// Band-limited read of channel `c` at absolute input time `pos` with polyphase table `k` (the
     /// nearest of `PHASES` fractional phases; a contiguous slice of the mirrored ring).
-    #[inline]
+    #[inline(always)]
     fn read(&self, c: usize, pos: f64, k: usize) -> f32 {
         let p = &self.poly[k];
         let base = pos.floor();
@@ -327,6 +344,28 @@ impl TdShifter {
                 r[idx + len] = v;
             }
         }
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only true when the CPU reported AVX2 and FMA (set in `new`).
+            #[allow(unsafe_code)]
+            unsafe {
+                self.render_avx2(output, n)
+            };
+            return;
+        }
+        self.render(output, n);
+    }
+
+    /// [`TdShifter::render`] compiled for AVX2 and FMA (8-lane dot products).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn render_avx2(&mut self, output: &mut [&mut [f32]], n: usize) {
+        self.render(output, n);
+    }
+
+    /// Overlap-adds the two grains into `n` output frames (the input is already in the ring).
+    #[inline(always)]
+    fn render(&mut self, output: &mut [&mut [f32]], n: usize) {
         let h = self.h as u64;
         for i in 0..n {
             let t = self.t + i as u64;
@@ -365,6 +404,7 @@ impl TdShifter {
 /// Lag `δ ∈ [0, max]` maximising the normalised cross-correlation of `target` with `cand[δ..δ+len]`:
 /// coarse search on a 4× decimated grid (every 4th sample, copied into `tdec`/`cdec` so that each
 /// score is a contiguous, vectorised dot product), then ±4 at full rate.
+#[inline(always)]
 fn best_lag(target: &[f32], cand: &[f32], max: usize, tdec: &mut [f32], cdec: &mut [f32]) -> usize {
     let l = target.len();
     let (nt, nc) = (
@@ -433,6 +473,33 @@ mod tests {
             }
             assert!(worst < 1e-3, "β {beta}: worst error {worst:e} against 0.5·sin");
         }
+    }
+
+    /// The AVX2/FMA build of the render loop (where the CPU has it) and the portable one agree (to the
+    /// rounding of fused multiply-adds) on speech-like input with a ratio ramp.
+    #[test]
+    fn avx2_and_portable_renders_agree() {
+        let (mut a, mut b) = (shifter(), shifter());
+        b.avx2 = false;
+        let mut seed = 5u32;
+        let (mut ya, mut yb) = (vec![0.0f32; 480], vec![0.0f32; 480]);
+        let mut worst = 0.0f32;
+        for k in 0..60 {
+            let x: Vec<f32> = (0..480)
+                .map(|i| {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    let t = (k * 480 + i) as f32;
+                    0.4 * (t * 0.031).sin() + 0.05 * ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5)
+                })
+                .collect();
+            let beta = 1.0 + 0.01 * k.min(30) as f64;
+            a.set_ratio(beta);
+            b.set_ratio(beta);
+            a.process(&[&x], &mut [&mut ya[..]]);
+            b.process(&[&x], &mut [&mut yb[..]]);
+            worst = ya.iter().zip(&yb).fold(worst, |m, (p, q)| m.max((p - q).abs()));
+        }
+        assert!(worst < 1e-4, "AVX2 and portable renders differ by {worst}");
     }
 
     /// The vectorised coarse + fine search finds a known lag exactly, on and off the coarse grid.

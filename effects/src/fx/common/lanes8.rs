@@ -500,7 +500,7 @@ impl<const K: usize, T: Lanes> Allpass<K, T> {
 
     /// Cascade states `z` → binomial states `v` at `a`, `g`: `v = diag(g^{−k})·B(−a)·z` per group.
     #[inline(always)]
-    fn to_binomial(&mut self) {
+    fn switch_to_binomial(&mut self) {
         let rho = T::splat(1.0).div(self.g);
         let na = T::splat(0.0).sub(self.a);
         for b in 0..Self::GROUPS {
@@ -512,7 +512,7 @@ impl<const K: usize, T: Lanes> Allpass<K, T> {
 
     /// Binomial states → cascade states at `a`, `g`: `z = B(a)·diag(g^k)·v` per group.
     #[inline(always)]
-    fn to_cascade(&mut self) {
+    fn switch_to_cascade(&mut self) {
         let (a, g) = (self.a, self.g);
         for b in 0..Self::GROUPS {
             let (lo, m) = Self::group(b);
@@ -611,9 +611,9 @@ fn allpass_body<const K: usize, R: Runner>(
         dmix: r.dmix,
     };
     (k.a, k.g) = k.held(0, SEGMENT.min(frames));
-    k.to_binomial();
+    k.switch_to_binomial();
     R::run(&mut k, ins, outs, frames);
-    k.to_cascade();
+    k.switch_to_cascade();
     for (d, s) in st.z.iter_mut().zip(&k.v) {
         *d = s.store();
         flush8(d);

@@ -43,7 +43,6 @@ struct Runner {
     pool: Vec<Vec<f32>>,
     index: Vec<usize>,
     outs: Vec<Vec<f32>>,
-    channels: usize,
     allocs: u64,
 }
 
@@ -64,7 +63,6 @@ impl Runner {
             pool,
             index: (0..n).collect(),
             outs,
-            channels,
             allocs: 0,
         }
     }

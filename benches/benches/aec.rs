@@ -22,6 +22,7 @@ use std::hint::black_box;
 use std::os::raw::{c_int, c_void};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use tutti_benches::{selected, thread_cpu_ns};
 use tutti_engine::{Inputs, Outputs, Processor, StreamConfig};
 
 #[link(name = "speexdsp")]
@@ -59,23 +60,6 @@ fn signals() -> (Vec<f32>, Vec<f32>) {
         })
         .collect();
     (mic, far)
-}
-
-/// This thread's CPU time in ns (first field of `/proc/thread-self/schedstat`).
-fn thread_cpu_ns() -> Option<u64> {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// Whether criterion's name filter (the first free command-line argument; `a|b` alternatives, matched
-/// as substrings) selects `label`.
-fn selected(label: &str) -> bool {
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    filter.is_none_or(|f| f.split('|').any(|alt| label.contains(alt)))
 }
 
 /// Thread CPU time per call of `f` in µs (after 200 warm-up calls, over at least 0.5 s of CPU time).

@@ -18,24 +18,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tutti_benches::{selected, thread_cpu_ns};
 use tutti_engine::{Inputs, Outputs, Processor, StreamConfig};
-
-/// This thread's CPU time in ns (first field of `/proc/thread-self/schedstat`).
-fn thread_cpu_ns() -> Option<u64> {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// Whether criterion's name filter (the first free command-line argument; `a|b` alternatives, matched
-/// as substrings) selects `label`.
-fn selected(label: &str) -> bool {
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    filter.is_none_or(|f| f.split('|').any(|alt| label.contains(alt)))
-}
 
 /// Prints the thread CPU time per element of `f` (which handles `elems` elements per call).
 fn cpu_row(label: &str, elems: usize, mut f: impl FnMut()) {

@@ -19,6 +19,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tutti_benches::selected;
 use tutti_engine::{Inputs, Outputs, Processor, StreamConfig};
 
 const SOFA: &str = "/usr/share/libmysofa/MIT_KEMAR_normal_pinna.sofa";
@@ -30,13 +31,6 @@ fn build(name: &str, kv: &[(&str, String)]) -> Box<dyn Processor> {
         .expect("node registered");
     let pairs: Vec<(String, String)> = kv.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     ty.build(&pairs).expect("node builds")
-}
-
-/// Whether criterion's name filter (the first free command-line argument; `a|b` alternatives, matched
-/// as substrings) selects `label`.
-fn selected(label: &str) -> bool {
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    filter.is_none_or(|f| f.split('|').any(|alt| label.contains(alt)))
 }
 
 /// Prints the thread CPU time of `f` (one block of `frames` frames × `channels` per call) per

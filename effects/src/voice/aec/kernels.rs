@@ -21,8 +21,9 @@
 //! rounding (checked by the tests below).
 //!
 //! # Real-time safety
-//! Arithmetic on caller-provided slices only. The only `unsafe` is calling the `#[target_feature]`
-//! variants after the feature check.
+//! Arithmetic on caller-provided slices only. `unsafe` is confined to calling the `#[target_feature]`
+//! variants after the feature check and to the AVX2 intrinsics of the real-FFT split (`r2c_post`,
+//! `c2r_pre`: unaligned loads and stores whose bounds are asserted first), each with a `// SAFETY:` note.
 #![allow(unsafe_code)]
 
 use realfft::num_complex::Complex;

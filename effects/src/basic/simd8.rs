@@ -59,8 +59,10 @@ impl Section8 {
     }
 }
 
+/// `a·b + c`, fused (one rounding) where `F`: the kernels compiled for FMA pass `true`, the portable
+/// builds `false`. Shared with the AEC's kernels.
 #[inline(always)]
-fn madd<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
+pub(crate) fn madd<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
     if F {
         a.mul_add(b, c)
     } else {

@@ -28,6 +28,8 @@
 
 use realfft::num_complex::Complex;
 
+use crate::basic::simd8::madd;
+
 /// Which instruction set the kernels use (decided once, when a filter is built).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Simd {
@@ -77,16 +79,6 @@ pub(super) struct KalmanStep<'a> {
     pub ei: &'a [f32],
     /// State transition factor `A²`.
     pub a2: f32,
-}
-
-/// `a·b + c`, fused where `F`.
-#[inline(always)]
-fn madd<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
-    if F {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
-    }
 }
 
 /// Block of bins summed over the partitions in registers by the one-filter output.

@@ -5,7 +5,8 @@
 //! - [`Lfo`]: a phase-accumulating low-frequency oscillator with sox's sine and triangle shapes;
 //! - [`DelayLine`]: an `f64` ring buffer with integer, linear and quadratic (sox) fractional reads;
 //! - [`Oversampler`]: polyphase FIR up- and down-sampling by 4 or 8 (Kaiser-windowed sinc);
-//! - [`lanes8`]: the phaser's and resonator's 8-lane planar SIMD kernels;
+//! - [`lanes8`]: the phaser's and resonator's 8-lane planar SIMD kernels (shared lane machinery, with
+//!   the all-pass and resonator recursions in their own submodules);
 //! - [`TRUE_PEAK_TAPS`]: the ITU-R BS.1770-5 Annex 2 interpolation filter (4 phases × 12 taps).
 //!
 //! # How

@@ -22,8 +22,9 @@ use std::hint::black_box;
 use std::os::raw::{c_int, c_void};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use tutti_benches::voice_chain::{cfg, chain_step, node, signals, BLOCKS, N, RATE};
 use tutti_benches::{selected, thread_cpu_ns};
-use tutti_engine::{Inputs, Outputs, Processor, StreamConfig};
+use tutti_engine::{Inputs, Outputs};
 
 #[link(name = "speexdsp")]
 extern "C" {
@@ -33,34 +34,6 @@ extern "C" {
     fn speex_echo_ctl(st: *mut c_void, request: c_int, ptr: *mut c_void) -> c_int;
 }
 const SPEEX_ECHO_SET_SAMPLING_RATE: c_int = 24;
-
-const RATE: u32 = 16000;
-const N: usize = 160;
-const BLOCKS: usize = 500;
-
-/// Far-end noise and its echo (delay 60 ms, two taps) with near-end noise: 5 s.
-fn signals() -> (Vec<f32>, Vec<f32>) {
-    let mut s = 0x1234_5678u32;
-    let mut rnd = move || {
-        s ^= s << 13;
-        s ^= s >> 17;
-        s ^= s << 5;
-        s as f32 / u32::MAX as f32 - 0.5
-    };
-    let far: Vec<f32> = (0..N * BLOCKS).map(|_| 0.2 * rnd()).collect();
-    let d = 960;
-    let mic = (0..far.len())
-        .map(|i| {
-            let e = if i >= d + 40 {
-                0.5 * far[i - d] - 0.2 * far[i - d - 40]
-            } else {
-                0.0
-            };
-            e + 0.01 * rnd()
-        })
-        .collect();
-    (mic, far)
-}
 
 /// Thread CPU time per call of `f` in µs (after 200 warm-up calls, over at least 0.5 s of CPU time).
 fn cpu_us(mut f: impl FnMut()) -> Option<f64> {
@@ -99,20 +72,6 @@ fn best_batch_us(mut f: impl FnMut()) -> f64 {
     best
 }
 
-fn node(name: &str, args: &[(&str, &str)]) -> Box<dyn Processor> {
-    let args: Vec<(String, String)> = args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    tutti_effects::node_types()
-        .into_iter()
-        .find(|t| t.name == name)
-        .unwrap_or_else(|| panic!("{name} is registered"))
-        .build(&args)
-        .expect("valid parameters")
-}
-
-fn cfg() -> StreamConfig {
-    StreamConfig::new(RATE, 1, 10.0).expect("16 kHz, 10 ms")
-}
-
 /// One `aec` node fed block by block.
 fn aec_step(tail: usize, mic: Vec<f32>, far: Vec<f32>) -> impl FnMut() {
     let mut p = node("aec", &[("tail_ms", &tail.to_string())]);
@@ -128,50 +87,6 @@ fn aec_step(tail: usize, mic: Vec<f32>, far: Vec<f32>) -> impl FnMut() {
         let mut o = Outputs::new(&mut outs, N);
         p.process(&ins, &mut o);
         black_box(&outs);
-    }
-}
-
-/// `hpf` → `aec` (tail 500 ms, far-end on its second input) → `ns` → `agc`, block by block.
-fn chain_step(mic: Vec<f32>, far: Vec<f32>) -> impl FnMut() {
-    let mut hpf = node("hpf", &[]);
-    let mut aec = node("aec", &[("tail_ms", "500")]);
-    let mut ns = node("ns", &[]);
-    let mut agc = node("agc", &[]);
-    for p in [&mut hpf, &mut aec, &mut ns, &mut agc] {
-        p.prepare(&cfg()).expect("prepare");
-    }
-    // Buffers: 0 microphone, 1 far-end, 2 and 3 ping-pong.
-    let mut bufs = vec![vec![0.0f32; N]; 4];
-    let mut b = 0;
-    move || {
-        bufs[0].copy_from_slice(&mic[b * N..(b + 1) * N]);
-        bufs[1].copy_from_slice(&far[b * N..(b + 1) * N]);
-        b = (b + 1) % BLOCKS;
-        let (ins, outs) = bufs.split_at_mut(2);
-        {
-            let i = Inputs::new(ins, &[0], N);
-            let mut o = Outputs::new(&mut outs[..1], N);
-            hpf.process(&i, &mut o);
-        }
-        ins[0].copy_from_slice(&outs[0]);
-        {
-            let i = Inputs::new(ins, &[0, 1], N);
-            let mut o = Outputs::new(&mut outs[..1], N);
-            aec.process(&i, &mut o);
-        }
-        {
-            let (a, c) = outs.split_at_mut(1);
-            let i = Inputs::new(a, &[0], N);
-            let mut o = Outputs::new(c, N);
-            ns.process(&i, &mut o);
-        }
-        {
-            let (a, c) = outs.split_at_mut(1);
-            let i = Inputs::new(c, &[0], N);
-            let mut o = Outputs::new(a, N);
-            agc.process(&i, &mut o);
-        }
-        black_box(&outs[0]);
     }
 }
 

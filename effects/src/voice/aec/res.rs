@@ -72,7 +72,9 @@ pub(super) struct Suppressor {
     /// |Ŷ(k)|² of the current frame (windowed).
     pub pyh: Vec<f32>,
     pe_s: Vec<f32>,
-    s_ey: Vec<Complex<f32>>,
+    /// Smoothed cross-spectrum `E·conj(Ŷ)`, real and imaginary parts.
+    s_ey_re: Vec<f32>,
+    s_ey_im: Vec<f32>,
     s_ee: Vec<f32>,
     s_yy: Vec<f32>,
     resid: Vec<f32>,
@@ -81,8 +83,13 @@ pub(super) struct Suppressor {
     noise: Vec<f32>,
     noise_init: bool,
     ola: Vec<f32>,
-    rng: u32,
+    rng: [u32; LANES],
     decay: f32,
+    /// Per-bin copies of the band slopes on the echo estimate, of the total-power residual and of the
+    /// slopes on the far-end power (filled per frame).
+    l_echo: Vec<f32>,
+    r_total: Vec<f32>,
+    l_far: Vec<f32>,
     /// Band edges (bin index of each band's first bin, plus the end).
     edges: Vec<usize>,
     /// Residual power per band regressed on the band's echo-estimate power.
@@ -132,7 +139,8 @@ impl Suppressor {
             pe: vec![0.0; bins],
             pyh: vec![0.0; bins],
             pe_s: vec![0.0; bins],
-            s_ey: vec![Complex::default(); bins],
+            s_ey_re: vec![0.0; bins],
+            s_ey_im: vec![0.0; bins],
             s_ee: vec![0.0; bins],
             s_yy: vec![0.0; bins],
             resid: vec![0.0; bins],
@@ -141,7 +149,10 @@ impl Suppressor {
             noise: vec![0.0; bins],
             noise_init: false,
             ola: vec![0.0; n],
-            rng: 0x1234_5678,
+            rng: RNG_SEEDS,
+            l_echo: vec![0.0; bins],
+            r_total: vec![0.0; bins],
+            l_far: vec![0.0; bins],
             decay: 10f32.powf(-6.0 / (HOLD_S * frames_per_s)),
             edges: band_edges(bins, rate),
             on_echo: Regression::new(),
@@ -158,7 +169,8 @@ impl Suppressor {
         self.e_prev.fill(0.0);
         self.y_prev.fill(0.0);
         self.pe_s.fill(0.0);
-        self.s_ey.fill(Complex::default());
+        self.s_ey_re.fill(0.0);
+        self.s_ey_im.fill(0.0);
         self.s_ee.fill(0.0);
         self.s_yy.fill(0.0);
         self.forget_erle();
@@ -169,7 +181,7 @@ impl Suppressor {
         self.noise.fill(0.0);
         self.noise_init = false;
         self.ola.fill(0.0);
-        self.rng = 0x1234_5678;
+        self.rng = RNG_SEEDS;
     }
 
     /// Forgets the learnt echo-to-residual relations (after the linear filter was reset).
@@ -202,19 +214,12 @@ impl Suppressor {
 
     /// Computes the gains, applies them, adds comfort noise and writes one frame of output (delayed by
     /// one frame).
+    ///
+    /// The per-bin work runs as straight loops over equal-length slices (no branches but selects), so
+    /// that LLVM vectorises them; only the per-band regressions are scalar.
     pub fn synthesize(&mut self, s: &SuppressorSettings, out: &mut [f32]) {
         let bins = self.pe.len();
-        const A_COH: f32 = 0.9;
-        for k in 0..bins {
-            let (e, y) = (self.e_spec[k], self.y_spec[k]);
-            self.pe_s[k] = flush(0.3 * self.pe_s[k] + 0.7 * self.pe[k]);
-            self.s_ey[k] = self.s_ey[k] * A_COH + e * y.conj() * (1.0 - A_COH);
-            self.s_ee[k] = flush(A_COH * self.s_ee[k] + (1.0 - A_COH) * self.pe[k]);
-            self.s_yy[k] = flush(A_COH * self.s_yy[k] + (1.0 - A_COH) * self.pyh[k]);
-            if self.s_ey[k].norm_sqr() < 1e-30 {
-                self.s_ey[k] = Complex::default();
-            }
-        }
+        self.smooth_spectra();
         // Regressions of the residual power per band (updated while the far-end plays; the near-end,
         // uncorrelated with the echo, adds variance but no bias).
         let pyt: f32 = self.pyh.iter().sum();
@@ -232,12 +237,17 @@ impl Suppressor {
                 self.on_far.update_band(b, pe_b, Some(px_b));
             }
         }
-        // Near-end dominance: the error far above the linear residual-echo estimate.
+        // Near-end dominance: the error far above the linear residual-echo estimate. The band slopes are
+        // spread to per-bin rows for the vector loops below.
         let mut r_lin = 0.0f32;
         for b in 0..self.edges.len() - 1 {
             let (lo, hi) = (self.edges[b], self.edges[b + 1]);
             let py_b: f32 = self.pyh[lo..hi].iter().sum();
-            r_lin += self.on_echo.slope(b, LEAK_MAX).max(LEAK_MIN) * py_b;
+            let l_echo = self.on_echo.slope(b, LEAK_MAX).max(LEAK_MIN);
+            r_lin += l_echo * py_b;
+            self.l_echo[lo..hi].fill(l_echo);
+            self.r_total[lo..hi].fill(self.on_total.slope(b, LEAK_MAX) * pyt / (hi - lo) as f32);
+            self.l_far[lo..hi].fill(self.on_far.slope(b, 1e3));
         }
         let e_tot: f32 = self.pe.iter().sum();
         if s.far_active && e_tot > NEAR_RATIO * r_lin {
@@ -255,89 +265,185 @@ impl Suppressor {
         } else {
             (1.0, s.beta * ECHO_BETA)
         };
-        // Residual echo estimate: the largest of the regressions and the coherent part of the error.
-        for b in 0..self.edges.len() - 1 {
-            let (lo, hi) = (self.edges[b], self.edges[b + 1]);
-            let l_echo = self.on_echo.slope(b, LEAK_MAX).max(LEAK_MIN);
-            let r_total = self.on_total.slope(b, LEAK_MAX) * pyt / (hi - lo) as f32;
-            let l_far = self.on_far.slope(b, 1e3);
-            for k in lo..hi {
-                let coh = self.s_ey[k].norm_sqr() / (self.s_ee[k] * self.s_yy[k] + 1e-30);
-                let r = (l_echo * self.pyh[k])
-                    .max(w_broad * r_total)
-                    .max(l_far * self.xpow[k])
-                    .max(w_broad * coh.min(1.0) * self.pe[k]);
-                let r = if s.uncertain { r.max(self.pe[k]) } else { r };
-                self.spread[k] = r;
-            }
+        self.residual(w_broad, s.uncertain);
+        self.gains(beta, s.min_gain, s.beta > 0.0);
+        self.track_noise();
+        self.apply(s.cng);
+        let n = self.n;
+        self.fft.inverse(&mut self.e_spec, &mut self.tbuf);
+        let scale = 1.0 / (2 * n) as f32;
+        let (t0, t1) = self.tbuf.split_at(n);
+        let (w0, w1) = self.window.split_at(n);
+        for ((((o, ola), t0), t1), (w0, w1)) in out[..n]
+            .iter_mut()
+            .zip(self.ola.iter_mut())
+            .zip(t0)
+            .zip(t1)
+            .zip(w0.iter().zip(w1))
+        {
+            *o = *ola + t0 * w0 * scale;
+            *ola = t1 * w1 * scale;
         }
+        debug_assert_eq!(self.gain.len(), bins);
+    }
+
+    /// Recursive smoothing of `|E|²` and of the auto- and cross-spectra for the coherence.
+    fn smooth_spectra(&mut self) {
+        const A_COH: f32 = 0.9;
+        let bins = self.pe.len();
+        let (pe, pyh) = (&self.pe[..bins], &self.pyh[..bins]);
+        let (es, ys) = (&self.e_spec[..bins], &self.y_spec[..bins]);
+        let (pe_s, s_ee, s_yy) = (
+            &mut self.pe_s[..bins],
+            &mut self.s_ee[..bins],
+            &mut self.s_yy[..bins],
+        );
+        let (cr, ci) = (&mut self.s_ey_re[..bins], &mut self.s_ey_im[..bins]);
         for k in 0..bins {
-            let lo = k.saturating_sub(1);
-            let hi = (k + 1).min(bins - 1);
-            let r = self.spread[lo].max(self.spread[hi]) * 0.5;
-            let r = r.max(self.spread[k]);
-            self.resid[k] = flush(r.max(self.resid[k] * self.decay));
+            let (e, y) = (es[k], ys[k]);
+            pe_s[k] = flush(0.3 * pe_s[k] + 0.7 * pe[k]);
+            // e · conj(y)
+            let xr = e.re * y.re + e.im * y.im;
+            let xi = e.im * y.re - e.re * y.im;
+            let r = cr[k] * A_COH + xr * (1.0 - A_COH);
+            let i = ci[k] * A_COH + xi * (1.0 - A_COH);
+            let tiny = r * r + i * i < 1e-30;
+            cr[k] = if tiny { 0.0 } else { r };
+            ci[k] = if tiny { 0.0 } else { i };
+            s_ee[k] = flush(A_COH * s_ee[k] + (1.0 - A_COH) * pe[k]);
+            s_yy[k] = flush(A_COH * s_yy[k] + (1.0 - A_COH) * pyh[k]);
         }
-        // Gains.
+    }
+
+    /// Residual echo per bin: the largest of the regressions and the coherent part of the error (see the
+    /// module docs), spread to the neighbouring bins and held with the reverberation decay.
+    fn residual(&mut self, w_broad: f32, uncertain: bool) {
+        let bins = self.pe.len();
+        let (pe, pyh, xpow) = (&self.pe[..bins], &self.pyh[..bins], &self.xpow[..bins]);
+        let (cr, ci) = (&self.s_ey_re[..bins], &self.s_ey_im[..bins]);
+        let (s_ee, s_yy) = (&self.s_ee[..bins], &self.s_yy[..bins]);
+        let (l_echo, r_total, l_far) = (&self.l_echo[..bins], &self.r_total[..bins], &self.l_far[..bins]);
+        let spread = &mut self.spread[..bins];
+        let all = if uncertain { 1.0 } else { 0.0 };
         for k in 0..bins {
-            let g = if s.beta > 0.0 {
-                (1.0 - beta * self.resid[k] / (self.pe_s[k].max(self.pe[k]) + 1e-20)).clamp(s.min_gain, 1.0)
-            } else {
-                1.0
-            };
-            self.gain[k] = if g < self.gain[k] {
+            let coh = (cr[k] * cr[k] + ci[k] * ci[k]) / (s_ee[k] * s_yy[k] + 1e-30);
+            let r = (l_echo[k] * pyh[k])
+                .max(w_broad * r_total[k])
+                .max(l_far[k] * xpow[k])
+                .max(w_broad * coh.min(1.0) * pe[k]);
+            spread[k] = r.max(all * pe[k]);
+        }
+        let resid = &mut self.resid[..bins];
+        let decay = self.decay;
+        // Neighbours at half weight (the edge bins see themselves in place of the missing neighbour).
+        let hold = |r: f32, old: f32| flush(r.max(old * decay));
+        resid[0] = hold((spread[0].max(spread[1]) * 0.5).max(spread[0]), resid[0]);
+        resid[bins - 1] = hold(
+            (spread[bins - 2].max(spread[bins - 1]) * 0.5).max(spread[bins - 1]),
+            resid[bins - 1],
+        );
+        let inner = resid[1..bins - 1]
+            .iter_mut()
+            .zip(spread[..bins - 2].iter().zip(&spread[2..]))
+            .zip(&spread[1..bins - 1]);
+        for ((r, (lo, hi)), mid) in inner {
+            *r = hold((lo.max(*hi) * 0.5).max(*mid), *r);
+        }
+    }
+
+    /// Wiener-like gains `max(G_min, 1 − β·R/|E|²)`, falling at once and rising by half the gap.
+    fn gains(&mut self, beta: f32, min_gain: f32, on: bool) {
+        let bins = self.pe.len();
+        let (pe, pe_s, resid) = (&self.pe[..bins], &self.pe_s[..bins], &self.resid[..bins]);
+        let gain = &mut self.gain[..bins];
+        let beta = if on { beta } else { 0.0 };
+        for k in 0..bins {
+            let g = (1.0 - beta * resid[k] / (pe_s[k].max(pe[k]) + 1e-20)).clamp(min_gain.min(1.0), 1.0);
+            let g = if on { g } else { 1.0 };
+            gain[k] = if g < gain[k] {
                 g
             } else {
-                self.gain[k] + 0.5 * (g - self.gain[k])
+                gain[k] + 0.5 * (g - gain[k])
             };
         }
-        // Comfort-noise floor tracking.
+    }
+
+    /// Comfort-noise floor: minimum following of the smoothed error power (fast fall, +1.5 dB/s rise).
+    fn track_noise(&mut self) {
+        let bins = self.pe.len();
         if !self.noise_init {
             self.noise.copy_from_slice(&self.pe_s);
             self.noise_init = true;
         }
-        for k in 0..bins {
-            let p = self.pe_s[k];
-            self.noise[k] = flush(if p < self.noise[k] {
-                0.8 * self.noise[k] + 0.2 * p
-            } else {
-                self.noise[k] * 1.0035
-            });
+        for (n, &p) in self.noise[..bins].iter_mut().zip(&self.pe_s[..bins]) {
+            *n = flush(if p < *n { 0.8 * *n + 0.2 * p } else { *n * 1.0035 });
         }
-        for k in 0..bins {
-            let g = self.gain[k];
-            let mut v = self.e_spec[k] * g;
-            if s.cng && self.noise[k] > 0.0 {
-                let amp = ((1.0 - g * g).max(0.0) * CNG_BIAS * self.noise[k]).sqrt();
-                let (a, b) = (self.uniform(), self.uniform());
-                // Uniform components have variance 1/3 each: scale to unit mean power.
-                v += Complex::new(a, b) * (amp * 1.224_745);
+    }
+
+    /// Applies the gains to the error spectrum and adds comfort noise `√((1 − G²)·N)` with uniform random
+    /// components (eight independent xorshift32 generators, one per vector lane).
+    fn apply(&mut self, cng: bool) {
+        let bins = self.pe.len();
+        let (gain, noise) = (&self.gain[..bins], &self.noise[..bins]);
+        let spec = &mut self.e_spec[..bins];
+        if !cng {
+            for (v, g) in spec.iter_mut().zip(gain) {
+                *v *= *g;
             }
-            self.e_spec[k] = v;
+            return;
         }
-        let n = self.n;
-        self.fft.inverse(&mut self.e_spec, &mut self.tbuf);
-        let scale = 1.0 / (2 * n) as f32;
-        for i in 0..n {
-            out[i] = self.ola[i] + self.tbuf[i] * self.window[i] * scale;
-            self.ola[i] = self.tbuf[n + i] * self.window[n + i] * scale;
+        let mut rng = self.rng;
+        let mut k = 0;
+        while k < bins {
+            let len = LANES.min(bins - k);
+            let (mut ua, mut ub) = ([0f32; LANES], [0f32; LANES]);
+            for l in 0..LANES {
+                ua[l] = xorshift_uniform(&mut rng[l]);
+                ub[l] = xorshift_uniform(&mut rng[l]);
+            }
+            for l in 0..len {
+                let g = gain[k + l];
+                // Uniform components have variance 1/3 each: scale to unit mean power.
+                let amp = ((1.0 - g * g).max(0.0) * CNG_BIAS * noise[k + l]).sqrt() * 1.224_745;
+                let v = &mut spec[k + l];
+                v.re = v.re * g + ua[l] * amp;
+                v.im = v.im * g + ub[l] * amp;
+            }
+            k += len;
         }
+        self.rng = rng;
     }
 
     /// Mean gain over bins (for statistics).
     pub fn mean_gain(&self) -> f32 {
         self.gain.iter().sum::<f32>() / self.gain.len() as f32
     }
+}
 
-    /// Uniform in [−1, 1) (xorshift32).
-    fn uniform(&mut self) -> f32 {
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.rng = x;
-        (x as f32 / 2_147_483_648.0) - 1.0
-    }
+/// Lanes of the comfort-noise generator.
+const LANES: usize = 8;
+
+/// Seeds of the comfort-noise generator's lanes (any non-zero values).
+const RNG_SEEDS: [u32; LANES] = [
+    0x1234_5678,
+    0x9e37_79b9,
+    0x7f4a_7c15,
+    0x2545_f491,
+    0x6c07_8965,
+    0x5851_f42d,
+    0x4c95_7f2d,
+    0x1405_7b7e,
+];
+
+/// Uniform in [−1, 1) from one xorshift32 step (G. Marsaglia, J. Stat. Softw. 8(14), 2003).
+#[inline(always)]
+fn xorshift_uniform(state: &mut u32) -> f32 {
+    let mut x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    (x as f32 / 2_147_483_648.0) - 1.0
 }
 
 /// Forgetting factor of the regressions per frame (time constant 2 s at 10 ms frames: long enough that

@@ -124,6 +124,10 @@ pub(super) struct Canceller {
     e_s: Vec<f32>,
     e_out: Vec<f32>,
     xsum: Vec<f32>,
+    /// History count and bulk delay `xsum` was computed for.
+    xsum_for: Option<(u64, usize)>,
+    /// Ratio of consecutive partitions' weights in `weights`.
+    weight_ratio: f32,
     kal_noise: Vec<f32>,
     kal_scratch: Vec<f32>,
     es_spec: Vec<Complex<f32>>,
@@ -162,6 +166,8 @@ impl Canceller {
         // One extra partition for the margin before the direct path.
         let parts = (tail_ms / frame_ms).ceil() as usize + 1;
         let max_bulk = (MAX_DELAY_MS / frame_ms).ceil() as usize + 1;
+        // Partition weights of the far-end power sum: the prior's decay, `weight_ratio^p`.
+        let weight_ratio = 10f32.powf(-PRIOR_DB_PER_S * frame_ms / 1000.0 / 10.0);
         Self {
             n,
             m,
@@ -175,9 +181,7 @@ impl Canceller {
             hist: FarHistory::new(max_bulk + parts + 1, bins),
             main: PartitionedFilter::new(parts, bins, VAR0, PRIOR_DB_PER_S * frame_ms / 1000.0),
             shadow: PartitionedFilter::new(parts, bins, VAR0, PRIOR_DB_PER_S * frame_ms / 1000.0),
-            weights: (0..parts)
-                .map(|p| 10f32.powf(-PRIOR_DB_PER_S * frame_ms / 1000.0 * p as f32 / 10.0))
-                .collect(),
+            weights: (0..parts).map(|p| weight_ratio.powi(p as i32)).collect(),
             delay: DelayEstimator::new(rate, MAX_DELAY_MS),
             bulk: 0,
             yhat_m: vec![0.0; n],
@@ -185,6 +189,8 @@ impl Canceller {
             e_s: vec![0.0; n],
             e_out: vec![0.0; n],
             xsum: vec![0.0; bins],
+            xsum_for: None,
+            weight_ratio,
             kal_noise: vec![0.0; bins],
             kal_scratch: vec![0.0; bins],
             es_spec: vec![Complex::default(); bins],
@@ -226,6 +232,7 @@ impl Canceller {
             s.clear();
         }
         self.hist.clear();
+        self.xsum_for = None;
         self.main.clear();
         self.shadow.clear();
         self.delay.reset();
@@ -355,8 +362,15 @@ impl Canceller {
         }
         self.e_s = ys;
 
-        // Far-end activity over the span the filter covers.
-        self.hist.power_sum(self.bulk, &self.weights, &mut self.xsum);
+        // Far-end activity over the span the filter covers (the weights are geometric, so the sum of
+        // the previous frame moves on by one partition when the alignment stayed).
+        if self.xsum_for == Some((self.hist.count().wrapping_sub(1), self.bulk)) {
+            self.hist
+                .power_sum_step(self.bulk, self.parts, self.weight_ratio, &mut self.xsum);
+        } else {
+            self.hist.power_sum(self.bulk, &self.weights, &mut self.xsum);
+        }
+        self.xsum_for = Some((self.hist.count(), self.bulk));
         let xs: f32 = self.xsum.iter().sum();
         let wsum: f32 = self.weights.iter().sum();
         let x_level = xs / (self.m as f32 * self.m as f32 * wsum / 2.0);
@@ -424,7 +438,14 @@ impl Canceller {
                 NOISE_SMOOTH * prev + (1.0 - NOISE_SMOOTH) * inst
             };
         }
-        self.main.adapt_kalman(
+        // Shadow filter: exponentially weighted NLMS with a fixed step.
+        let delta = self.m as f32 * self.m as f32 * 1e-8;
+        for k in 0..self.grad.len() {
+            self.grad[k] = self.es_spec[k] * (SHADOW_MU / (self.xsum[k] + delta));
+        }
+        PartitionedFilter::adapt_pair(
+            &mut self.main,
+            &mut self.shadow,
             &self.hist,
             self.bulk,
             &self.e_spec,
@@ -432,16 +453,11 @@ impl Canceller {
             KALMAN_A2,
             KALMAN_MU,
             NOISE_FLOOR * self.n as f32,
+            &self.grad,
             &mut self.kal_scratch,
         );
         self.main
             .constrain_next(&mut self.fft, &mut self.spec, &mut self.tbuf);
-        // Shadow filter: exponentially weighted NLMS with a fixed step.
-        let delta = self.m as f32 * self.m as f32 * 1e-8;
-        for k in 0..self.grad.len() {
-            self.grad[k] = self.es_spec[k] * (SHADOW_MU / (self.xsum[k] + delta));
-        }
-        self.shadow.adapt_nlms(&self.hist, self.bulk, &self.grad);
         self.shadow
             .constrain_next(&mut self.fft, &mut self.spec, &mut self.tbuf);
     }

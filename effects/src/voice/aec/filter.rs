@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use realfft::num_complex::Complex;
 
-use super::kernels::{KalmanStep, Ring, Simd};
+use super::kernels::{KalmanStep, NlmsStep, Ring, Simd};
 
 /// Forward and inverse real FFTs of one (even) size with preallocated scratch.
 ///
@@ -113,6 +113,8 @@ pub(super) struct FarHistory {
     im: Vec<f32>,
     pow: Vec<f32>,
     head: usize,
+    /// Frames pushed so far (identifies the history's state for cached sums).
+    count: u64,
     simd: Simd,
 }
 
@@ -126,6 +128,7 @@ impl FarHistory {
             im: vec![0.0; slots * bins],
             pow: vec![0.0; slots * bins],
             head: 0,
+            count: 0,
             simd: Simd::detect(),
         }
     }
@@ -138,6 +141,7 @@ impl FarHistory {
     /// Appends the newest frame spectrum.
     pub fn push(&mut self, spec: &[Complex<f32>]) {
         self.head = (self.head + 1) % self.slots;
+        self.count += 1;
         let o = self.head * self.bins;
         for (k, c) in spec.iter().enumerate() {
             self.re[o + k] = c.re;
@@ -178,8 +182,33 @@ impl FarHistory {
             .power_sum(&self.ring(delay), weights.len(), weights, out);
     }
 
+    /// Frames pushed so far (changes on every push and on `clear`).
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Advances `sum = Σ_{p<parts} r^p·|X_{d+p}|²`, computed by [`Self::power_sum`] with weights `r^p`
+    /// just before the latest push at the same `delay`, by one frame:
+    /// `sum ← |X_d|² + r·sum − r^parts·|X_{d+parts}|²` (the history must hold `delay + parts + 1` frames).
+    /// Rounding errors shrink by `r` per frame.
+    pub fn power_sum_step(&self, delay: usize, parts: usize, r: f32, sum: &mut [f32]) {
+        debug_assert!(
+            delay + parts < self.slots,
+            "the history holds the partition that leaves"
+        );
+        let rp = r.powi(parts as i32);
+        let (newest, oldest) = (self.offset(delay), self.offset(delay + parts));
+        let b = self.bins;
+        let (pn, po) = (&self.pow[newest..newest + b], &self.pow[oldest..oldest + b]);
+        for ((s, n), o) in sum[..b].iter_mut().zip(pn).zip(po) {
+            let v = n + r * *s - rp * o;
+            *s = if v > 1e-30 { v } else { 0.0 };
+        }
+    }
+
     /// Clears all frames.
     pub fn clear(&mut self) {
+        self.count += 2; // no cached sum survives
         self.re.fill(0.0);
         self.im.fill(0.0);
         self.pow.fill(0.0);
@@ -202,6 +231,13 @@ pub(super) struct PartitionedFilter {
     s_phi: Vec<f32>,
     s_re: Vec<f32>,
     s_im: Vec<f32>,
+    /// Shadow gradient, split re/im (scratch of `adapt_pair`).
+    g_re: Vec<f32>,
+    g_im: Vec<f32>,
+    /// `Σ_{p ≥ 1} P_p·|X_p|²` for the frame after the last update, and the history count and bulk delay
+    /// it holds for (`None` after anything that changed the variances or the alignment).
+    phi_next: Vec<f32>,
+    phi_for: Option<(u64, usize)>,
     next_constrain: usize,
     simd: Simd,
 }
@@ -230,6 +266,10 @@ impl PartitionedFilter {
             s_phi: vec![0.0; bins],
             s_re: vec![0.0; bins],
             s_im: vec![0.0; bins],
+            g_re: vec![0.0; bins],
+            g_im: vec![0.0; bins],
+            phi_next: vec![0.0; bins],
+            phi_for: None,
             next_constrain: 0,
             simd: Simd::detect(),
         }
@@ -263,31 +303,22 @@ impl PartitionedFilter {
         );
     }
 
-    /// Exponentially weighted NLMS: `W_p += w_p · conj(X_p) · g` where `g = μ·E / (Σ_q w_q|X_q|² + δ)` is
-    /// precomputed per bin and `w_p` is the prior profile normalised to 1 at the first partition.
-    pub fn adapt_nlms(&mut self, far: &FarHistory, delay: usize, g: &[Complex<f32>]) {
-        for (k, c) in g.iter().enumerate() {
-            self.s_re[k] = c.re;
-            self.s_im[k] = c.im;
-        }
-        self.simd.nlms(
-            &far.ring(delay),
-            self.parts,
-            &mut self.re,
-            &mut self.im,
-            &self.step,
-            &self.s_re,
-            &self.s_im,
-        );
-    }
-
-    /// Kalman update. `e` is the error spectrum (FFT of `[0, e]`); `noise` the near-end + noise PSD
-    /// estimate (same scale as `|E|²`); `a2` the state transition factor `A²`; `mu` an extra step factor
-    /// (≤ 1); `floor` the smallest near-end PSD assumed (regularisation where the far-end has no energy).
-    /// `phi` is scratch of `bins` values.
+    /// Updates both filters in one pass over the far-end spectra: `main` by the Kalman rule, `shadow` by
+    /// exponentially weighted NLMS.
+    ///
+    /// Kalman: `e` is the main error spectrum (FFT of `[0, e]`); `noise` the near-end + noise PSD estimate
+    /// (same scale as `|E|²`); `a2` the state transition factor `A²`; `mu` an extra step factor (≤ 1);
+    /// `floor` the smallest near-end PSD assumed (regularisation where the far-end has no energy). The
+    /// innovation power `Φ_EE = Σ_p P_p |X_p|² + Φ_SS` comes from the previous update's pass (today's
+    /// partition `p` was yesterday's `p − 1`) plus the newest partition, or from a full sum after a change
+    /// of alignment or variances. `phi` is scratch of `bins` values.
+    ///
+    /// NLMS: `W_p += w_p · conj(X_p) · g` where `g = μ·E / (Σ_q w_q|X_q|² + δ)` is precomputed per bin
+    /// and `w_p` is the shadow's prior profile normalised to 1 at the first partition.
     #[allow(clippy::too_many_arguments)]
-    pub fn adapt_kalman(
-        &mut self,
+    pub fn adapt_pair(
+        main: &mut PartitionedFilter,
+        shadow: &mut PartitionedFilter,
         far: &FarHistory,
         delay: usize,
         e: &[Complex<f32>],
@@ -295,31 +326,51 @@ impl PartitionedFilter {
         a2: f32,
         mu: f32,
         floor: f32,
+        g: &[Complex<f32>],
         phi: &mut [f32],
     ) {
-        // Innovation power Φ_EE = Σ_p P_p |X_p|² + Φ_SS.
+        debug_assert_eq!(main.parts, shadow.parts, "filters of the same size");
         let ring = far.ring(delay);
-        self.simd.var_power_sum(&ring, self.parts, &self.var, phi);
-        for k in 0..self.bins {
+        let b = main.bins;
+        if main.phi_for == Some((far.count.wrapping_sub(1), delay)) {
+            // Yesterday's pass summed partitions 1.. of today; add the newest.
+            let (_, _, pw) = ring.rows(0);
+            for k in 0..b {
+                phi[k] = main.var[k] * pw[k] + main.phi_next[k];
+            }
+        } else {
+            main.simd.var_power_sum(&ring, main.parts, &main.var, phi);
+        }
+        for k in 0..b {
             let ee = (phi[k] + noise[k].max(floor)).max(1e-30);
-            self.s_phi[k] = mu / ee;
-            self.s_re[k] = e[k].re;
-            self.s_im[k] = e[k].im;
+            main.s_phi[k] = mu / ee;
+            main.s_re[k] = e[k].re;
+            main.s_im[k] = e[k].im;
+            shadow.g_re[k] = g[k].re;
+            shadow.g_im[k] = g[k].im;
         }
         let step = KalmanStep {
-            phi: &self.s_phi,
-            er: &self.s_re,
-            ei: &self.s_im,
+            phi: &main.s_phi,
+            er: &main.s_re,
+            ei: &main.s_im,
             a2,
         };
-        self.simd.kalman(
+        let nlms = NlmsStep {
+            step: &shadow.step,
+            gr: &shadow.g_re,
+            gi: &shadow.g_im,
+        };
+        main.simd.adapt_pair(
             &ring,
-            self.parts,
-            &mut self.re,
-            &mut self.im,
-            &mut self.var,
+            main.parts,
+            (&mut main.re, &mut main.im),
+            &mut main.var,
             &step,
+            (&mut shadow.re, &mut shadow.im),
+            &nlms,
+            &mut main.phi_next,
         );
+        main.phi_for = Some((far.count, delay));
     }
 
     /// Projects partition `p` (round-robin) onto `N = size/2` causal taps.
@@ -346,6 +397,7 @@ impl PartitionedFilter {
     /// Shifts the partitions by `k` (positive: partition `p` takes partition `p + k`'s coefficients),
     /// filling with zeros, for a change of the bulk delay by `k` frames.
     pub fn shift(&mut self, k: isize) {
+        self.phi_for = None;
         let b = self.bins;
         let n = self.parts as isize;
         if k == 0 {
@@ -387,6 +439,7 @@ impl PartitionedFilter {
 
     /// Sets the Kalman state-error variance to `scale` times the prior (after a reset or copy).
     pub fn set_variance(&mut self, scale: f32) {
+        self.phi_for = None;
         let b = self.bins;
         for p in 0..self.parts {
             let v = scale * self.prior[p];
@@ -488,6 +541,88 @@ mod tests {
                 for (i, (g, w)) in back.iter().zip(&want_back).enumerate() {
                     assert!((g - w).abs() < tol, "size {size} sample {i}: {g} vs {w}");
                     assert!((g / size as f32 - x[i]).abs() < 1e-4, "round trip {size} {i}");
+                }
+            }
+        }
+    }
+
+    fn noise_spectrum(bins: usize, seed: &mut u32) -> Vec<Complex<f32>> {
+        let mut rnd = || {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 17;
+            *seed ^= *seed << 5;
+            *seed as f32 / u32::MAX as f32 - 0.5
+        };
+        (0..bins).map(|_| Complex::new(rnd(), rnd())).collect()
+    }
+
+    /// The running far-end power sum equals the full weighted sum frame after frame.
+    #[test]
+    fn power_sum_step_matches_the_full_sum() {
+        let (bins, parts, delay, r) = (17, 6, 2, 0.8f32);
+        let mut far = FarHistory::new(delay + parts + 3, bins);
+        let weights: Vec<f32> = (0..parts).map(|p| r.powi(p as i32)).collect();
+        let mut seed = 0x1357_9bdfu32;
+        let mut run = vec![0.0; bins];
+        far.power_sum(delay, &weights, &mut run);
+        for t in 0..40 {
+            // Silence for a while in the middle: the sum must fall to the new frames' level.
+            let spec = if (15..25).contains(&t) {
+                vec![Complex::default(); bins]
+            } else {
+                noise_spectrum(bins, &mut seed)
+            };
+            far.push(&spec);
+            far.power_sum_step(delay, parts, r, &mut run);
+            let mut full = vec![0.0; bins];
+            far.power_sum(delay, &weights, &mut full);
+            for k in 0..bins {
+                assert!(
+                    (run[k] - full[k]).abs() <= 1e-5 * (1.0 + full[k]),
+                    "frame {t} bin {k}: {} vs {}",
+                    run[k],
+                    full[k]
+                );
+            }
+        }
+    }
+
+    /// `adapt_pair` with the innovation power carried over from the previous pass updates the filters as
+    /// with the full sum computed afresh.
+    #[test]
+    fn carried_innovation_power_equals_the_full_sum() {
+        let (bins, parts) = (33, 5);
+        let mut seed = 0x0bad_cafeu32;
+        let mut far = FarHistory::new(parts + 4, bins);
+        let mk = || PartitionedFilter::new(parts, bins, 0.5, 1.0);
+        let (mut m1, mut s1, mut m2, mut s2) = (mk(), mk(), mk(), mk());
+        let noise = vec![1e-3; bins];
+        let mut phi = vec![0.0; bins];
+        for t in 0..12 {
+            far.push(&noise_spectrum(bins, &mut seed));
+            let e = noise_spectrum(bins, &mut seed);
+            let g = noise_spectrum(bins, &mut seed);
+            if t > 0 {
+                assert_eq!(m1.phi_for, Some((far.count() - 1, 1)), "the carried sum is used");
+            }
+            PartitionedFilter::adapt_pair(
+                &mut m1, &mut s1, &far, 1, &e, &noise, 0.99, 0.5, 1e-9, &g, &mut phi,
+            );
+            m2.phi_for = None; // always the full sum
+            PartitionedFilter::adapt_pair(
+                &mut m2, &mut s2, &far, 1, &e, &noise, 0.99, 0.5, 1e-9, &g, &mut phi,
+            );
+            for i in 0..parts * bins {
+                for (a, b, what) in [
+                    (m1.re[i], m2.re[i], "main re"),
+                    (m1.im[i], m2.im[i], "main im"),
+                    (m1.var[i], m2.var[i], "var"),
+                    (s1.re[i], s2.re[i], "shadow re"),
+                ] {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * (1.0 + a.abs()),
+                        "frame {t} {what} {i}: {a} vs {b}"
+                    );
                 }
             }
         }

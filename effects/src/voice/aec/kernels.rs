@@ -5,8 +5,9 @@
 //!   two filters (main and shadow) reading the far-end spectra once;
 //! - [`Simd::power_sum`]: `Σ_p w_p·|X_p(k)|²` with one weight per partition;
 //! - [`Simd::var_power_sum`]: `Σ_p P_p(k)·|X_p(k)|²` with per-bin weights (the Kalman innovation power);
-//! - [`Simd::kalman`]: the Kalman update of every partition (coefficients and state-error variance);
-//! - [`Simd::nlms`]: the NLMS update of every partition.
+//! - [`Simd::adapt_pair`]: the Kalman update of the main filter (coefficients and state-error variance)
+//!   and the NLMS update of the shadow filter in one pass, which also yields the next frame's innovation
+//!   power but for its first partition.
 //!
 //! # How
 //! Spectra are stored as structure of arrays (real parts, imaginary parts and powers in separate rows of
@@ -62,7 +63,7 @@ impl Ring<'_> {
 
     /// Rows `(re, im, pow)` of partition `p`, `bins` long.
     #[inline(always)]
-    fn rows(&self, p: usize) -> (&[f32], &[f32], &[f32]) {
+    pub(super) fn rows(&self, p: usize) -> (&[f32], &[f32], &[f32]) {
         let o = self.off(p);
         let b = self.bins;
         (&self.re[o..o + b], &self.im[o..o + b], &self.pow[o..o + b])
@@ -261,61 +262,74 @@ fn power_impl<const F: bool>(ring: &Ring, parts: usize, w: Weights, out: &mut [f
     }
 }
 
+/// The shadow filter's NLMS update per frame: `W_p += step[p]·conj(X_p)·g`.
+pub(super) struct NlmsStep<'a> {
+    /// Step profile, one value per partition.
+    pub step: &'a [f32],
+    /// `g`, real parts (`bins`).
+    pub gr: &'a [f32],
+    /// `g`, imaginary parts (`bins`).
+    pub gi: &'a [f32],
+}
+
+/// Coefficients `(re, im)` of a filter to update, `parts · bins` floats each.
+type CoeffsMut<'a> = (&'a mut [f32], &'a mut [f32]);
+
+/// The Kalman update of the main filter and the NLMS update of the shadow filter in one pass over the
+/// far-end spectra; also accumulates `phi_next(k) = Σ_{p ≥ 1} P'_p(k)·|X_{p−1}(k)|²` with the updated
+/// variances `P'`, which is next frame's innovation power without its first partition (the history
+/// moves by one frame: today's partition `p − 1` is tomorrow's `p`).
 #[inline(always)]
-fn kalman_impl<const F: bool>(
+fn adapt_pair_impl<const F: bool>(
     ring: &Ring,
     parts: usize,
-    wr: &mut [f32],
-    wi: &mut [f32],
+    main: CoeffsMut,
     var: &mut [f32],
     s: &KalmanStep,
+    shadow: CoeffsMut,
+    n: &NlmsStep,
+    phi_next: &mut [f32],
 ) {
     let b = ring.bins;
     let q = 1.0 - s.a2;
     let (phi, er, ei) = (&s.phi[..b], &s.er[..b], &s.ei[..b]);
-    let rows = wr
+    let (gr, gi) = (&n.gr[..b], &n.gi[..b]);
+    let phi_next = &mut phi_next[..b];
+    phi_next.fill(0.0);
+    let rows = main
+        .0
         .chunks_exact_mut(b)
-        .zip(wi.chunks_exact_mut(b))
+        .zip(main.1.chunks_exact_mut(b))
         .zip(var.chunks_exact_mut(b))
+        .zip(shadow.0.chunks_exact_mut(b).zip(shadow.1.chunks_exact_mut(b)))
         .take(parts);
-    for (p, ((wr, wi), v)) in rows.enumerate() {
+    for (p, (((wr, wi), v), (sr, si))) in rows.enumerate() {
         let (xr, xi, pw) = ring.rows(p);
+        let w = n.step[p];
+        // Next frame, partition `p` holds today's `p − 1` (partition 0 the frame yet to come, added by
+        // the caller).
+        let (keep, pw_next) = if p > 0 {
+            (1.0, ring.rows(p - 1).2)
+        } else {
+            (0.0, pw)
+        };
         for k in 0..b {
             let g = v[k] * phi[k];
-            let gr = g * er[k];
-            let gi = g * ei[k];
-            let nr = madd::<F>(xi[k], gi, madd::<F>(xr[k], gr, wr[k]));
-            let ni = madd::<F>(-xi[k], gr, madd::<F>(xr[k], gi, wi[k]));
+            let gkr = g * er[k];
+            let gki = g * ei[k];
+            let nr = madd::<F>(xi[k], gki, madd::<F>(xr[k], gkr, wr[k]));
+            let ni = madd::<F>(-xi[k], gkr, madd::<F>(xr[k], gki, wi[k]));
             wr[k] = nr;
             wi[k] = ni;
             let t = madd::<F>(-g, pw[k], 1.0);
             let vp = v[k] * if t > 0.0 { t } else { 0.0 };
             let w2 = madd::<F>(nr, nr, ni * ni);
-            v[k] = madd::<F>(s.a2, vp, madd::<F>(q, w2, 1e-12));
-        }
-    }
-}
-
-#[inline(always)]
-fn nlms_impl<const F: bool>(
-    ring: &Ring,
-    parts: usize,
-    wr: &mut [f32],
-    wi: &mut [f32],
-    step: &[f32],
-    gr: &[f32],
-    gi: &[f32],
-) {
-    let b = ring.bins;
-    let (gr, gi) = (&gr[..b], &gi[..b]);
-    let rows = wr.chunks_exact_mut(b).zip(wi.chunks_exact_mut(b)).take(parts);
-    for (p, (wr, wi)) in rows.enumerate() {
-        let (xr, xi, _) = ring.rows(p);
-        let w = step[p];
-        for k in 0..b {
+            let vn = madd::<F>(s.a2, vp, madd::<F>(q, w2, 1e-12));
+            v[k] = vn;
+            phi_next[k] = madd::<F>(keep * vn, pw_next[k], phi_next[k]);
             // conj(X)·g = (xr − j·xi)(gr + j·gi)
-            wr[k] = madd::<F>(w, madd::<F>(xr[k], gr[k], xi[k] * gi[k]), wr[k]);
-            wi[k] = madd::<F>(w, madd::<F>(xr[k], gi[k], -(xi[k] * gr[k])), wi[k]);
+            sr[k] = madd::<F>(w, madd::<F>(xr[k], gr[k], xi[k] * gi[k]), sr[k]);
+            si[k] = madd::<F>(w, madd::<F>(xr[k], gi[k], -(xi[k] * gr[k])), si[k]);
         }
     }
 }
@@ -531,28 +545,18 @@ mod avx {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn kalman(
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn adapt_pair(
         ring: &Ring,
         parts: usize,
-        wr: &mut [f32],
-        wi: &mut [f32],
+        main: CoeffsMut,
         var: &mut [f32],
         s: &KalmanStep,
+        shadow: CoeffsMut,
+        n: &NlmsStep,
+        phi_next: &mut [f32],
     ) {
-        kalman_impl::<true>(ring, parts, wr, wi, var, s);
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn nlms(
-        ring: &Ring,
-        parts: usize,
-        wr: &mut [f32],
-        wi: &mut [f32],
-        step: &[f32],
-        gr: &[f32],
-        gi: &[f32],
-    ) {
-        nlms_impl::<true>(ring, parts, wr, wi, step, gr, gi);
+        adapt_pair_impl::<true>(ring, parts, main, var, s, shadow, n, phi_next);
     }
 }
 
@@ -650,43 +654,29 @@ impl Simd {
         power_impl::<false>(ring, parts, w, out);
     }
 
-    /// Kalman update of every partition: with `g = P·φ`, `W += g·conj(X)·E`,
-    /// `P ← A²·P·max(1 − g·|X|², 0) + (1 − A²)·|W|² + 10⁻¹²`.
-    pub fn kalman(
+    /// One pass of both filter updates over the far-end spectra:
+    /// - main filter (Kalman): with `g = P·φ`, `W += g·conj(X)·E`,
+    ///   `P ← A²·P·max(1 − g·|X|², 0) + (1 − A²)·|W|² + 10⁻¹²`;
+    /// - shadow filter (NLMS): `W_p += step[p]·conj(X_p)·g` with `g = (gr, gi)` per bin;
+    /// - `phi_next(k) = Σ_{p ≥ 1} P_p(k)·|X_{p−1}(k)|²` with the updated `P` (see `adapt_pair_impl`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn adapt_pair(
         self,
         ring: &Ring,
         parts: usize,
-        wr: &mut [f32],
-        wi: &mut [f32],
+        main: CoeffsMut,
         var: &mut [f32],
         s: &KalmanStep,
+        shadow: CoeffsMut,
+        n: &NlmsStep,
+        phi_next: &mut [f32],
     ) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2_fma {
             // SAFETY: as in `output`.
-            return unsafe { avx::kalman(ring, parts, wr, wi, var, s) };
+            return unsafe { avx::adapt_pair(ring, parts, main, var, s, shadow, n, phi_next) };
         }
-        kalman_impl::<false>(ring, parts, wr, wi, var, s);
-    }
-
-    /// NLMS update of every partition: `W_p += step[p]·conj(X_p)·g` with `g = (gr, gi)` per bin.
-    #[allow(clippy::too_many_arguments)]
-    pub fn nlms(
-        self,
-        ring: &Ring,
-        parts: usize,
-        wr: &mut [f32],
-        wi: &mut [f32],
-        step: &[f32],
-        gr: &[f32],
-        gi: &[f32],
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2_fma {
-            // SAFETY: as in `output`.
-            return unsafe { avx::nlms(ring, parts, wr, wi, step, gr, gi) };
-        }
-        nlms_impl::<false>(ring, parts, wr, wi, step, gr, gi);
+        adapt_pair_impl::<false>(ring, parts, main, var, s, shadow, n, phi_next);
     }
 }
 
@@ -793,11 +783,12 @@ mod tests {
                 let ei: Vec<f32> = (0..bins).map(|_| rnd(&mut seed)).collect();
                 let (mut kr, mut ki, mut kv) = (wr.clone(), wi.clone(), var.clone());
                 let a2 = 0.998;
-                simd.kalman(
+                let (mut nr, mut ni) = (wi.clone(), wr.clone());
+                let mut phi_next = vec![0.0; bins];
+                simd.adapt_pair(
                     &r,
                     parts,
-                    &mut kr,
-                    &mut ki,
+                    (&mut kr, &mut ki),
                     &mut kv,
                     &KalmanStep {
                         phi: &phi,
@@ -805,9 +796,15 @@ mod tests {
                         ei: &ei,
                         a2,
                     },
+                    (&mut nr, &mut ni),
+                    &NlmsStep {
+                        step: &steps,
+                        gr: &ei,
+                        gi: &er,
+                    },
+                    &mut phi_next,
                 );
-                let (mut nr, mut ni) = (wr.clone(), wi.clone());
-                simd.nlms(&r, parts, &mut nr, &mut ni, &steps, &er, &ei);
+                let mut want_next = vec![0.0; bins];
                 for p in 0..parts {
                     for k in 0..bins {
                         let i = p * bins + k;
@@ -821,10 +818,18 @@ mod tests {
                         close(kr[i], wr2, "kalman re");
                         close(ki[i], wi2, "kalman im");
                         close(kv[i], v2, "kalman var");
+                        if p > 0 {
+                            let (yr, yi) = x(p - 1, k);
+                            want_next[k] += v2 * (yr * yr + yi * yi);
+                        }
+                        // Shadow: coefficients (wi, wr), gradient (ei, er).
                         let w = steps[p];
-                        close(nr[i], wr[i] + w * (xr * er[k] + xi * ei[k]), "nlms re");
-                        close(ni[i], wi[i] + w * (xr * ei[k] - xi * er[k]), "nlms im");
+                        close(nr[i], wi[i] + w * (xr * ei[k] + xi * er[k]), "nlms re");
+                        close(ni[i], wr[i] + w * (xr * er[k] - xi * ei[k]), "nlms im");
                     }
+                }
+                for k in 0..bins {
+                    close(phi_next[k], want_next[k], "phi_next");
                 }
             }
         }

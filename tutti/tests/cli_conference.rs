@@ -168,26 +168,39 @@ fn mean_rho(ws: &[(usize, usize, f32)]) -> f32 {
     ws.iter().map(|w| w.2).sum::<f32>() / ws.len() as f32
 }
 
-/// Pooled ρ of `y` with `x` over the windows, at the delays where `x` appeared in another leg's return,
-/// give or take 20 ms (the largest over that range).
-fn rho_where_expected(y: &[f32], x: &[f32], ws: &[(usize, usize, f32)]) -> f32 {
-    let mut worst = 0f32;
-    for d in (-160i64..=160).step_by(2) {
-        let (mut c, mut ex, mut ey) = (0f32, 0f32, 0f32);
-        for &(w, lag, _) in ws {
-            let start = (w as i64 + lag as i64 + d).max(0) as usize;
-            let Some(yy) = y.get(start..start + 8000) else {
-                continue;
-            };
-            for (a, b) in x[w..w + 8000].iter().zip(yy) {
-                c += a * b;
-                ex += a * a;
-                ey += b * b;
-            }
+/// Pooled ρ of `y` with `x` over the windows `ws` of `x` (found in another return at their lags), each
+/// window taken at its lag there plus `offset`; `None` when fewer than two windows lie inside `y`.
+fn pooled_rho(y: &[f32], x: &[f32], ws: &[(usize, usize, f32)], offset: i64) -> Option<f32> {
+    let (mut c, mut ex, mut ey) = (0f32, 0f32, 0f32);
+    let mut used = 0;
+    for &(w, lag, _) in ws {
+        let start = w as i64 + lag as i64 + offset;
+        let Some(yy) = usize::try_from(start).ok().and_then(|s| y.get(s..s + 8000)) else {
+            continue;
+        };
+        used += 1;
+        for (a, b) in x[w..w + 8000].iter().zip(yy) {
+            c += a * b;
+            ex += a * a;
+            ey += b * b;
         }
-        worst = worst.max(c / (ex * ey).sqrt().max(1e-12));
     }
-    worst
+    (used >= 2).then(|| c / (ex * ey).sqrt().max(1e-12))
+}
+
+/// How much later (8 kHz samples, within ±50 ms) a mix tick sits in return `y_b` than in the return the
+/// windows `ws_k` of a third leg's prompt `x_k` were found in, with the pooled ρ there. Both returns carry
+/// that leg's audio, the same samples out of its jitter buffer (time scaling included), so the windows
+/// line up at one offset for all of them, whatever part of the window each lag matched.
+fn return_offset(y_b: &[f32], x_k: &[f32], ws_k: &[(usize, usize, f32)]) -> (i64, f32) {
+    let mut best = (0i64, f32::NEG_INFINITY);
+    for d in -400i64..=400 {
+        let r = pooled_rho(y_b, x_k, ws_k, d).expect("the third leg's windows lie inside both returns");
+        if r > best.1 {
+            best = (d, r);
+        }
+    }
+    best
 }
 
 fn ffmpeg_sender(input: &Path, args: &[&str], url: &str) -> Child {
@@ -386,26 +399,65 @@ srtp_key = "{KEY}"
         .map(|(r, s)| r.audio.iter().step_by((s.3 / 8000) as usize).copied().collect())
         .collect();
     let x: Vec<Vec<f32>> = prompts.iter().map(|p| reference(p, 8000, 5.0)).collect();
+    // ws[i][j]: the windows of prompt j found in leg i's return (none for i == j).
+    let ws: Vec<Vec<Vec<(usize, usize, f32)>>> = (0..3)
+        .map(|i| {
+            (0..3)
+                .map(|j| if i == j { Vec::new() } else { windows(&y[i], &x[j]) })
+                .collect()
+        })
+        .collect();
     for i in 0..3 {
         for j in 0..3 {
             if i == j {
                 continue;
             }
-            let ws = windows(&y[i], &x[j]);
-            let m = mean_rho(&ws);
-            eprintln!(
-                "leg {i} hears prompt {j}: mean rho = {m:.3} over {} windows",
-                ws.len()
-            );
-            // Measured 0.34–0.66 (the PCMU prompt lowest: two codecs, the jitter buffer's time scaling of
+            let m = mean_rho(&ws[i][j]);
+            let per: Vec<String> = ws[i][j].iter().map(|w| format!("{:.2}@{}", w.2, w.1)).collect();
+            eprintln!("leg {i} hears prompt {j}: mean rho = {m:.3}, per window (rho@lag) {per:?}");
+            // Measured 0.33–0.71 (the PCMU prompt lowest: two codecs, the jitter buffer's time scaling of
             // ffmpeg's bursty real-time sending, the limiter).
             assert!(m > 0.3, "leg {i} hears leg {j} only at rho = {m:.3}");
-            // Where leg j's speech sits in leg i's return, leg j's own return must not have it. Measured
-            // 0.04–0.10: chance correlation of those windows with the prompt, as mix-minus leaves none of it;
-            // the bound sits between that and the 0.3 the other legs must exceed.
-            let own = rho_where_expected(&y[j], &x[j], &ws);
-            eprintln!("leg {j} hears itself: rho = {own:.3}");
-            assert!(own < 0.2, "leg {j} hears itself (rho = {own:.3})");
+        }
+    }
+    // off[i][j]: how much later return j carries a mix tick than return i, from the third leg's speech
+    // that both carry (pooled ρ there measured 0.30–0.67, in line with the per-leg means above; away from
+    // the alignment it is chance, below 0.08: the bound 0.2 only says the windows did line up).
+    let mut off = [[0i64; 3]; 3];
+    for (i, j) in [(0, 1), (1, 0), (0, 2), (2, 0), (1, 2), (2, 1)] {
+        let k = 3 - i - j;
+        let (d, r) = return_offset(&y[j], &x[k], &ws[i][k]);
+        eprintln!("return {j} − return {i}: {d} samples (prompt {k} at rho = {r:.3})");
+        assert!(
+            r > 0.2,
+            "prompt {k} does not line up between returns {i} and {j} (rho = {r:.3})"
+        );
+        off[i][j] = d;
+    }
+    // The returns come from one mix clock, so the three distances, each measured on another leg's speech,
+    // agree: i → j is minus j → i, and 0 → 1 → 2 is 0 → 2 (give or take the rounding of the codecs'
+    // fractional delays at 8 kHz). Measured 98–100, 58–60 and 39–41 samples.
+    for (i, j) in [(0, 1), (0, 2), (1, 2)] {
+        assert!((off[i][j] + off[j][i]).abs() <= 2, "distances disagree: {off:?}");
+    }
+    assert!(
+        (off[0][1] + off[1][2] - off[0][2]).abs() <= 3,
+        "distances disagree: {off:?}"
+    );
+    for j in 0..3 {
+        for i in (0..3).filter(|&i| i != j) {
+            // Where leg j's speech sits in leg i's return, moved to leg j's return by their distance, leg
+            // j's own return must not have it: without mix-minus it would be there at about the ρ it has in
+            // leg i's return (0.33–0.71), its samples being the same. Taken at that distance ± 2 samples only,
+            // the ρ is the chance correlation of the prompt with the other legs' speech there: measured
+            // −0.044–0.070; the same measure 25–500 ms away from the alignment, where nothing can be
+            // found, has mean 0 and standard deviation 0.020–0.027, so 0.1 is about 4 of them (the old
+            // maximum over ±20 ms of lag reached 0.103 once).
+            let own = (-2..=2)
+                .map(|d| pooled_rho(&y[j], &x[j], &ws[i][j], off[i][j] + d).expect("windows inside"))
+                .fold(f32::NEG_INFINITY, f32::max);
+            eprintln!("leg {j} hears itself (placed from return {i}): rho = {own:.3}");
+            assert!(own < 0.1, "leg {j} hears itself (rho = {own:.3})");
         }
     }
     for (i, ret) in got.iter().enumerate() {

@@ -407,13 +407,13 @@ srtp_key = "{KEY}"
                 .collect()
         })
         .collect();
-    for i in 0..3 {
-        for j in 0..3 {
+    for (i, row) in ws.iter().enumerate() {
+        for (j, wij) in row.iter().enumerate() {
             if i == j {
                 continue;
             }
-            let m = mean_rho(&ws[i][j]);
-            let per: Vec<String> = ws[i][j].iter().map(|w| format!("{:.2}@{}", w.2, w.1)).collect();
+            let m = mean_rho(wij);
+            let per: Vec<String> = wij.iter().map(|w| format!("{:.2}@{}", w.2, w.1)).collect();
             eprintln!("leg {i} hears prompt {j}: mean rho = {m:.3}, per window (rho@lag) {per:?}");
             // Measured 0.33–0.71 (the PCMU prompt lowest: two codecs, the jitter buffer's time scaling of
             // ffmpeg's bursty real-time sending, the limiter).

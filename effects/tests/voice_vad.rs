@@ -85,3 +85,34 @@ fn node_passes_audio_and_publishes_the_decision() {
         "meter agrees with labels on {agree}/{total} frames"
     );
 }
+
+/// The decision-only detector (harmonicity computed only where the decision depends on it) decides as the
+/// full one frame by frame, with the same level, SNR and flatness, on speech in noise at SNRs that put
+/// many frames in the 4–9 dB band where voicing decides; and it did skip the harmonicity somewhere.
+#[test]
+fn decision_only_mode_decides_as_the_full_detector() {
+    let rate = 16_000;
+    let frame = (rate / 100) as usize;
+    let (clean, _) = speech(rate, 31, 12.0, 1.0, -26.0);
+    let (mut skipped, mut voicing_frames) = (0, 0);
+    for (noise, snr) in [(white(clean.len(), 5), 5.0), (pink(clean.len(), 6), 8.0)] {
+        let noisy = mix_snr(&clean, &noise, snr, rate);
+        let (mut full, mut lean) = (Vad::new(rate), Vad::decision_only(rate));
+        for chunk in noisy.chunks(frame) {
+            assert_eq!(full.process(chunk), lean.process(chunk), "decisions differ");
+            let (a, b) = (full.features(), lean.features());
+            assert_eq!(
+                (a.level_dbfs, a.snr_db, a.noise_dbfs, a.flatness),
+                (b.level_dbfs, b.snr_db, b.noise_dbfs, b.flatness)
+            );
+            if a.snr_db > 4.0 && a.snr_db <= 9.0 && a.flatness > 0.25 {
+                voicing_frames += 1;
+                assert_eq!(a.harmonicity, b.harmonicity, "computed where it decides");
+            } else if a.harmonicity > 0.0 && b.harmonicity == 0.0 {
+                skipped += 1;
+            }
+        }
+    }
+    assert!(voicing_frames > 50, "frames decided by voicing: {voicing_frames}");
+    assert!(skipped > 100, "frames whose harmonicity was skipped: {skipped}");
+}

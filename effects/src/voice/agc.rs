@@ -520,7 +520,7 @@ impl Processor for Agc {
 
     fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
         self.rate = cfg.sample_rate;
-        self.vad = Some(Vad::new(cfg.sample_rate));
+        self.vad = Some(Vad::decision_only(cfg.sample_rate));
         let kc = k_weighting(f64::from(cfg.sample_rate));
         self.kw = (0..cfg.channels)
             .map(|_| [Biquad::new(kc[0]), Biquad::new(kc[1])])

@@ -408,7 +408,7 @@ impl Processor for CngNode {
     }
 
     fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
-        self.vad = Some(Vad::new(cfg.sample_rate));
+        self.vad = Some(Vad::decision_only(cfg.sample_rate));
         // Exponential average with a ~0.4 s memory (20 ms frames).
         self.analyzer = Some(CngAnalyzer::new(cfg.sample_rate, self.order, 0.05));
         self.noise = vec![0.0; cfg.block_frames];

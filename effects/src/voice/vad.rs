@@ -59,6 +59,8 @@ pub struct Vad {
     hang_frames: u32,
     speech: bool,
     features: VadFeatures,
+    /// Compute the harmonicity only when the decision depends on it (see [`Vad::decision_only`]).
+    decision_only: bool,
 }
 
 /// The features of the last analysed 10 ms frame.
@@ -144,6 +146,19 @@ impl Vad {
                 level_dbfs: -120.0,
                 ..VadFeatures::default()
             },
+            decision_only: false,
+        }
+    }
+
+    /// A detector for `sample_rate` Hz that computes the harmonicity (an inverse FFT per frame) only
+    /// in the frames whose decision depends on it — band SNR between 4 and 9 dB and a flatness above
+    /// 0.25 — and reports 0 for it (and the probability that follows) in the others. The decisions and
+    /// the other features are those of [`Vad::new`]. For users of the decision and the SNR only (the
+    /// AGC, comfort noise).
+    pub fn decision_only(sample_rate: u32) -> Self {
+        Self {
+            decision_only: true,
+            ..Self::new(sample_rate)
         }
     }
 
@@ -248,6 +263,14 @@ impl Vad {
         let log_sum = log4.sum();
         let cnt = cnt as f32;
         let flatness = ((log_sum / cnt).exp() / (lin_sum / cnt)).clamp(0.0, 1.0);
+        if self.decision_only {
+            let snr = band_db - self.next_noise_db(band_db);
+            let needs_voicing = snr > 4.0 && snr <= 9.0 && flatness > 0.25;
+            if !needs_voicing {
+                self.decide(level_dbfs, band_db, 0.0, flatness);
+                return;
+            }
+        }
         // Autocorrelation = inverse FFT of the power spectrum.
         for s in self.spec.iter_mut() {
             *s = Complex32::new(s.norm_sqr(), 0.0);
@@ -266,17 +289,24 @@ impl Vad {
         self.decide(level_dbfs, band_db, harmonicity, flatness);
     }
 
-    /// Updates the noise floor, the decision and the features from one frame's measurements.
-    fn decide(&mut self, level_dbfs: f32, band_db: f32, harmonicity: f32, flatness: f32) {
-        // Noise floor: follow minima at once, rise slowly (2 dB/s), faster while the frame looks like noise.
+    /// The noise floor after a frame of band level `band_db`: follow minima at once, rise slowly
+    /// (2 dB/s), faster while the frame looks like noise.
+    fn next_noise_db(&self, band_db: f32) -> f32 {
         if self.frames == 0 || band_db < self.noise_db {
-            self.noise_db = band_db;
+            band_db
         } else {
-            self.noise_db += 0.02;
-            if band_db - self.noise_db < 3.0 {
-                self.noise_db += 0.05 * (band_db - self.noise_db);
+            let n = self.noise_db + 0.02;
+            if band_db - n < 3.0 {
+                n + 0.05 * (band_db - n)
+            } else {
+                n
             }
         }
+    }
+
+    /// Updates the noise floor, the decision and the features from one frame's measurements.
+    fn decide(&mut self, level_dbfs: f32, band_db: f32, harmonicity: f32, flatness: f32) {
+        self.noise_db = self.next_noise_db(band_db);
         self.frames += 1;
         let snr = band_db - self.noise_db;
         let voiced = harmonicity >= 0.5 || flatness <= 0.25;

@@ -317,20 +317,19 @@ impl DelayEstimator {
 
     /// Copies the windows (chronological order) if both signals are active.
     fn snapshot(&mut self) {
-        let (mut ef, mut em) = (0f32, 0f32);
-        for i in 0..FFT_LEN {
-            let v = self.far_ring[(self.pos + i) % FFT_LEN];
-            self.far_win[i] = v;
-            if i >= FFT_LEN - MIC_WIN - self.max_lag {
-                ef += v * v;
-            }
-        }
+        // The rings' oldest sample is at `pos`: two contiguous copies each.
+        let split = FFT_LEN - self.pos;
+        self.far_win[..split].copy_from_slice(&self.far_ring[self.pos..]);
+        self.far_win[split..].copy_from_slice(&self.far_ring[..self.pos]);
         self.mic_win[..FFT_LEN - MIC_WIN].fill(0.0);
-        for i in FFT_LEN - MIC_WIN..FFT_LEN {
-            let v = self.mic_ring[(self.pos + i) % FFT_LEN];
-            self.mic_win[i] = v;
-            em += v * v;
-        }
+        let tail = FFT_LEN - MIC_WIN;
+        let start = (self.pos + tail) % FFT_LEN;
+        let first = MIC_WIN.min(FFT_LEN - start);
+        self.mic_win[tail..tail + first].copy_from_slice(&self.mic_ring[start..start + first]);
+        self.mic_win[tail + first..].copy_from_slice(&self.mic_ring[..MIC_WIN - first]);
+        let energy = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>();
+        let ef = energy(&self.far_win[FFT_LEN - MIC_WIN - self.max_lag..]);
+        let em = energy(&self.mic_win[tail..]);
         let far_active = ef / (MIC_WIN + self.max_lag) as f32 > 1e-7;
         let mic_active = em / MIC_WIN as f32 > 1e-9;
         if far_active && mic_active {

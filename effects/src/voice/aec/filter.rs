@@ -111,7 +111,6 @@ pub(super) struct FarHistory {
     slots: usize,
     re: Vec<f32>,
     im: Vec<f32>,
-    pow: Vec<f32>,
     head: usize,
     /// Frames pushed so far (identifies the history's state for cached sums).
     count: u64,
@@ -126,7 +125,6 @@ impl FarHistory {
             slots,
             re: vec![0.0; slots * bins],
             im: vec![0.0; slots * bins],
-            pow: vec![0.0; slots * bins],
             head: 0,
             count: 0,
             simd: Simd::detect(),
@@ -146,7 +144,6 @@ impl FarHistory {
         for (k, c) in spec.iter().enumerate() {
             self.re[o + k] = c.re;
             self.im[o + k] = c.im;
-            self.pow[o + k] = c.re * c.re + c.im * c.im;
         }
     }
 
@@ -155,7 +152,6 @@ impl FarHistory {
         Ring {
             re: &self.re,
             im: &self.im,
-            pow: &self.pow,
             bins: self.bins,
             slots: self.slots,
             first: (self.head + self.slots - delay % self.slots) % self.slots,
@@ -166,13 +162,6 @@ impl FarHistory {
     #[inline]
     fn offset(&self, age: usize) -> usize {
         ((self.head + self.slots - age % self.slots) % self.slots) * self.bins
-    }
-
-    /// Powers `|X|²` of the frame `age` frames old.
-    #[allow(dead_code)] // part of the history's interface; the kernels read the rows themselves
-    pub fn power(&self, age: usize) -> &[f32] {
-        let o = self.offset(age);
-        &self.pow[o..o + self.bins]
     }
 
     /// Sums `w_p·|X_{d+p}|²` over the filter's partitions into `out` (`weights` has one value per
@@ -199,9 +188,10 @@ impl FarHistory {
         let rp = r.powi(parts as i32);
         let (newest, oldest) = (self.offset(delay), self.offset(delay + parts));
         let b = self.bins;
-        let (pn, po) = (&self.pow[newest..newest + b], &self.pow[oldest..oldest + b]);
-        for ((s, n), o) in sum[..b].iter_mut().zip(pn).zip(po) {
-            let v = n + r * *s - rp * o;
+        let (nr, ni) = (&self.re[newest..newest + b], &self.im[newest..newest + b]);
+        let (or, oi) = (&self.re[oldest..oldest + b], &self.im[oldest..oldest + b]);
+        for ((s, (nr, ni)), (or, oi)) in sum[..b].iter_mut().zip(nr.iter().zip(ni)).zip(or.iter().zip(oi)) {
+            let v = (nr * nr + ni * ni) + r * *s - rp * (or * or + oi * oi);
             *s = if v > 1e-30 { v } else { 0.0 };
         }
     }
@@ -211,7 +201,6 @@ impl FarHistory {
         self.count += 2; // no cached sum survives
         self.re.fill(0.0);
         self.im.fill(0.0);
-        self.pow.fill(0.0);
     }
 }
 
@@ -237,6 +226,8 @@ pub(super) struct PartitionedFilter {
     /// `Σ_{p ≥ 1} P_p·|X_p|²` for the frame after the last update, and the history count and bulk delay
     /// it holds for (`None` after anything that changed the variances or the alignment).
     phi_next: Vec<f32>,
+    /// Scratch of `adapt_pair`: the far-end powers of the previous partition.
+    pw_prev: Vec<f32>,
     phi_for: Option<(u64, usize)>,
     next_constrain: usize,
     simd: Simd,
@@ -269,6 +260,7 @@ impl PartitionedFilter {
             g_re: vec![0.0; bins],
             g_im: vec![0.0; bins],
             phi_next: vec![0.0; bins],
+            pw_prev: vec![0.0; bins],
             phi_for: None,
             next_constrain: 0,
             simd: Simd::detect(),
@@ -334,9 +326,9 @@ impl PartitionedFilter {
         let b = main.bins;
         if main.phi_for == Some((far.count.wrapping_sub(1), delay)) {
             // Yesterday's pass summed partitions 1.. of today; add the newest.
-            let (_, _, pw) = ring.rows(0);
+            let (xr, xi) = ring.rows(0);
             for k in 0..b {
-                phi[k] = main.var[k] * pw[k] + main.phi_next[k];
+                phi[k] = main.var[k] * (xr[k] * xr[k] + xi[k] * xi[k]) + main.phi_next[k];
             }
         } else {
             main.simd.var_power_sum(&ring, main.parts, &main.var, phi);
@@ -369,6 +361,7 @@ impl PartitionedFilter {
             (&mut shadow.re, &mut shadow.im),
             &nlms,
             &mut main.phi_next,
+            &mut main.pw_prev,
         );
         main.phi_for = Some((far.count, delay));
     }

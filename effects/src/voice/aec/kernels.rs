@@ -38,12 +38,12 @@ pub(super) struct Simd {
 }
 
 /// Far-end spectra of consecutive partitions in a ring of frames (structure of arrays): partition `p` is
-/// in slot `(first − p) mod slots`, each slot `bins` floats of `re`, `im` and `pow = re² + im²`.
+/// in slot `(first − p) mod slots`, each slot `bins` floats of `re` and `im` (powers are recomputed where
+/// needed: two fused multiply-adds cost less than streaming a third row through the cache).
 #[derive(Clone, Copy)]
 pub(super) struct Ring<'a> {
     pub re: &'a [f32],
     pub im: &'a [f32],
-    pub pow: &'a [f32],
     pub bins: usize,
     pub slots: usize,
     pub first: usize,
@@ -61,12 +61,12 @@ impl Ring<'_> {
         s * self.bins
     }
 
-    /// Rows `(re, im, pow)` of partition `p`, `bins` long.
+    /// Rows `(re, im)` of partition `p`, `bins` long.
     #[inline(always)]
-    pub(super) fn rows(&self, p: usize) -> (&[f32], &[f32], &[f32]) {
+    pub(super) fn rows(&self, p: usize) -> (&[f32], &[f32]) {
         let o = self.off(p);
         let b = self.bins;
-        (&self.re[o..o + b], &self.im[o..o + b], &self.pow[o..o + b])
+        (&self.re[o..o + b], &self.im[o..o + b])
     }
 }
 
@@ -225,7 +225,12 @@ fn power_block<const F: bool, const B: usize>(
     let mut acc = [0f32; B];
     for p in 0..parts {
         let o = ring.off(p) + k0;
-        let x: &[f32; B] = ring.pow[o..o + B].try_into().expect("B floats");
+        let xr: &[f32; B] = ring.re[o..o + B].try_into().expect("B floats");
+        let xi: &[f32; B] = ring.im[o..o + B].try_into().expect("B floats");
+        let mut x = [0f32; B];
+        for l in 0..B {
+            x[l] = madd::<F>(xr[l], xr[l], xi[l] * xi[l]);
+        }
         match w {
             Weights::PerPart(ws) => {
                 let c = ws[p];
@@ -289,6 +294,7 @@ fn adapt_pair_impl<const F: bool>(
     shadow: CoeffsMut,
     n: &NlmsStep,
     phi_next: &mut [f32],
+    pw_prev: &mut [f32],
 ) {
     let b = ring.bins;
     let q = 1.0 - s.a2;
@@ -303,17 +309,15 @@ fn adapt_pair_impl<const F: bool>(
         .zip(var.chunks_exact_mut(b))
         .zip(shadow.0.chunks_exact_mut(b).zip(shadow.1.chunks_exact_mut(b)))
         .take(parts);
+    let pw_prev = &mut pw_prev[..b];
     for (p, (((wr, wi), v), (sr, si))) in rows.enumerate() {
-        let (xr, xi, pw) = ring.rows(p);
+        let (xr, xi) = ring.rows(p);
         let w = n.step[p];
-        // Next frame, partition `p` holds today's `p − 1` (partition 0 the frame yet to come, added by
-        // the caller).
-        let (keep, pw_next) = if p > 0 {
-            (1.0, ring.rows(p - 1).2)
-        } else {
-            (0.0, pw)
-        };
+        // Next frame, partition `p` holds today's `p − 1`, whose powers `pw_prev` kept (partition 0 holds
+        // the frame yet to come, added by the caller).
+        let keep = if p > 0 { 1.0 } else { 0.0 };
         for k in 0..b {
+            let pw = madd::<F>(xr[k], xr[k], xi[k] * xi[k]);
             let g = v[k] * phi[k];
             let gkr = g * er[k];
             let gki = g * ei[k];
@@ -321,12 +325,13 @@ fn adapt_pair_impl<const F: bool>(
             let ni = madd::<F>(-xi[k], gkr, madd::<F>(xr[k], gki, wi[k]));
             wr[k] = nr;
             wi[k] = ni;
-            let t = madd::<F>(-g, pw[k], 1.0);
+            let t = madd::<F>(-g, pw, 1.0);
             let vp = v[k] * if t > 0.0 { t } else { 0.0 };
             let w2 = madd::<F>(nr, nr, ni * ni);
             let vn = madd::<F>(s.a2, vp, madd::<F>(q, w2, 1e-12));
             v[k] = vn;
-            phi_next[k] = madd::<F>(keep * vn, pw_next[k], phi_next[k]);
+            phi_next[k] = madd::<F>(keep * vn, pw_prev[k], phi_next[k]);
+            pw_prev[k] = pw;
             // conj(X)·g = (xr − j·xi)(gr + j·gi)
             sr[k] = madd::<F>(w, madd::<F>(xr[k], gr[k], xi[k] * gi[k]), sr[k]);
             si[k] = madd::<F>(w, madd::<F>(xr[k], gi[k], -(xi[k] * gr[k])), si[k]);
@@ -555,8 +560,9 @@ mod avx {
         shadow: CoeffsMut,
         n: &NlmsStep,
         phi_next: &mut [f32],
+        pw_prev: &mut [f32],
     ) {
-        adapt_pair_impl::<true>(ring, parts, main, var, s, shadow, n, phi_next);
+        adapt_pair_impl::<true>(ring, parts, main, var, s, shadow, n, phi_next, pw_prev);
     }
 }
 
@@ -658,7 +664,8 @@ impl Simd {
     /// - main filter (Kalman): with `g = P·φ`, `W += g·conj(X)·E`,
     ///   `P ← A²·P·max(1 − g·|X|², 0) + (1 − A²)·|W|² + 10⁻¹²`;
     /// - shadow filter (NLMS): `W_p += step[p]·conj(X_p)·g` with `g = (gr, gi)` per bin;
-    /// - `phi_next(k) = Σ_{p ≥ 1} P_p(k)·|X_{p−1}(k)|²` with the updated `P` (see `adapt_pair_impl`).
+    /// - `phi_next(k) = Σ_{p ≥ 1} P_p(k)·|X_{p−1}(k)|²` with the updated `P` (see `adapt_pair_impl`);
+    ///   `pw_prev` is scratch of `bins` values.
     #[allow(clippy::too_many_arguments)]
     pub fn adapt_pair(
         self,
@@ -670,13 +677,14 @@ impl Simd {
         shadow: CoeffsMut,
         n: &NlmsStep,
         phi_next: &mut [f32],
+        pw_prev: &mut [f32],
     ) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2_fma {
             // SAFETY: as in `output`.
-            return unsafe { avx::adapt_pair(ring, parts, main, var, s, shadow, n, phi_next) };
+            return unsafe { avx::adapt_pair(ring, parts, main, var, s, shadow, n, phi_next, pw_prev) };
         }
-        adapt_pair_impl::<false>(ring, parts, main, var, s, shadow, n, phi_next);
+        adapt_pair_impl::<false>(ring, parts, main, var, s, shadow, n, phi_next, pw_prev);
     }
 }
 
@@ -687,7 +695,6 @@ mod tests {
     struct Data {
         re: Vec<f32>,
         im: Vec<f32>,
-        pow: Vec<f32>,
         bins: usize,
         slots: usize,
     }
@@ -702,11 +709,9 @@ mod tests {
     fn data(bins: usize, slots: usize, seed: &mut u32) -> Data {
         let re: Vec<f32> = (0..bins * slots).map(|_| rnd(seed)).collect();
         let im: Vec<f32> = (0..bins * slots).map(|_| rnd(seed)).collect();
-        let pow = re.iter().zip(&im).map(|(a, b)| a * a + b * b).collect();
         Data {
             re,
             im,
-            pow,
             bins,
             slots,
         }
@@ -716,7 +721,6 @@ mod tests {
         Ring {
             re: &d.re,
             im: &d.im,
-            pow: &d.pow,
             bins: d.bins,
             slots: d.slots,
             first,
@@ -785,6 +789,7 @@ mod tests {
                 let a2 = 0.998;
                 let (mut nr, mut ni) = (wi.clone(), wr.clone());
                 let mut phi_next = vec![0.0; bins];
+                let mut pw_prev = vec![0.0; bins];
                 simd.adapt_pair(
                     &r,
                     parts,
@@ -803,6 +808,7 @@ mod tests {
                         gi: &er,
                     },
                     &mut phi_next,
+                    &mut pw_prev,
                 );
                 let mut want_next = vec![0.0; bins];
                 for p in 0..parts {

@@ -35,6 +35,7 @@
 
 mod canceller;
 mod delay;
+mod fft_split;
 mod filter;
 mod kernels;
 mod res;

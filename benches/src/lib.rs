@@ -16,8 +16,10 @@ pub fn selected(label: &str) -> bool {
 
 /// The voice chain of issue 5 on a fixed test signal, shared by `benches/aec.rs` and the
 /// `voice_chain` example (a fixed workload for profilers such as callgrind or perf).
+#[allow(unsafe_code)] // SpeexDSP's canceller through FFI, as the reference
 pub mod voice_chain {
     use std::hint::black_box;
+    use std::os::raw::{c_int, c_void};
 
     use tutti_engine::{Inputs, Outputs, Processor, StreamConfig};
 
@@ -107,6 +109,60 @@ pub mod voice_chain {
                 agc.process(&i, &mut o);
             }
             black_box(&outs[0]);
+        }
+    }
+
+    #[link(name = "speexdsp")]
+    extern "C" {
+        fn speex_echo_state_init(frame_size: c_int, filter_length: c_int) -> *mut c_void;
+        fn speex_echo_state_destroy(st: *mut c_void);
+        fn speex_echo_cancellation(st: *mut c_void, rec: *const i16, play: *const i16, out: *mut i16);
+        fn speex_echo_ctl(st: *mut c_void, request: c_int, ptr: *mut c_void) -> c_int;
+    }
+    const SPEEX_ECHO_SET_SAMPLING_RATE: c_int = 24;
+
+    /// A SpeexDSP echo state, destroyed on drop.
+    struct Speex(*mut c_void);
+
+    impl Speex {
+        /// The state pointer (a method, so that closures capture the owner, not a copy of the pointer).
+        fn ptr(&self) -> *mut c_void {
+            self.0
+        }
+    }
+
+    impl Drop for Speex {
+        fn drop(&mut self) {
+            // SAFETY: created by `speex_echo_state_init`, destroyed once.
+            unsafe { speex_echo_state_destroy(self.0) };
+        }
+    }
+
+    /// SpeexDSP's canceller with a `tail` ms filter, frame by frame.
+    pub fn speex_step(tail: usize, mic: &[f32], far: &[f32]) -> impl FnMut() {
+        // SAFETY: valid sizes; the state is owned by `Speex`, which destroys it.
+        let st = Speex(unsafe { speex_echo_state_init(N as c_int, (tail * RATE as usize / 1000) as c_int) });
+        assert!(!st.0.is_null(), "speex_echo_state_init failed");
+        let mut r = RATE as c_int;
+        // SAFETY: `st` is a valid echo state and the request takes a pointer to an int.
+        unsafe { speex_echo_ctl(st.0, SPEEX_ECHO_SET_SAMPLING_RATE, (&mut r as *mut c_int).cast()) };
+        let q = |v: &f32| (v * 32768.0) as i16;
+        let mic16: Vec<i16> = mic.iter().map(q).collect();
+        let far16: Vec<i16> = far.iter().map(q).collect();
+        let mut out = vec![0i16; N];
+        let mut b = 0;
+        move || {
+            // SAFETY: the three buffers hold N samples, the frame size the state was created for.
+            unsafe {
+                speex_echo_cancellation(
+                    st.ptr(),
+                    mic16[b * N..].as_ptr(),
+                    far16[b * N..].as_ptr(),
+                    out.as_mut_ptr(),
+                )
+            };
+            b = (b + 1) % BLOCKS;
+            black_box(&out);
         }
     }
 }

@@ -17,8 +17,8 @@ fn improves_si_sdr_on_speech_in_noise() {
             let after = si_sdr(&clean, &out);
             report.push(format!("{kind} {snr} dB: {before:.2} -> {after:.2}"));
             assert!(after.is_finite());
-            // Measured (seed 11): white +10.4/+9.6/+8.2 dB, pink +4.2/+4.8/+4.7 dB at 0/5/10 dB SNR.
-            let min_gain = if kind == "white" { 7.5 } else { 3.5 };
+            // Measured (seed 11): white +11.5/+10.3/+8.5 dB, pink +4.3/+4.8/+4.6 dB at 0/5/10 dB SNR.
+            let min_gain = if kind == "white" { 8.0 } else { 3.5 };
             assert!(
                 after - before >= min_gain,
                 "{kind} at {snr} dB SNR: SI-SDR {before:.2} -> {after:.2} dB"
@@ -34,8 +34,8 @@ fn stationary_noise_is_attenuated_by_at_most_the_maximum() {
     let noise: Vec<f32> = white(rate as usize * 6, 9).iter().map(|v| v * 0.01).collect();
     for (pairs, want) in [
         (vec![("level", "high")], -18.0),
-        // The default level is `high`.
-        (vec![], -18.0),
+        // The default level is `veryhigh`.
+        (vec![], -24.0),
         (vec![("max_db", "9")], -9.0),
         (vec![("level", "low")], -6.0),
     ] {
@@ -44,11 +44,13 @@ fn stationary_noise_is_attenuated_by_at_most_the_maximum() {
         let g =
             db(power(&out[tail..noise.len() - rate as usize])
                 / power(&noise[tail..noise.len() - rate as usize]));
-        // Never more than the maximum; the residual fluctuations of the decision-directed a priori SNR
-        // (α = 0.95) keep the mean attenuation of white noise within 30 % of it (measured: −13.9 dB at
-        // `high`).
+        // Never more than the maximum; with the estimated speech absence probability the gain sits at the
+        // floor in most noise-only bins, so the mean attenuation of white noise comes within 20 % of the
+        // maximum despite the fluctuations of the decision-directed a priori SNR (measured: −16.5 dB at
+        // `high`, −20.1 dB at the default `veryhigh`, −8.8 dB at 9 dB, −5.9 dB at `low`; a fixed
+        // q = 0.3 gave −13.9 dB at `high`).
         assert!(
-            g >= want - 1.0 && g <= 0.7 * want,
+            g >= want - 1.0 && g <= 0.8 * want,
             "{pairs:?}: noise attenuated by {g:.2} dB, maximum {want}"
         );
         let m = meters.expect("ns publishes meters");

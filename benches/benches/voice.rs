@@ -14,13 +14,7 @@ const SECONDS: usize = 4;
 
 /// Voiced bursts (f0 140 Hz, 12 harmonics, 4 Hz syllable envelope, gaps) over low-passed noise.
 fn signal() -> Vec<f32> {
-    let mut s = 0x9e37_79b9u32;
-    let mut rnd = move || {
-        s ^= s << 13;
-        s ^= s >> 17;
-        s ^= s << 5;
-        s as f32 / u32::MAX as f32 - 0.5
-    };
+    let mut rnd = tutti_benches::xorshift(0x9e37_79b9);
     let mut lp = 0.0f32;
     (0..RATE as usize * SECONDS)
         .map(|i| {

@@ -14,6 +14,17 @@ pub fn selected(label: &str) -> bool {
     filter.is_none_or(|f| f.split('|').any(|alt| label.contains(alt)))
 }
 
+/// A seeded uniform generator on [−0.5, 0.5) (xorshift32; `seed` non-zero) for the benches' test signals.
+pub fn xorshift(seed: u32) -> impl FnMut() -> f32 {
+    let mut s = seed;
+    move || {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        s as f32 / u32::MAX as f32 - 0.5
+    }
+}
+
 /// The voice chain of issue 5 on a fixed test signal, shared by `benches/aec.rs` and the
 /// `voice_chain` example (a fixed workload for profilers such as callgrind or perf).
 #[allow(unsafe_code)] // SpeexDSP's canceller through FFI, as the reference
@@ -32,13 +43,7 @@ pub mod voice_chain {
 
     /// Far-end noise and its echo (delay 60 ms, two taps) with near-end noise: 5 s, as `(mic, far)`.
     pub fn signals() -> (Vec<f32>, Vec<f32>) {
-        let mut s = 0x1234_5678u32;
-        let mut rnd = move || {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            s as f32 / u32::MAX as f32 - 0.5
-        };
+        let mut rnd = super::xorshift(0x1234_5678);
         let far: Vec<f32> = (0..N * BLOCKS).map(|_| 0.2 * rnd()).collect();
         let d = 960;
         let mic = (0..far.len())

@@ -3,13 +3,13 @@
 //! # What
 //! [`FarHistory`] keeps the spectra of the last far-end frames; [`PartitionedFilter`] holds `P` partitions
 //! of `N` taps each (one per frame) and computes the echo estimate `Ŷ = Σ_p W_p · X_{t−d−p}` for a bulk
-//! delay of `d` frames. Two update rules are provided:
-//! - [`PartitionedFilter::adapt_kalman`]: the diagonalised frequency-domain Kalman filter of G. Enzner and
+//! delay of `d` frames. [`PartitionedFilter::adapt_pair`] updates a pair of filters by two rules:
+//! - the main filter: the diagonalised frequency-domain Kalman filter of G. Enzner and
 //!   P. Vary, "Frequency-domain adaptive Kalman filter for acoustic echo control in hands-free
 //!   telephones", Signal Processing 86(6), 2006, with a per-partition, per-bin state-error variance
 //!   `P_p(k)`, process noise `(1 − A²)·|W_p(k)|²` and a near-end PSD estimate; its gain shrinks by itself in
 //!   double talk (the near-end raises the innovation power) instead of freezing.
-//! - [`PartitionedFilter::adapt_nlms`]: frequency-normalised NLMS with a fixed step (the fast "shadow").
+//! - the shadow filter: frequency-normalised NLMS with a fixed step (fast, for the copy rules).
 //!
 //! # How
 //! Overlap-save with frames of `N` samples and FFTs of `M = 2N` (J. J. Shynk, "Frequency-domain and
@@ -20,7 +20,10 @@
 //! The per-bin loops over all partitions (outputs, power sums, Kalman and NLMS updates) run in
 //! [`super::kernels`] on structure-of-arrays spectra (AVX2/FMA where the CPU has it, a portable build
 //! otherwise); the main and shadow outputs are computed in one pass over the far-end history
-//! ([`PartitionedFilter::output_pair`]).
+//! ([`PartitionedFilter::output_pair`]), and so are both updates, which also carry the Kalman innovation
+//! power `Σ_p P_p|X_p|²` over to the next frame (all but its newest partition). The far-end power sum
+//! with geometric partition weights moves on by one partition per frame
+//! ([`FarHistory::power_sum_step`]); both fall back to full sums after a change of alignment.
 //!
 //! # Real-time safety
 //! All buffers are sized in `new`; the methods are arithmetic over preallocated slices and FFTs with

@@ -18,7 +18,8 @@
 //!    side by side, as with the two-path structure of K. Ochiai et al. (IEEE Trans. Commun. 25(6), 1977)
 //!    used by SpeexDSP and WebRTC AEC3. Copy rules, evaluated on recursively smoothed error energies:
 //!    the shadow replaces the main filter when its error is 3 dB lower (echo-path change: it re-converges
-//!    first); the main filter replaces the shadow when the shadow's error is 6 dB higher (the shadow
+//!    first), except while the suppressor finds the near-end talker dominant and the main error is below
+//!    the microphone energy (in double talk the shadow fits part of the near-end speech); the main filter replaces the shadow when the shadow's error is 6 dB higher (the shadow
 //!    went astray in double talk).
 //! 3. Divergence: when the main error exceeds the microphone energy by 3 dB for 5 frames of far-end
 //!    activity, the main filter is replaced by the shadow (if the shadow cancels anything) or reset, and
@@ -493,7 +494,14 @@ impl Canceller {
             self.diverge_frames = 0;
             return;
         }
-        if self.sm_s < 0.5 * self.sm_m {
+        // In double talk (the suppressor found the near-end dominant) the shadow's fixed-step NLMS fits
+        // part of the near-end speech, so its lower error is no sign of a better echo path: copying it
+        // corrupted the main filter, whose error then exceeded the microphone at the next far-end onset
+        // and muted the near-end talker for a second (seed 7 double talk PESQ-WB 1.21). Copy only while
+        // the main filter still cancels something; a broken main filter (error above the microphone) is
+        // still replaced.
+        let hold = self.res.near_end_dominant() && self.sm_m < self.sm_y;
+        if self.sm_s < 0.5 * self.sm_m && !hold {
             self.main.copy_coeffs_from(&self.shadow);
             self.main.set_variance(1.0);
             self.sm_m = self.sm_s;

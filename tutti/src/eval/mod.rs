@@ -12,6 +12,11 @@
 //! decoded by Tutti's G.722 decoder, and espeak-ng). The metric definitions are in [`metrics`]; scene
 //! contents in [`scenes`].
 //!
+//! Diagnostics: with `TUTTI_EVAL_DUMP=DIR` set, every scene's far-end, microphone, echo and near-end
+//! signals and every system's output are written to `DIR` as raw little-endian f32 files
+//! (`{suite}-{seed}-{scene}-{signal}.f32`, outputs `…-out-{system}.f32`), for offline analysis; the
+//! results do not change.
+//!
 //! # Real-time safety
 //! Offline tool; the Tutti graph it drives is the real-time code.
 
@@ -181,12 +186,27 @@ pub fn run(opts: &EvalOptions) -> Result<Report, EvalError> {
     let mut plots = Vec::new();
     for &suite in &opts.suites {
         let scenes = scenes::build(suite, opts.seconds, opts.seed, &prompts, &scratch.0)?;
+        let dump = std::env::var_os("TUTTI_EVAL_DUMP").map(PathBuf::from);
+        let dump_f32 = |name: String, x: &[f32]| {
+            if let Some(d) = &dump {
+                let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+                let _ = std::fs::write(d.join(name), bytes);
+            }
+        };
+        for sc in &scenes {
+            let tag = format!("{}-{}-{}", suite.name(), opts.seed, sc.name);
+            dump_f32(format!("{tag}-far.f32"), &sc.scene.far);
+            dump_f32(format!("{tag}-mic.f32"), &sc.scene.mic);
+            dump_f32(format!("{tag}-echo.f32"), &sc.scene.echo);
+            dump_f32(format!("{tag}-near.f32"), &sc.scene.near);
+        }
         let mut per_system = Vec::new();
         for sys in list.iter().filter(|s| s.supports(suite)) {
             let mut results = Vec::new();
             for sc in &scenes {
                 let run = sys.run(suite, &sc.scene.mic, &sc.scene.far)?;
                 let r = score::score(sys.name(), sc, &run);
+                dump_f32(format!("{}-{}-{}-out-{}.f32", suite.name(), opts.seed, sc.name, sys.name()), &run.out);
                 results.push((r, run.out));
             }
             per_system.push((sys.name().to_string(), results));

@@ -41,6 +41,8 @@
 //!   the far-end single-talk ERLE rose from 41.8 to 45.0 dB. The dominance holds for 0.8 s with `β`
 //!   scaled by 0.25 (from 0.5 s and 0.4: seeds 1–8 double-talk PESQ-WB minimum 1.82 → 2.11, ERLE unchanged);
 //!   the canceller also uses it to keep the shadow filter out of the main filter during double talk.
+//!   Frames whose microphone energy is more than 10 dB below its recent level (an echo's decaying tail)
+//!   never count towards dominance.
 //! - Gain: `G(k) = max(G_min, 1 − β·R(k)/|E(k)|²)` (power-subtraction Wiener rule, over-subtraction `β` from
 //!   the `suppression` parameter and the dominance), falling at once and rising by at most half the gap
 //!   per frame.
@@ -118,6 +120,9 @@ pub(super) struct SuppressorSettings {
     /// The linear estimate is not trusted yet (initial state, echo-path change): the whole error is
     /// taken for residual echo.
     pub uncertain: bool,
+    /// The microphone frame is within 10 dB of its recent level while the far-end plays, so near-end
+    /// speech is possible (not the decaying tail of an echo, which is all the error then holds).
+    pub near_possible: bool,
 }
 
 impl Suppressor {
@@ -257,7 +262,7 @@ impl Suppressor {
             self.l_far[lo..hi].fill(self.on_far.slope(b, 1e3));
         }
         let e_tot: f32 = self.pe.iter().sum();
-        if s.far_active && e_tot > NEAR_RATIO * r_lin {
+        if s.far_active && s.near_possible && e_tot > NEAR_RATIO * r_lin {
             self.near_count += 1;
         } else {
             self.near_count = 0;
@@ -594,6 +599,7 @@ mod tests {
             cng: false,
             far_active: false,
             uncertain: false,
+            near_possible: true,
         };
         for t in 0..6 {
             s.analyse(&x[t * n..(t + 1) * n], &zeros);

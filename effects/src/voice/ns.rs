@@ -128,6 +128,7 @@ struct Spectral {
     zeta: Vec<f32>,
     qr: Vec<f32>,
     scratch: Vec<f32>,
+    local: Vec<f32>,
     /// First bin whose ML a priori SNR term uses the 3-bin periodogram average (2 kHz).
     smooth_from: usize,
     /// Half width of the global window of [`speech_absence`] in bins (750 Hz).
@@ -273,6 +274,7 @@ fn suppress_frame(
             &mut ch.zeta[..bins],
             qr,
             &mut ch.scratch[..],
+            &mut ch.local[..],
             ch.global_half,
             ch.beta_zeta,
         );
@@ -318,7 +320,16 @@ const Q_MAX: f32 = 0.95;
 /// 3-bin Hann window (local) and a `2·half + 1`-bin mean (global); each average maps to a presence
 /// likelihood P = 0 below ζ_min, 1 above ζ_max, log-linear between; q = min(1 − P_local·P_global, q_max).
 /// Cohen's third, frame-wide term is left out: it lowered PESQ on the `tutti eval` scenes.
-fn speech_absence(xi: &[f32], zeta: &mut [f32], qr: &mut [f32], prefix: &mut [f32], half: usize, beta: f32) {
+#[allow(clippy::too_many_arguments)]
+fn speech_absence(
+    xi: &[f32],
+    zeta: &mut [f32],
+    qr: &mut [f32],
+    prefix: &mut [f32],
+    local: &mut [f32],
+    half: usize,
+    beta: f32,
+) {
     let bins = xi.len();
     for (z, &x) in zeta.iter_mut().zip(xi) {
         *z = beta * *z + (1.0 - beta) * x;
@@ -329,23 +340,30 @@ fn speech_absence(xi: &[f32], zeta: &mut [f32], qr: &mut [f32], prefix: &mut [f3
     for k in 0..bins {
         ps[k + 1] = ps[k] + zeta[k];
     }
-    for (k, q) in qr.iter_mut().enumerate() {
+    // Global means: interior bins by one reciprocal, the (shorter) edge windows by their own length.
+    let half = half.min((bins - 1) / 2);
+    let inv_w = 1.0 / (2 * half + 1) as f32;
+    for k in half..bins - half {
+        qr[k] = (ps[k + half + 1] - ps[k - half]) * inv_w;
+    }
+    for k in (0..half).chain(bins - half..bins) {
         let lo = k.saturating_sub(half);
         let hi = (k + half + 1).min(bins);
-        *q = (ps[hi] - ps[lo]) / (hi - lo) as f32;
+        qr[k] = (ps[hi] - ps[lo]) / (hi - lo) as f32;
+    }
+    // Local 3-bin Hann averages (the end bins repeat themselves) into `local`.
+    let last = bins - 1;
+    let local = &mut local[..bins];
+    local[0] = 0.75 * zeta[0] + 0.25 * zeta[1.min(last)];
+    local[last] = 0.75 * zeta[last] + 0.25 * zeta[last.saturating_sub(1)];
+    for (l, w) in local[1..last].iter_mut().zip(zeta.windows(3)) {
+        *l = 0.25 * w[0] + 0.5 * w[1] + 0.25 * w[2];
     }
     let s = F4::splat;
     let ln_min = fastmath::ln(ZETA_MIN);
     let inv = 1.0 / (fastmath::ln(ZETA_MAX) - fastmath::ln(ZETA_MIN));
-    let last = bins - 1;
     for k in (0..bins).step_by(4) {
-        // Local 3-bin Hann average (edges repeat the end bin).
-        let mut local = [0.0f32; 4];
-        for (j, l) in local.iter_mut().enumerate() {
-            let b = (k + j).min(last);
-            *l = 0.25 * zeta[b.saturating_sub(1)] + 0.5 * zeta[b] + 0.25 * zeta[(b + 1).min(last)];
-        }
-        let local = F4::load(&local);
+        let local = F4::load_padded(local, k, 1.0);
         let global = F4::load_padded(qr, k, 1.0);
         let pres = |z: F4| {
             ((z.max(s(1e-10)).ln() - s(ln_min)) * s(inv))
@@ -438,6 +456,7 @@ impl Processor for NoiseSuppressor {
                         zeta: vec![0.0; bins],
                         qr: vec![0.0; bins],
                         scratch: vec![0.0; bins + 1],
+                        local: vec![0.0; bins],
                         smooth_from: (2000.0 / bin_hz).round() as usize,
                         global_half: (750.0 / bin_hz).round().max(1.0) as usize,
                         beta_zeta,

@@ -206,7 +206,16 @@ pub fn run(opts: &EvalOptions) -> Result<Report, EvalError> {
             for sc in &scenes {
                 let run = sys.run(suite, &sc.scene.mic, &sc.scene.far)?;
                 let r = score::score(sys.name(), sc, &run);
-                dump_f32(format!("{}-{}-{}-out-{}.f32", suite.name(), opts.seed, sc.name, sys.name()), &run.out);
+                dump_f32(
+                    format!(
+                        "{}-{}-{}-out-{}.f32",
+                        suite.name(),
+                        opts.seed,
+                        sc.name,
+                        sys.name()
+                    ),
+                    &run.out,
+                );
                 results.push((r, run.out));
             }
             per_system.push((sys.name().to_string(), results));

@@ -19,8 +19,8 @@
 //!    used by SpeexDSP and WebRTC AEC3. Copy rules, evaluated on recursively smoothed error energies:
 //!    the shadow replaces the main filter when its error is 3 dB lower (echo-path change: it re-converges
 //!    first), except while the suppressor finds the near-end talker dominant and the main error is below
-//!    the microphone energy (in double talk the shadow fits part of the near-end speech); the main filter replaces the shadow when the shadow's error is 6 dB higher (the shadow
-//!    went astray in double talk).
+//!    the microphone energy (in double talk the shadow fits part of the near-end speech); the main filter
+//!    replaces the shadow when the shadow's error is 6 dB higher (the shadow went astray in double talk).
 //! 3. Divergence: when the main error exceeds the microphone energy by 3 dB for 5 frames of far-end
 //!    activity, the main filter is replaced by the shadow (if the shadow cancels anything) or reset, and
 //!    the reset is counted. In a frame where the main filter adds more than 3 dB of energy, the

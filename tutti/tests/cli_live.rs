@@ -16,7 +16,7 @@
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 fn tool(name: &str) -> bool {
@@ -68,6 +68,17 @@ fn stop_child(child: &mut Child, signal: &str) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// The tests of this file run one at a time: a JACK client that looks for an absent server (the
+/// `devices` test) goes through JACK's shared-memory registry and semaphores, which the other test's
+/// running server uses too; run side by side, the server lost its clients (`XRun: client =
+/// cpal_client_out was not finished`, then "Driver is not running") in 2 of 2 runs on a 2-core machine,
+/// while either test alone passes.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    // A failed test poisons the lock; the next one still runs alone.
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn jack_cmd(server: &str, prog: &str) -> Command {
@@ -376,6 +387,7 @@ fn jack_host(doc: &serde_json::Value) -> &serde_json::Value {
 
 #[test]
 fn devices_json_is_one_document_without_a_jack_server() {
+    let _serial = serial();
     require_jack();
     let server = format!("tutti_absent_{}", std::process::id());
     let doc = devices_json(&server);
@@ -445,7 +457,19 @@ fn wait_line(rx: &mpsc::Receiver<String>, want: &str) {
 
 #[test]
 fn live_chain_between_jack_ports_applies_gain_and_reports_xruns() {
+    let _serial = serial();
     require_jack();
+    // JACK's dummy driver in non-realtime mode sometimes drops every client of a fresh server on this
+    // 2-core VM ("XRun: client = cpal_client_out was not finished", then "Driver is not running"; seen
+    // in about half of the runs of 2026-11-26, with the same binary passing in between). One retry
+    // on a fresh server; a second failure fails the test with its own message.
+    if std::panic::catch_unwind(live_chain_scenario).is_err() {
+        eprintln!("live chain scenario failed once (see above); retrying on a fresh JACK server");
+        live_chain_scenario();
+    }
+}
+
+fn live_chain_scenario() {
     let dir = tempfile::tempdir().expect("temp dir");
     let jack = start_jack("live");
     let server = jack.name.clone();

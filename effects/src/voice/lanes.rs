@@ -8,6 +8,9 @@
 //! scalar (it does not vectorise a loop body this long reliably), and that loop dominated the cost of a
 //! conference leg's `hpf,ns,agc` chain.
 //!
+//! The [`Lanes`] trait abstracts this type and the AVX2 + FMA `F8` of [`super::lanes8`], so that a kernel
+//! written once compiles for both.
+//!
 //! # How
 //! `exp` and `ln` follow the scalar [`super::fastmath::exp`] and [`super::fastmath::ln`] step by step
 //! (Cody–Waite reduction with a degree-7 Taylor polynomial; exponent split with an atanh series), so the
@@ -272,35 +275,95 @@ mod imp {
 
 pub(crate) use imp::F4;
 
-impl F4 {
-    /// The four values of `s` from `k`, lanes past the end of `s` set to `pad`.
+/// The lane operations the spectral kernels are written with, so that one generic body compiles for
+/// [`F4`] (the build's baseline) and for the 8-lane AVX2 + FMA type of [`super::lanes8`].
+///
+/// Values are created through a `Token` ([`Lanes::splat`], [`Lanes::load`]): `()` for [`F4`], which every
+/// build can execute, and a proof of a run-time CPU feature check for lane types that need one. Holding a
+/// value thus proves that its instructions are available, which keeps every other operation safe.
+pub(crate) trait Lanes:
+    Copy
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::Neg<Output = Self>
+{
+    /// What creating a value needs (see the trait docs).
+    type Token: Copy;
+    /// Number of lanes (at most 8).
+    const N: usize;
+    /// All lanes `v`.
+    fn splat(t: Self::Token, v: f32) -> Self;
+    /// The first `N` values of `s` (panics when `s` is shorter: a caller bug).
+    fn load(t: Self::Token, s: &[f32]) -> Self;
+    /// Writes the lanes to the first `N` values of `s` (panics when `s` is shorter: a caller bug).
+    fn store(self, s: &mut [f32]);
+    /// Lane-wise minimum (the second operand where one is NaN).
+    fn min(self, o: Self) -> Self;
+    /// Lane-wise maximum (the second operand where one is NaN).
+    fn max(self, o: Self) -> Self;
+    /// `if self <= o { a } else { b }` per lane.
+    fn le_select(self, o: Self, a: Self, b: Self) -> Self;
+    /// `self·b + c`, with one rounding where the lane type has fused multiply-add.
+    fn madd(self, b: Self, c: Self) -> Self;
+    /// e^x per lane, as [`super::fastmath::exp`].
+    fn exp(self) -> Self;
+    /// Natural logarithm per lane of positive normal values, as [`super::fastmath::ln`].
+    fn ln(self) -> Self;
+    /// The `N` values of `s` from `k`, lanes past the end of `s` set to `pad`.
     #[inline(always)]
-    pub(crate) fn load_padded(s: &[f32], k: usize, pad: f32) -> Self {
-        match s.get(k..k + 4) {
-            Some(q) => Self::load(q),
+    fn load_padded(t: Self::Token, s: &[f32], k: usize, pad: f32) -> Self {
+        match s.get(k..k + Self::N) {
+            Some(q) => Self::load(t, q),
             None => {
-                let mut a = [pad; 4];
+                let mut a = [pad; 8];
                 let rest = &s[k.min(s.len())..];
                 a[..rest.len()].copy_from_slice(rest);
-                Self::load(&a)
+                Self::load(t, &a)
             }
         }
     }
+}
 
-    /// Writes the lanes to `s` from `k`, dropping lanes past the end of `s`.
+impl Lanes for F4 {
+    type Token = ();
+    const N: usize = 4;
     #[inline(always)]
-    pub(crate) fn store_partial(self, s: &mut [f32], k: usize) {
-        let n = s.len();
-        match s.get_mut(k..k + 4) {
-            Some(q) => self.store(q),
-            None => {
-                let mut a = [0.0; 4];
-                self.store(&mut a);
-                let rest = &mut s[k.min(n)..];
-                let m = rest.len();
-                rest.copy_from_slice(&a[..m]);
-            }
-        }
+    fn splat(_: (), v: f32) -> Self {
+        F4::splat(v)
+    }
+    #[inline(always)]
+    fn load(_: (), s: &[f32]) -> Self {
+        F4::load(s)
+    }
+    #[inline(always)]
+    fn store(self, s: &mut [f32]) {
+        F4::store(self, s)
+    }
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        F4::min(self, o)
+    }
+    #[inline(always)]
+    fn max(self, o: Self) -> Self {
+        F4::max(self, o)
+    }
+    #[inline(always)]
+    fn le_select(self, o: Self, a: Self, b: Self) -> Self {
+        F4::le_select(self, o, a, b)
+    }
+    #[inline(always)]
+    fn madd(self, b: Self, c: Self) -> Self {
+        self * b + c
+    }
+    #[inline(always)]
+    fn exp(self) -> Self {
+        F4::exp(self)
+    }
+    #[inline(always)]
+    fn ln(self) -> Self {
+        F4::ln(self)
     }
 }
 
@@ -345,11 +408,7 @@ mod tests {
         a.min(b).store(&mut o);
         assert_eq!(o, [1.0, 2.0, -2.0, 2.0]);
         let six = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        F4::load_padded(&six, 4, 9.0).store(&mut o);
+        <F4 as Lanes>::load_padded((), &six, 4, 9.0).store(&mut o);
         assert_eq!(o, [5.0, 6.0, 9.0, 9.0]);
-        let mut out = [0.0; 6];
-        F4::load(&six).store_partial(&mut out, 0);
-        F4::splat(7.0).store_partial(&mut out, 4);
-        assert_eq!(out, [1.0, 2.0, 3.0, 4.0, 7.0, 7.0]);
     }
 }

@@ -8,6 +8,8 @@ mod cng;
 mod eq;
 mod fastmath;
 mod lanes;
+#[cfg(target_arch = "x86_64")]
+mod lanes8;
 mod ns;
 pub mod scene;
 mod stft;

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealToComplex};
 
-use super::lanes::F4;
+use super::lanes::{Lanes, F4};
 use tutti_engine::{
     EngineError, Inputs, Meters, NodeArgs, NodeType, Outputs, ParamInfo, Processor, StreamConfig,
 };
@@ -255,7 +255,7 @@ impl Vad {
         let (mut lin4, mut log4) = (F4::splat(0.0), F4::splat(0.0));
         for k in (0..cnt).step_by(4) {
             // Padding with 1: adds 1 per missing lane to the linear sum (removed below) and 0 to the log sum.
-            let p = F4::load_padded(pw, k, 1.0);
+            let p = F4::load_padded((), pw, k, 1.0);
             lin4 = lin4 + p;
             log4 = log4 + p.ln();
         }

@@ -24,8 +24,12 @@
 //!   final clamp only absorbs floating-point rounding). Release: the gain recovers with a 60 ms time
 //!   constant, never above the smoothed requirement. Channels are linked.
 //!
+//! - `process` runs a second build compiled for AVX2 where `prepare` finds it (the per-sample loops eight
+//!   lanes wide, nothing fused or reordered: the same output bit for bit).
+//!
 //! # Real-time safety
-//! All buffers are sized in `prepare`; `process` is arithmetic on them.
+//! All buffers are sized in `prepare`; `process` is arithmetic on them. Its one `unsafe` call enters the
+//! AVX2 build after `prepare`'s CPU feature check.
 
 use std::sync::Arc;
 
@@ -232,6 +236,10 @@ pub struct Agc {
     idle_path: bool,
     /// Segments processed by the idle shortcut.
     idle_segments: u64,
+    /// Run `process` compiled for AVX2 (set in `prepare` where the CPU has it).
+    wide: bool,
+    /// Never take the AVX2 build (the tests compare both).
+    portable_only: bool,
     meters: Arc<Meters>,
 }
 
@@ -282,6 +290,8 @@ impl Agc {
             lim: Vec::new(),
             idle_path: true,
             idle_segments: 0,
+            wide: false,
+            portable_only: false,
             meters: Meters::new(METERS),
         }
     }
@@ -362,6 +372,7 @@ impl Agc {
     /// required gain of the last 2·(L+1) − 1 samples and of the segment is 1) the sliding minimum and every
     /// term of the moving average are 1 throughout, so their per-sample updates are skipped; the result is
     /// the same.
+    #[inline(always)]
     fn limit(
         &mut self,
         input: &tutti_engine::AudioRef<'_>,
@@ -438,6 +449,7 @@ impl Agc {
 }
 
 /// Σx² of `x` in f64 (each square is exact in f64), four running sums so the loop vectorises.
+#[inline(always)]
 fn sum_squares(x: &[f32]) -> f64 {
     let mut acc = [0.0f64; 4];
     let mut chunks = x.chunks_exact(4);
@@ -456,6 +468,7 @@ fn sum_squares(x: &[f32]) -> f64 {
 
 /// The largest magnitude in `x` (0 for an empty slice); eight running maxima so the loop vectorises
 /// (max is exact in any order).
+#[inline(always)]
 fn peak_abs(x: &[f32]) -> f32 {
     let mut m = [0.0f32; 8];
     let mut chunks = x.chunks_exact(8);
@@ -469,6 +482,7 @@ fn peak_abs(x: &[f32]) -> f32 {
 }
 
 /// The smallest value in `x` (`f32::MAX` for an empty slice), eight lanes at a time.
+#[inline(always)]
 fn min_of(x: &[f32]) -> f32 {
     let mut m = [f32::MAX; 8];
     let mut chunks = x.chunks_exact(8);
@@ -486,6 +500,7 @@ fn min_of(x: &[f32]) -> f32 {
 /// `y`. Per sample that is "write at p, read at p + 1 (mod L + 1)"; over a run where neither index wraps
 /// every read precedes the write to its slot, so the run reads all, then writes all — the same values, in
 /// loops the compiler vectorises.
+#[inline(always)]
 fn delay_apply(d: &mut [f32], p0: usize, x: &[f32], g: &[f32], lim: &[f32], y: &mut [f32], c_max: f32) {
     let w = d.len();
     let (mut p, mut j) = (p0, 0);
@@ -513,32 +528,18 @@ fn delay_apply(d: &mut [f32], p0: usize, x: &[f32], g: &[f32], lim: &[f32], y: &
     }
 }
 
-impl Processor for Agc {
-    fn name(&self) -> &'static str {
-        "agc"
+impl Agc {
+    /// [`Processor::process`] compiled for AVX2 + FMA: the per-sample loops (level, peak, gain ramp,
+    /// delay line) run eight lanes wide; no operation is fused or reordered, so the output is the same bit
+    /// for bit (tested).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn process_avx2(&mut self, inputs: &Inputs<'_>, outputs: &mut Outputs<'_>) {
+        self.process_impl(inputs, outputs);
     }
 
-    fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
-        self.rate = cfg.sample_rate;
-        self.vad = Some(Vad::decision_only(cfg.sample_rate));
-        let kc = k_weighting(f64::from(cfg.sample_rate));
-        self.kw = (0..cfg.channels)
-            .map(|_| [Biquad::new(kc[0]), Biquad::new(kc[1])])
-            .collect();
-        self.frame_len = (cfg.sample_rate / 100) as usize;
-        self.look = cfg.frames_for_ms(5.0).max(1);
-        self.delay = (0..cfg.channels).map(|_| vec![0.0; self.look + 1]).collect();
-        self.smin = SlidingMin::new(self.look + 1);
-        self.box_ring = vec![1.0; self.look + 1];
-        self.gains = vec![0.0; cfg.block_frames];
-        self.lim = vec![0.0; cfg.block_frames];
-        self.lim_release = 1.0 - (-1.0 / (0.06 * cfg.sample_rate as f32)).exp();
-        self.gain = Smoothed::new(10f32.powf(self.gain_db / 20.0), self.frame_len as u32);
-        self.reset();
-        Ok(())
-    }
-
-    fn process(&mut self, inputs: &Inputs<'_>, outputs: &mut Outputs<'_>) {
+    #[inline(always)]
+    fn process_impl(&mut self, inputs: &Inputs<'_>, outputs: &mut Outputs<'_>) {
         let input = inputs.port(0);
         let mut out = outputs.port(0);
         let frames = input.frames();
@@ -598,6 +599,47 @@ impl Processor for Agc {
         if self.t % (1 << 16) < frames as u64 {
             self.box_sum = self.box_ring.iter().map(|&v| f64::from(v)).sum();
         }
+    }
+}
+
+impl Processor for Agc {
+    fn name(&self) -> &'static str {
+        "agc"
+    }
+
+    fn prepare(&mut self, cfg: &StreamConfig) -> Result<(), EngineError> {
+        self.rate = cfg.sample_rate;
+        self.vad = Some(Vad::decision_only(cfg.sample_rate));
+        #[cfg(target_arch = "x86_64")]
+        {
+            self.wide = !self.portable_only && crate::basic::simd8::has_avx2_fma();
+        }
+        let kc = k_weighting(f64::from(cfg.sample_rate));
+        self.kw = (0..cfg.channels)
+            .map(|_| [Biquad::new(kc[0]), Biquad::new(kc[1])])
+            .collect();
+        self.frame_len = (cfg.sample_rate / 100) as usize;
+        self.look = cfg.frames_for_ms(5.0).max(1);
+        self.delay = (0..cfg.channels).map(|_| vec![0.0; self.look + 1]).collect();
+        self.smin = SlidingMin::new(self.look + 1);
+        self.box_ring = vec![1.0; self.look + 1];
+        self.gains = vec![0.0; cfg.block_frames];
+        self.lim = vec![0.0; cfg.block_frames];
+        self.lim_release = 1.0 - (-1.0 / (0.06 * cfg.sample_rate as f32)).exp();
+        self.gain = Smoothed::new(10f32.powf(self.gain_db / 20.0), self.frame_len as u32);
+        self.reset();
+        Ok(())
+    }
+
+    #[allow(unsafe_code)]
+    fn process(&mut self, inputs: &Inputs<'_>, outputs: &mut Outputs<'_>) {
+        #[cfg(target_arch = "x86_64")]
+        if self.wide {
+            // SAFETY: `wide` is only set in `prepare` where the CPU has AVX2 and FMA, the only requirement
+            // of `process_avx2`.
+            return unsafe { self.process_avx2(inputs, outputs) };
+        }
+        self.process_impl(inputs, outputs);
     }
 
     fn reset(&mut self) {
@@ -719,6 +761,39 @@ mod tests {
             fast.idle_segments
         );
         assert_eq!(slow.idle_segments, 0);
+        assert!(a[0][0].iter().any(|y| y.abs() > 0.85), "the limiter was reached");
+        for (c, (x, y)) in a[0].iter().zip(&b[0]).enumerate() {
+            if let Some(i) = x.iter().zip(y).position(|(p, q)| p.to_bits() != q.to_bits()) {
+                panic!("channel {c} differs first at sample {i}: {} vs {}", x[i], y[i]);
+            }
+        }
+    }
+
+    /// The AVX2 build of `process` gives the same samples, bit for bit, as the baseline build (speech-like
+    /// bursts that drive the gain and the limiter, stereo, an odd block length).
+    #[test]
+    fn wide_and_portable_builds_are_identical() {
+        use tutti_engine::render_offline;
+        let cfg = StreamConfig::with_frames(16_000, 2, 250).expect("valid configuration");
+        let mut noise = xorshift_noise(0x0123_4567_89ab_cdef);
+        let sig: Vec<f32> = (0..16_000 * 5)
+            .map(|i| {
+                let level = [0.01, 0.3, 0.002, 1.2][(i / 6000) % 4];
+                let voiced = (i as f32 * 0.05).sin() * (i as f32 * 0.0011).sin().abs();
+                level * voiced + 0.001 * noise()
+            })
+            .collect();
+        let other: Vec<f32> = sig.iter().map(|x| 0.5 * x).collect();
+        let inputs = vec![vec![sig, other]];
+        let mut wide = Agc::new();
+        let a = render_offline(&mut wide, &cfg, &inputs).expect("renders");
+        let mut base = Agc::new();
+        base.portable_only = true;
+        let b = render_offline(&mut base, &cfg, &inputs).expect("renders");
+        assert!(!base.wide);
+        if !wide.wide {
+            eprintln!("no AVX2+FMA on this CPU: only the baseline build runs here");
+        }
         assert!(a[0][0].iter().any(|y| y.abs() > 0.85), "the limiter was reached");
         for (c, (x, y)) in a[0].iter().zip(&b[0]).enumerate() {
             if let Some(i) = x.iter().zip(y).position(|(p, q)| p.to_bits() != q.to_bits()) {

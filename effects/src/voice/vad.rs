@@ -44,6 +44,8 @@ pub struct Vad {
     fill: usize,
     window: Arc<[f32]>,
     win_acf_inv: Arc<[f32]>,
+    /// Σw² of `window` (its power, for the band level).
+    w_pow: f32,
     fwd: Arc<dyn RealToComplex<f32>>,
     inv: Arc<dyn ComplexToReal<f32>>,
     time: Vec<f32>,
@@ -89,6 +91,20 @@ impl std::fmt::Debug for Vad {
     }
 }
 
+/// Σx² in eight interleaved partial sums (vectorises; a sequential sum does not).
+#[inline]
+fn sum_squares(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += v * v;
+        }
+    }
+    let tail: f32 = chunks.remainder().iter().map(|v| v * v).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
 impl Vad {
     /// A detector for `sample_rate` Hz (any rate from 8 to 48 kHz).
     pub fn new(sample_rate: u32) -> Self {
@@ -127,6 +143,7 @@ impl Vad {
             frame_len,
             hist: vec![0.0; win_len],
             fill: 0,
+            w_pow: window.iter().map(|w| w * w).sum(),
             window,
             win_acf_inv,
             time: fwd.make_input_vec(),
@@ -223,7 +240,7 @@ impl Vad {
     fn analyse(&mut self) {
         let n = self.frame_len;
         let newest = &self.hist[n..];
-        let ms = newest.iter().map(|x| x * x).sum::<f32>() / n as f32;
+        let ms = sum_squares(newest) / n as f32;
         let level_dbfs = 10.0 * (ms + 1e-12).log10();
         if level_dbfs <= SPEECH_FLOOR_DBFS {
             // Below the floor no frame is speech: the band level is the full-band level, no spectrum.
@@ -239,7 +256,7 @@ impl Vad {
             .fwd
             .process_with_scratch(&mut self.time, &mut self.spec, &mut self.scratch);
         let fft_n = self.time.len() as f32;
-        let w_pow: f32 = self.window.iter().map(|w| w * w).sum();
+        let w_pow = self.w_pow;
         // Band energy as a mean-square level (Parseval: Σ|X|² over positive bins ≈ N·Σx²w² / 2).
         let (b0, b1) = self.band;
         let band: f32 = self.spec[b0..=b1].iter().map(Complex32::norm_sqr).sum();

@@ -465,10 +465,15 @@ impl Canceller {
             &self.grad,
             &mut self.kal_scratch,
         );
-        self.main
-            .constrain_next(&mut self.fft, &mut self.spec, &mut self.tbuf);
-        self.shadow
-            .constrain_next(&mut self.fft, &mut self.spec, &mut self.tbuf);
+        for f in [&mut self.main, &mut self.shadow] {
+            f.constrain_next(
+                &mut self.fft,
+                &mut self.spec,
+                &mut self.tbuf,
+                &self.hist,
+                self.bulk,
+            );
+        }
     }
 
     fn copy_rules(&mut self, ey: f32, em: f32, es: f32, far_active: bool) {

@@ -19,11 +19,14 @@
 //!
 //! The per-bin loops over all partitions (outputs, power sums, Kalman and NLMS updates) run in
 //! [`super::kernels`] on structure-of-arrays spectra (AVX2/FMA where the CPU has it, a portable build
-//! otherwise); the main and shadow outputs are computed in one pass over the far-end history
-//! ([`PartitionedFilter::output_pair`]), and so are both updates, which also carry the Kalman innovation
-//! power `Σ_p P_p|X_p|²` over to the next frame (all but its newest partition). The far-end power sum
-//! with geometric partition weights moves on by one partition per frame
-//! ([`FarHistory::power_sum_step`]); both fall back to full sums after a change of alignment.
+//! otherwise). Both updates run in one pass over the far-end history, which also carries the Kalman
+//! innovation power `Σ_p P_p|X_p|²` and both filters' outputs `Σ_p W_p·X_p` over to the next frame (all
+//! but its newest partition: today's partition `p − 1` is tomorrow's `p`), so the next frame's outputs
+//! ([`PartitionedFilter::output_pair`]) only add the newest partition; the round-robin constraint moves
+//! the carried output by its change. The far-end power sum with geometric partition weights moves on by
+//! one partition per frame ([`FarHistory::power_sum_step`]). After a change of alignment or of the
+//! coefficients outside an update (copy rules, resets) and in frames without an update, the full sums
+//! are computed in one pass.
 //!
 //! # Real-time safety
 //! All buffers are sized in `new`; the methods are arithmetic over preallocated slices and FFTs with
@@ -33,7 +36,7 @@ use std::sync::Arc;
 
 use realfft::num_complex::Complex;
 
-use super::kernels::{KalmanStep, NlmsStep, Ring, Simd};
+use super::kernels::{Carry, KalmanStep, NlmsStep, Ring, Simd};
 
 /// Forward and inverse real FFTs of one (even) size with preallocated scratch.
 ///
@@ -229,9 +232,13 @@ pub(super) struct PartitionedFilter {
     /// `Σ_{p ≥ 1} P_p·|X_p|²` for the frame after the last update, and the history count and bulk delay
     /// it holds for (`None` after anything that changed the variances or the alignment).
     phi_next: Vec<f32>,
-    /// Scratch of `adapt_pair`: the far-end powers of the previous partition.
-    pw_prev: Vec<f32>,
     phi_for: Option<(u64, usize)>,
+    /// `Σ_{p ≥ 1} W_p·X_{p−1}` for the frame after the last update (the next output but its newest
+    /// partition), real and imaginary parts, and the history count and bulk delay it holds for (`None`
+    /// after anything but an update or a constraint changed the coefficients, or the alignment).
+    next_re: Vec<f32>,
+    next_im: Vec<f32>,
+    next_for: Option<(u64, usize)>,
     next_constrain: usize,
     simd: Simd,
 }
@@ -263,22 +270,19 @@ impl PartitionedFilter {
             g_re: vec![0.0; bins],
             g_im: vec![0.0; bins],
             phi_next: vec![0.0; bins],
-            pw_prev: vec![0.0; bins],
             phi_for: None,
+            next_re: vec![0.0; bins],
+            next_im: vec![0.0; bins],
+            next_for: None,
             next_constrain: 0,
             simd: Simd::detect(),
         }
     }
 
-    /// Echo estimate spectrum for bulk delay `delay` frames.
-    #[allow(dead_code)] // the canceller uses `output_pair`; kept as the one-filter form
-    pub fn output(&self, far: &FarHistory, delay: usize, out: &mut [Complex<f32>]) {
-        self.simd
-            .output(&far.ring(delay), self.parts, &self.re, &self.im, out);
-    }
-
-    /// [`Self::output`] of two filters of the same size (`a` into `out_a`, `b` into `out_b`), reading
-    /// the far-end spectra once.
+    /// Echo estimate spectra `Σ_p W_p·X_{d+p}` for bulk delay `d = delay` frames of two filters of the
+    /// same size (`a` into `out_a`, `b` into `out_b`): from the sums carried over by the last
+    /// [`Self::adapt_pair`] plus the newest partition when both still hold for this frame and delay,
+    /// else in one pass over the far-end spectra.
     pub fn output_pair(
         a: &PartitionedFilter,
         b: &PartitionedFilter,
@@ -288,6 +292,22 @@ impl PartitionedFilter {
         out_b: &mut [Complex<f32>],
     ) {
         debug_assert_eq!(a.parts, b.parts, "filters of the same size");
+        let want = Some((far.count.wrapping_sub(1), delay));
+        if a.next_for == want && b.next_for == want {
+            let (xr, xi) = far.ring(delay).rows(0);
+            let bins = a.bins;
+            for (f, out) in [(a, &mut *out_a), (b, &mut *out_b)] {
+                let (wr, wi) = (&f.re[..bins], &f.im[..bins]);
+                let (nr, ni) = (&f.next_re[..bins], &f.next_im[..bins]);
+                for k in 0..bins {
+                    out[k] = Complex::new(
+                        nr[k] + wr[k] * xr[k] - wi[k] * xi[k],
+                        ni[k] + wr[k] * xi[k] + wi[k] * xr[k],
+                    );
+                }
+            }
+            return;
+        }
         a.simd.output2(
             &far.ring(delay),
             a.parts,
@@ -299,7 +319,8 @@ impl PartitionedFilter {
     }
 
     /// Updates both filters in one pass over the far-end spectra: `main` by the Kalman rule, `shadow` by
-    /// exponentially weighted NLMS.
+    /// exponentially weighted NLMS; the pass also sums both filters' next outputs but for their newest
+    /// partition (see [`Self::output_pair`]).
     ///
     /// Kalman: `e` is the main error spectrum (FFT of `[0, e]`); `noise` the near-end + noise PSD estimate
     /// (same scale as `|E|²`); `a2` the state transition factor `A²`; `mu` an extra step factor (≤ 1);
@@ -363,14 +384,27 @@ impl PartitionedFilter {
             &step,
             (&mut shadow.re, &mut shadow.im),
             &nlms,
-            &mut main.phi_next,
-            &mut main.pw_prev,
+            &mut Carry {
+                phi_next: &mut main.phi_next,
+                main: (&mut main.next_re, &mut main.next_im),
+                shadow: (&mut shadow.next_re, &mut shadow.next_im),
+            },
         );
         main.phi_for = Some((far.count, delay));
+        main.next_for = Some((far.count, delay));
+        shadow.next_for = Some((far.count, delay));
     }
 
-    /// Projects partition `p` (round-robin) onto `N = size/2` causal taps.
-    pub fn constrain_next(&mut self, fft: &mut Fft, spec: &mut [Complex<f32>], time: &mut [f32]) {
+    /// Projects partition `p` (round-robin) onto `N = size/2` causal taps, and moves the carried next
+    /// output (if it holds for the far-end history `far` at bulk delay `delay`) by the change.
+    pub fn constrain_next(
+        &mut self,
+        fft: &mut Fft,
+        spec: &mut [Complex<f32>],
+        time: &mut [f32],
+        far: &FarHistory,
+        delay: usize,
+    ) {
         let p = self.next_constrain;
         self.next_constrain = (self.next_constrain + 1) % self.parts;
         let b = self.bins;
@@ -384,6 +418,16 @@ impl PartitionedFilter {
             *t = if i < n { *t * scale } else { 0.0 };
         }
         fft.forward(time, spec);
+        if p > 0 && self.next_for == Some((far.count, delay)) {
+            // Next frame, partition `p` meets today's `p − 1`.
+            let (xr, xi) = far.ring(delay).rows(p - 1);
+            for k in 0..b {
+                let dr = spec[k].re - self.re[p * b + k];
+                let di = spec[k].im - self.im[p * b + k];
+                self.next_re[k] += dr * xr[k] - di * xi[k];
+                self.next_im[k] += dr * xi[k] + di * xr[k];
+            }
+        }
         for k in 0..b {
             self.re[p * b + k] = spec[k].re;
             self.im[p * b + k] = spec[k].im;
@@ -394,6 +438,7 @@ impl PartitionedFilter {
     /// filling with zeros, for a change of the bulk delay by `k` frames.
     pub fn shift(&mut self, k: isize) {
         self.phi_for = None;
+        self.next_for = None;
         let b = self.bins;
         let n = self.parts as isize;
         if k == 0 {
@@ -427,10 +472,13 @@ impl PartitionedFilter {
         }
     }
 
-    /// Copies the coefficients (not the Kalman state) of `other`.
+    /// Copies the coefficients (not the Kalman state) of `other`, and its carried next output.
     pub fn copy_coeffs_from(&mut self, other: &PartitionedFilter) {
         self.re.copy_from_slice(&other.re);
         self.im.copy_from_slice(&other.im);
+        self.next_re.copy_from_slice(&other.next_re);
+        self.next_im.copy_from_slice(&other.next_im);
+        self.next_for = other.next_for;
     }
 
     /// Sets the Kalman state-error variance to `scale` times the prior (after a reset or copy).
@@ -447,6 +495,7 @@ impl PartitionedFilter {
     pub fn clear(&mut self) {
         self.re.fill(0.0);
         self.im.fill(0.0);
+        self.next_for = None;
         self.set_variance(1.0);
         self.next_constrain = 0;
     }
@@ -490,7 +539,9 @@ mod tests {
             fft.forward(&frame, &mut spec);
             far.push(&spec);
             prev = cur.to_vec();
-            f.output(&far, 0, &mut spec);
+            let mut other = vec![Complex::default(); bins];
+            PartitionedFilter::output_pair(&f, &f, &far, 0, &mut spec, &mut other);
+            assert_eq!(spec, other, "the same filter twice");
             fft.inverse(&mut spec, &mut y);
             for i in 0..n {
                 let idx = t * n + i;
@@ -622,6 +673,68 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The outputs from the sums carried by `adapt_pair` (moved by the round-robin constraint, and across
+    /// a copy of coefficients) equal a full pass over the history, frame after frame.
+    #[test]
+    fn carried_output_equals_the_full_pass() {
+        let (n, parts, delay) = (16, 5, 2);
+        let bins = n + 1;
+        let mut seed = 0x5eed_f00du32;
+        let mut fft = Fft::new(2 * n);
+        let mut far = FarHistory::new(delay + parts + 2, bins);
+        let mk = || PartitionedFilter::new(parts, bins, 0.5, 1.0);
+        let (mut main, mut shadow) = (mk(), mk());
+        let noise = vec![1e-3; bins];
+        let mut phi = vec![0.0; bins];
+        let mut spec = vec![Complex::default(); bins];
+        let mut time = vec![0.0; 2 * n];
+        let (mut a, mut b) = (vec![Complex::default(); bins], vec![Complex::default(); bins]);
+        let (mut fa, mut fb) = (a.clone(), b.clone());
+        let mut carried = 0;
+        for t in 0..20 {
+            far.push(&noise_spectrum(bins, &mut seed));
+            PartitionedFilter::output_pair(&main, &shadow, &far, delay, &mut a, &mut b);
+            let want = Some((far.count() - 1, delay));
+            if main.next_for == want && shadow.next_for == want {
+                carried += 1;
+            }
+            let (mut m2, mut s2) = (mk(), mk());
+            m2.copy_coeffs_from(&main);
+            s2.copy_coeffs_from(&shadow);
+            m2.next_for = None;
+            PartitionedFilter::output_pair(&m2, &s2, &far, delay, &mut fa, &mut fb);
+            for k in 0..bins {
+                for (g, w, what) in [(a[k], fa[k], "main"), (b[k], fb[k], "shadow")] {
+                    assert!(
+                        (g - w).norm() <= 1e-4 * (1.0 + w.norm()),
+                        "frame {t} {what} bin {k}: {g} vs {w}"
+                    );
+                }
+            }
+            let e = noise_spectrum(bins, &mut seed);
+            let g = noise_spectrum(bins, &mut seed);
+            PartitionedFilter::adapt_pair(
+                &mut main,
+                &mut shadow,
+                &far,
+                delay,
+                &e,
+                &noise,
+                0.99,
+                0.5,
+                1e-9,
+                &g,
+                &mut phi,
+            );
+            main.constrain_next(&mut fft, &mut spec, &mut time, &far, delay);
+            shadow.constrain_next(&mut fft, &mut spec, &mut time, &far, delay);
+            if t % 7 == 3 {
+                main.copy_coeffs_from(&shadow);
+            }
+        }
+        assert_eq!(carried, 19, "every frame after the first used the carried sums");
     }
 
     #[test]

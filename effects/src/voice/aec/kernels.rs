@@ -1,18 +1,21 @@
 //! Vector kernels of the partitioned frequency-domain filters (the inner loops of [`super::filter`]).
 //!
 //! # What
-//! - [`Simd::output`] / [`Simd::output2`]: the echo estimate `Ŷ(k) = Σ_p W_p(k)·X_p(k)` of one filter or of
-//!   two filters (main and shadow) reading the far-end spectra once;
+//! - [`Simd::output2`]: the echo estimates `Ŷ(k) = Σ_p W_p(k)·X_p(k)` of two filters (main and shadow)
+//!   reading the far-end spectra once;
 //! - [`Simd::power_sum`]: `Σ_p w_p·|X_p(k)|²` with one weight per partition;
 //! - [`Simd::var_power_sum`]: `Σ_p P_p(k)·|X_p(k)|²` with per-bin weights (the Kalman innovation power);
 //! - [`Simd::adapt_pair`]: the Kalman update of the main filter (coefficients and state-error variance)
 //!   and the NLMS update of the shadow filter in one pass, which also yields the next frame's innovation
-//!   power but for its first partition.
+//!   power and both filters' next outputs but for their first partition ([`Carry`]): the history moves
+//!   by one frame, so the row `X_{p−1}` read for partition `p − 1` meets the updated `W_p` next frame, and
+//!   the next frame's output pass over the whole filter (memory-bound: both filters and the history
+//!   streamed through the cache once more) shrinks to its newest partition.
 //!
 //! # How
 //! Spectra are stored as structure of arrays (real and imaginary parts in separate rows of `bins` floats), so every operation is a lane-wise loop over bins. The sums over partitions keep their
 //! accumulators for a block of bins in registers while they walk the partitions (no load/store of the
-//! accumulators per partition); the updates walk one partition row at a time. Each kernel is written once
+//! accumulators per partition), and so does the update pass with its carried sums. Each kernel is written once
 //! in plain Rust on fixed-size blocks that LLVM turns into vector instructions, and compiled twice: for the
 //! build's baseline (SSE2 on x86-64) and, on x86-64 CPUs that have them, with AVX2 + FMA enabled (8-wide
 //! fused multiply-adds), chosen by [`Simd::detect`] once when the filter is built (as in
@@ -50,7 +53,7 @@ pub(super) struct Ring<'a> {
     pub first: usize,
 }
 
-impl Ring<'_> {
+impl<'a> Ring<'a> {
     /// Offset of partition `p`'s row (`p < slots`).
     #[inline(always)]
     fn off(&self, p: usize) -> usize {
@@ -64,7 +67,7 @@ impl Ring<'_> {
 
     /// Rows `(re, im)` of partition `p`, `bins` long.
     #[inline(always)]
-    pub(super) fn rows(&self, p: usize) -> (&[f32], &[f32]) {
+    pub(super) fn rows(&self, p: usize) -> (&'a [f32], &'a [f32]) {
         let o = self.off(p);
         let b = self.bins;
         (&self.re[o..o + b], &self.im[o..o + b])
@@ -83,63 +86,12 @@ pub(super) struct KalmanStep<'a> {
     pub a2: f32,
 }
 
-/// Block of bins summed over the partitions in registers by the one-filter output.
-const BLK1: usize = 32;
-/// Block of bins of the two-filter output (twice the accumulators).
+/// Block of bins of the two-filter output (four accumulators per lane).
 const BLK2: usize = 16;
 /// Block of bins of the power sums (one accumulator per lane).
 const BLKP: usize = 64;
 /// The vector width the blocks fall back to before the scalar tail.
 const VEC: usize = 8;
-
-#[inline(always)]
-fn output_block<const F: bool, const B: usize>(
-    ring: &Ring,
-    parts: usize,
-    wr: &[f32],
-    wi: &[f32],
-    k0: usize,
-    out: &mut [Complex<f32>],
-) {
-    let b = ring.bins;
-    let mut ar = [0f32; B];
-    let mut ai = [0f32; B];
-    for p in 0..parts {
-        let o = ring.off(p) + k0;
-        let xr: &[f32; B] = ring.re[o..o + B].try_into().expect("B floats");
-        let xi: &[f32; B] = ring.im[o..o + B].try_into().expect("B floats");
-        let w = p * b + k0;
-        let cr: &[f32; B] = wr[w..w + B].try_into().expect("B floats");
-        let ci: &[f32; B] = wi[w..w + B].try_into().expect("B floats");
-        for l in 0..B {
-            ar[l] = madd::<F>(cr[l], xr[l], ar[l]);
-            ar[l] = madd::<F>(-ci[l], xi[l], ar[l]);
-            ai[l] = madd::<F>(cr[l], xi[l], ai[l]);
-            ai[l] = madd::<F>(ci[l], xr[l], ai[l]);
-        }
-    }
-    for l in 0..B {
-        out[k0 + l] = Complex::new(ar[l], ai[l]);
-    }
-}
-
-#[inline(always)]
-fn output_impl<const F: bool>(ring: &Ring, parts: usize, wr: &[f32], wi: &[f32], out: &mut [Complex<f32>]) {
-    let b = ring.bins;
-    let mut k = 0;
-    while k + BLK1 <= b {
-        output_block::<F, BLK1>(ring, parts, wr, wi, k, out);
-        k += BLK1;
-    }
-    while k + VEC <= b {
-        output_block::<F, VEC>(ring, parts, wr, wi, k, out);
-        k += VEC;
-    }
-    while k < b {
-        output_block::<F, 1>(ring, parts, wr, wi, k, out);
-        k += 1;
-    }
-}
 
 /// Coefficients `(re, im)` of a filter, `parts · bins` floats each.
 type Coeffs<'a> = (&'a [f32], &'a [f32]);
@@ -281,11 +233,24 @@ pub(super) struct NlmsStep<'a> {
 /// Coefficients `(re, im)` of a filter to update, `parts · bins` floats each.
 type CoeffsMut<'a> = (&'a mut [f32], &'a mut [f32]);
 
+/// What one update pass carries over to the next frame (rows of `bins` values), all but the next
+/// frame's first partition (its far-end frame is not known yet; the caller adds it).
+pub(super) struct Carry<'a> {
+    /// `Σ_{p ≥ 1} P'_p(k)·|X_{p−1}(k)|²` (the next innovation power).
+    pub phi_next: &'a mut [f32],
+    /// `Σ_{p ≥ 1} W'_p(k)·X_{p−1}(k)` of the main filter, real and imaginary parts.
+    pub main: CoeffsMut<'a>,
+    /// The same for the shadow filter.
+    pub shadow: CoeffsMut<'a>,
+}
+
 /// The Kalman update of the main filter and the NLMS update of the shadow filter in one pass over the
-/// far-end spectra; also accumulates `phi_next(k) = Σ_{p ≥ 1} P'_p(k)·|X_{p−1}(k)|²` with the updated
-/// variances `P'`, which is next frame's innovation power without its first partition (the history
-/// moves by one frame: today's partition `p − 1` is tomorrow's `p`).
+/// far-end spectra; also accumulates the [`Carry`] with the updated variances `P'` and coefficients `W'`
+/// (the history moves by one frame: today's partition `p − 1` is tomorrow's `p`). Walks a block of bins
+/// through all partitions at a time, so the carried sums and the previous partition's spectrum stay in
+/// registers.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn adapt_pair_impl<const F: bool>(
     ring: &Ring,
     parts: usize,
@@ -294,60 +259,165 @@ fn adapt_pair_impl<const F: bool>(
     s: &KalmanStep,
     shadow: CoeffsMut,
     n: &NlmsStep,
-    phi_next: &mut [f32],
-    pw_prev: &mut [f32],
+    c: &mut Carry,
 ) {
     let b = ring.bins;
-    let q = 1.0 - s.a2;
-    let (phi, er, ei) = (&s.phi[..b], &s.er[..b], &s.ei[..b]);
-    let (gr, gi) = (&n.gr[..b], &n.gi[..b]);
-    let phi_next = &mut phi_next[..b];
-    phi_next.fill(0.0);
-    let rows = main
-        .0
-        .chunks_exact_mut(b)
-        .zip(main.1.chunks_exact_mut(b))
-        .zip(var.chunks_exact_mut(b))
-        .zip(shadow.0.chunks_exact_mut(b).zip(shadow.1.chunks_exact_mut(b)))
-        .take(parts);
-    let pw_prev = &mut pw_prev[..b];
-    for (p, (((wr, wi), v), (sr, si))) in rows.enumerate() {
-        let (xr, xi) = ring.rows(p);
-        let w = n.step[p];
-        // Next frame, partition `p` holds today's `p − 1`, whose powers `pw_prev` kept (partition 0 holds
-        // the frame yet to come, added by the caller).
-        let keep = if p > 0 { 1.0 } else { 0.0 };
-        for k in 0..b {
-            let pw = madd::<F>(xr[k], xr[k], xi[k] * xi[k]);
-            let g = v[k] * phi[k];
-            let gkr = g * er[k];
-            let gki = g * ei[k];
-            let nr = madd::<F>(xi[k], gki, madd::<F>(xr[k], gkr, wr[k]));
-            let ni = madd::<F>(-xi[k], gkr, madd::<F>(xr[k], gki, wi[k]));
-            wr[k] = nr;
-            wi[k] = ni;
-            let t = madd::<F>(-g, pw, 1.0);
-            let vp = v[k] * if t > 0.0 { t } else { 0.0 };
+    // The bounds every access of `adapt_cols` relies on (checked once here, not per load).
+    let rows = parts * b;
+    assert!(
+        parts <= ring.slots
+            && ring.re.len() >= ring.slots * b
+            && ring.im.len() >= ring.slots * b
+            && main.0.len() >= rows
+            && main.1.len() >= rows
+            && var.len() >= rows
+            && shadow.0.len() >= rows
+            && shadow.1.len() >= rows
+            && n.step.len() >= parts
+            && [s.phi, s.er, s.ei, n.gr, n.gi].iter().all(|r| r.len() >= b)
+            && [&*c.phi_next, &*c.main.0, &*c.main.1, &*c.shadow.0, &*c.shadow.1]
+                .iter()
+                .all(|r| r.len() >= b),
+        "adapt_pair: rows shorter than parts × bins"
+    );
+    let mut cols = Cols {
+        ring,
+        parts,
+        main,
+        var,
+        shadow,
+        step: &n.step[..parts],
+        g: (&n.gr[..b], &n.gi[..b]),
+    };
+    let mut k = 0;
+    while k + VEC <= b {
+        // SAFETY: `k + VEC <= bins`; the row lengths were asserted above.
+        unsafe { adapt_cols::<F, VEC>(k, &mut cols, s, c) };
+        k += VEC;
+    }
+    while k < b {
+        // SAFETY: as above, `k + 1 <= bins`.
+        unsafe { adapt_cols::<F, 1>(k, &mut cols, s, c) };
+        k += 1;
+    }
+}
+
+/// The rows [`adapt_pair_impl`] walks.
+struct Cols<'r> {
+    ring: &'r Ring<'r>,
+    parts: usize,
+    main: CoeffsMut<'r>,
+    var: &'r mut [f32],
+    shadow: CoeffsMut<'r>,
+    /// The shadow's NLMS step per partition.
+    step: &'r [f32],
+    /// The shadow's per-bin gradient factor `g`.
+    g: Coeffs<'r>,
+}
+
+/// `B` floats of `s` from `k0` on, as an array, without a bounds check.
+///
+/// # Safety
+/// `k0 + B <= s.len()`.
+#[inline(always)]
+unsafe fn load<const B: usize>(s: &[f32], k0: usize) -> [f32; B] {
+    debug_assert!(k0 + B <= s.len(), "load in bounds");
+    // SAFETY: the caller guarantees `k0 + B <= s.len()`; `[f32; B]` has no alignment beyond f32's and
+    // the read is unaligned.
+    unsafe { std::ptr::read_unaligned(s.as_ptr().add(k0).cast::<[f32; B]>()) }
+}
+
+/// Writes `v` to `s[k0..k0 + B]` without a bounds check.
+///
+/// # Safety
+/// `k0 + B <= s.len()`.
+#[inline(always)]
+unsafe fn store<const B: usize>(s: &mut [f32], k0: usize, v: &[f32; B]) {
+    debug_assert!(k0 + B <= s.len(), "store in bounds");
+    // SAFETY: as in `load`; `v` is a local array, so the ranges do not overlap.
+    unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), s.as_mut_ptr().add(k0), B) }
+}
+
+/// Bins `k0..k0 + B` of every partition of [`adapt_pair_impl`].
+///
+/// # Safety
+/// `k0 + B <= bins` and the row lengths [`adapt_pair_impl`] asserts.
+#[inline(always)]
+unsafe fn adapt_cols<const F: bool, const B: usize>(k0: usize, r: &mut Cols, s: &KalmanStep, c: &mut Carry) {
+    let b = r.ring.bins;
+    // SAFETY (every `load`/`store` below): per-bin rows are read at `k0..k0 + B ≤ bins`; partition rows
+    // at `p·bins + k0` with `p < parts` (filter rows hold `parts·bins`) or at `ring.off(p) + k0` with
+    // `ring.off(p) ≤ (slots − 1)·bins` (the ring holds `slots·bins`), as the caller asserted.
+    let (a2, q) = (s.a2, 1.0 - s.a2);
+    let (phi, er, ei) = unsafe { (load::<B>(s.phi, k0), load::<B>(s.er, k0), load::<B>(s.ei, k0)) };
+    let (gr, gi) = unsafe { (load::<B>(r.g.0, k0), load::<B>(r.g.1, k0)) };
+    // Carried sums, and the previous partition's far-end spectrum and power (zero before the first:
+    // its terms belong to the frame yet to come).
+    let (mut phi_next, mut ymr, mut ymi, mut ysr, mut ysi) =
+        ([0f32; B], [0f32; B], [0f32; B], [0f32; B], [0f32; B]);
+    let (mut pr, mut pi, mut ppw) = ([0f32; B], [0f32; B], [0f32; B]);
+    for p in 0..r.parts {
+        let o = r.ring.off(p) + k0;
+        let (xr, xi) = unsafe { (load::<B>(r.ring.re, o), load::<B>(r.ring.im, o)) };
+        let o = p * b + k0;
+        let (mut wr, mut wi, mut v) = unsafe {
+            (
+                load::<B>(r.main.0, o),
+                load::<B>(r.main.1, o),
+                load::<B>(r.var, o),
+            )
+        };
+        let (mut sr, mut si) = unsafe { (load::<B>(r.shadow.0, o), load::<B>(r.shadow.1, o)) };
+        // SAFETY: `p < parts ≤ step.len()`.
+        let w = unsafe { *r.step.get_unchecked(p) };
+        let mut pw = [0f32; B];
+        for l in 0..B {
+            pw[l] = madd::<F>(xr[l], xr[l], xi[l] * xi[l]);
+            let gk = v[l] * phi[l];
+            let gkr = gk * er[l];
+            let gki = gk * ei[l];
+            let nr = madd::<F>(xi[l], gki, madd::<F>(xr[l], gkr, wr[l]));
+            let ni = madd::<F>(-xi[l], gkr, madd::<F>(xr[l], gki, wi[l]));
+            wr[l] = nr;
+            wi[l] = ni;
+            let t = madd::<F>(-gk, pw[l], 1.0);
+            let vp = v[l] * if t > 0.0 { t } else { 0.0 };
             let w2 = madd::<F>(nr, nr, ni * ni);
-            let vn = madd::<F>(s.a2, vp, madd::<F>(q, w2, 1e-12));
-            v[k] = vn;
-            phi_next[k] = madd::<F>(keep * vn, pw_prev[k], phi_next[k]);
-            pw_prev[k] = pw;
+            let vn = madd::<F>(a2, vp, madd::<F>(q, w2, 1e-12));
+            v[l] = vn;
+            phi_next[l] = madd::<F>(vn, ppw[l], phi_next[l]);
             // conj(X)·g = (xr − j·xi)(gr + j·gi)
-            sr[k] = madd::<F>(w, madd::<F>(xr[k], gr[k], xi[k] * gi[k]), sr[k]);
-            si[k] = madd::<F>(w, madd::<F>(xr[k], gi[k], -(xi[k] * gr[k])), si[k]);
+            let snr = madd::<F>(w, madd::<F>(xr[l], gr[l], xi[l] * gi[l]), sr[l]);
+            let sni = madd::<F>(w, madd::<F>(xr[l], gi[l], -(xi[l] * gr[l])), si[l]);
+            sr[l] = snr;
+            si[l] = sni;
+            // Next frame's outputs: W'_p·X_{p−1}.
+            ymr[l] = madd::<F>(nr, pr[l], madd::<F>(-ni, pi[l], ymr[l]));
+            ymi[l] = madd::<F>(nr, pi[l], madd::<F>(ni, pr[l], ymi[l]));
+            ysr[l] = madd::<F>(snr, pr[l], madd::<F>(-sni, pi[l], ysr[l]));
+            ysi[l] = madd::<F>(snr, pi[l], madd::<F>(sni, pr[l], ysi[l]));
         }
+        unsafe {
+            store(r.main.0, o, &wr);
+            store(r.main.1, o, &wi);
+            store(r.var, o, &v);
+            store(r.shadow.0, o, &sr);
+            store(r.shadow.1, o, &si);
+        }
+        (pr, pi, ppw) = (xr, xi, pw);
+    }
+    unsafe {
+        store(c.phi_next, k0, &phi_next);
+        store(c.main.0, k0, &ymr);
+        store(c.main.1, k0, &ymi);
+        store(c.shadow.0, k0, &ysr);
+        store(c.shadow.1, k0, &ysi);
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx {
     use super::*;
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn output(ring: &Ring, parts: usize, wr: &[f32], wi: &[f32], out: &mut [Complex<f32>]) {
-        output_impl::<true>(ring, parts, wr, wi, out);
-    }
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn output2(
@@ -376,10 +446,9 @@ mod avx {
         s: &KalmanStep,
         shadow: CoeffsMut,
         n: &NlmsStep,
-        phi_next: &mut [f32],
-        pw_prev: &mut [f32],
+        c: &mut Carry,
     ) {
-        adapt_pair_impl::<true>(ring, parts, main, var, s, shadow, n, phi_next, pw_prev);
+        adapt_pair_impl::<true>(ring, parts, main, var, s, shadow, n, c);
     }
 }
 
@@ -404,18 +473,8 @@ impl Simd {
         Self { avx2_fma: false }
     }
 
-    /// `out(k) = Σ_{p<parts} W_p(k)·X_p(k)` for coefficients `(wr, wi)` (`parts` rows of `bins`).
-    pub fn output(self, ring: &Ring, parts: usize, wr: &[f32], wi: &[f32], out: &mut [Complex<f32>]) {
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2_fma {
-            // SAFETY: the CPU supports AVX2 and FMA (checked in `detect`), the only requirement of the
-            // `#[target_feature]` function; its body is safe code.
-            return unsafe { avx::output(ring, parts, wr, wi, out) };
-        }
-        output_impl::<false>(ring, parts, wr, wi, out);
-    }
-
-    /// [`Self::output`] of two filters `wa` and `wb` over the same far-end spectra.
+    /// `out_a(k) = Σ_{p<parts} Wa_p(k)·X_p(k)` and the same for `wb` into `out_b`, reading the far-end
+    /// spectra once (coefficients: `parts` rows of `bins`, real and imaginary parts).
     pub fn output2(
         self,
         ring: &Ring,
@@ -427,7 +486,8 @@ impl Simd {
     ) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2_fma {
-            // SAFETY: as in `output`.
+            // SAFETY: the CPU supports AVX2 and FMA (checked in `detect`), the only requirement of the
+            // `#[target_feature]` function; its body is safe code.
             return unsafe { avx::output2(ring, parts, wa, wb, out_a, out_b) };
         }
         output2_impl::<false>(ring, parts, wa, wb, out_a, out_b);
@@ -438,7 +498,7 @@ impl Simd {
         let w = Weights::PerPart(weights);
         #[cfg(target_arch = "x86_64")]
         if self.avx2_fma {
-            // SAFETY: as in `output`.
+            // SAFETY: as in `output2`.
             return unsafe { avx::power(ring, parts, w, out) };
         }
         power_impl::<false>(ring, parts, w, out);
@@ -449,7 +509,7 @@ impl Simd {
         let w = Weights::PerBin(var);
         #[cfg(target_arch = "x86_64")]
         if self.avx2_fma {
-            // SAFETY: as in `output`.
+            // SAFETY: as in `output2`.
             return unsafe { avx::power(ring, parts, w, out) };
         }
         power_impl::<false>(ring, parts, w, out);
@@ -459,8 +519,7 @@ impl Simd {
     /// - main filter (Kalman): with `g = P·φ`, `W += g·conj(X)·E`,
     ///   `P ← A²·P·max(1 − g·|X|², 0) + (1 − A²)·|W|² + 10⁻¹²`;
     /// - shadow filter (NLMS): `W_p += step[p]·conj(X_p)·g` with `g = (gr, gi)` per bin;
-    /// - `phi_next(k) = Σ_{p ≥ 1} P_p(k)·|X_{p−1}(k)|²` with the updated `P` (see `adapt_pair_impl`);
-    ///   `pw_prev` is scratch of `bins` values.
+    /// - the [`Carry`] to the next frame, with the updated `P` and `W` (see `adapt_pair_impl`).
     #[allow(clippy::too_many_arguments)]
     pub fn adapt_pair(
         self,
@@ -471,15 +530,14 @@ impl Simd {
         s: &KalmanStep,
         shadow: CoeffsMut,
         n: &NlmsStep,
-        phi_next: &mut [f32],
-        pw_prev: &mut [f32],
+        c: &mut Carry,
     ) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2_fma {
-            // SAFETY: as in `output`.
-            return unsafe { avx::adapt_pair(ring, parts, main, var, s, shadow, n, phi_next, pw_prev) };
+            // SAFETY: as in `output2`.
+            return unsafe { avx::adapt_pair(ring, parts, main, var, s, shadow, n, c) };
         }
-        adapt_pair_impl::<false>(ring, parts, main, var, s, shadow, n, phi_next, pw_prev);
+        adapt_pair_impl::<false>(ring, parts, main, var, s, shadow, n, c);
     }
 }
 
@@ -545,8 +603,6 @@ mod tests {
                 // Outputs.
                 let mut oa = vec![Complex::default(); bins];
                 let mut ob = vec![Complex::default(); bins];
-                let mut o1 = vec![Complex::default(); bins];
-                simd.output(&r, parts, &wr, &wi, &mut o1);
                 simd.output2(&r, parts, (&wr, &wi), (&wi, &wr), &mut oa, &mut ob);
                 let mut ps = vec![0.0; bins];
                 let mut pv = vec![0.0; bins];
@@ -562,8 +618,6 @@ mod tests {
                         s += steps[p] * (xr * xr + xi * xi);
                         v += var[p * bins + k] * (xr * xr + xi * xi);
                     }
-                    close(o1[k].re, a.re, "output re");
-                    close(o1[k].im, a.im, "output im");
                     close(oa[k].re, a.re, "output2 a re");
                     close(oa[k].im, a.im, "output2 a im");
                     close(ob[k].re, b.re, "output2 b re");
@@ -578,8 +632,10 @@ mod tests {
                 let (mut kr, mut ki, mut kv) = (wr.clone(), wi.clone(), var.clone());
                 let a2 = 0.998;
                 let (mut nr, mut ni) = (wi.clone(), wr.clone());
-                let mut phi_next = vec![0.0; bins];
-                let mut pw_prev = vec![0.0; bins];
+                let mut rows = vec![vec![0.0; bins]; 5];
+                let [phi_next, ymr, ymi, ysr, ysi] = &mut rows[..] else {
+                    unreachable!("five rows")
+                };
                 simd.adapt_pair(
                     &r,
                     parts,
@@ -597,10 +653,15 @@ mod tests {
                         gr: &ei,
                         gi: &er,
                     },
-                    &mut phi_next,
-                    &mut pw_prev,
+                    &mut Carry {
+                        phi_next,
+                        main: (ymr, ymi),
+                        shadow: (ysr, ysi),
+                    },
                 );
                 let mut want_next = vec![0.0; bins];
+                let mut want_ym = vec![Complex::default(); bins];
+                let mut want_ys = vec![Complex::default(); bins];
                 for p in 0..parts {
                     for k in 0..bins {
                         let i = p * bins + k;
@@ -614,18 +675,26 @@ mod tests {
                         close(kr[i], wr2, "kalman re");
                         close(ki[i], wi2, "kalman im");
                         close(kv[i], v2, "kalman var");
+                        // Shadow: coefficients (wi, wr), gradient (ei, er).
+                        let w = steps[p];
+                        let sr2 = wi[i] + w * (xr * ei[k] + xi * er[k]);
+                        let si2 = wr[i] + w * (xr * er[k] - xi * ei[k]);
+                        close(nr[i], sr2, "nlms re");
+                        close(ni[i], si2, "nlms im");
                         if p > 0 {
                             let (yr, yi) = x(p - 1, k);
                             want_next[k] += v2 * (yr * yr + yi * yi);
+                            want_ym[k] += Complex::new(wr2, wi2) * Complex::new(yr, yi);
+                            want_ys[k] += Complex::new(sr2, si2) * Complex::new(yr, yi);
                         }
-                        // Shadow: coefficients (wi, wr), gradient (ei, er).
-                        let w = steps[p];
-                        close(nr[i], wi[i] + w * (xr * ei[k] + xi * er[k]), "nlms re");
-                        close(ni[i], wr[i] + w * (xr * er[k] - xi * ei[k]), "nlms im");
                     }
                 }
                 for k in 0..bins {
                     close(phi_next[k], want_next[k], "phi_next");
+                    close(ymr[k], want_ym[k].re, "next main re");
+                    close(ymi[k], want_ym[k].im, "next main im");
+                    close(ysr[k], want_ys[k].re, "next shadow re");
+                    close(ysi[k], want_ys[k].im, "next shadow im");
                 }
             }
         }

@@ -44,6 +44,7 @@ use realfft::num_complex::Complex;
 
 use super::delay::{DelayEstimator, Section};
 use super::filter::{FarHistory, Fft, PartitionedFilter};
+use super::reduce::dot;
 use super::res::{Suppressor, SuppressorSettings};
 use crate::basic::BiquadCoeffs;
 
@@ -136,6 +137,8 @@ pub(super) struct Canceller {
     xsum_for: Option<(u64, usize)>,
     /// Ratio of consecutive partitions' weights in `weights`.
     weight_ratio: f32,
+    /// Sum of `weights`.
+    weight_sum: f32,
     kal_noise: Vec<f32>,
     kal_scratch: Vec<f32>,
     es_spec: Vec<Complex<f32>>,
@@ -176,6 +179,7 @@ impl Canceller {
         let max_bulk = (MAX_DELAY_MS / frame_ms).ceil() as usize + 1;
         // Partition weights of the far-end power sum: the prior's decay, `weight_ratio^p`.
         let weight_ratio = 10f32.powf(-PRIOR_DB_PER_S * frame_ms / 1000.0 / 10.0);
+        let weights: Vec<f32> = (0..parts).map(|p| weight_ratio.powi(p as i32)).collect();
         Self {
             n,
             m,
@@ -189,7 +193,8 @@ impl Canceller {
             hist: FarHistory::new(max_bulk + parts + 1, bins),
             main: PartitionedFilter::new(parts, bins, VAR0, PRIOR_DB_PER_S * frame_ms / 1000.0),
             shadow: PartitionedFilter::new(parts, bins, VAR0, PRIOR_DB_PER_S * frame_ms / 1000.0),
-            weights: (0..parts).map(|p| weight_ratio.powi(p as i32)).collect(),
+            weight_sum: weights.iter().sum(),
+            weights,
             delay: DelayEstimator::new(rate, MAX_DELAY_MS),
             bulk: 0,
             yhat_m: vec![0.0; n],
@@ -357,17 +362,12 @@ impl Canceller {
         self.yhat_m = yhat;
         let mut ys = std::mem::take(&mut self.e_s);
         self.spectrum_to_time(true, &mut ys);
-        let (mut ey, mut em, mut es, mut eh, mut cyh) = (0f32, 0f32, 0f32, 0f32, 0f32);
         for i in 0..n {
-            let y = mic[i];
-            self.e_m[i] = y - self.yhat_m[i];
-            ys[i] = y - ys[i];
-            ey += y * y;
-            em += self.e_m[i] * self.e_m[i];
-            es += ys[i] * ys[i];
-            eh += self.yhat_m[i] * self.yhat_m[i];
-            cyh += y * self.yhat_m[i];
+            self.e_m[i] = mic[i] - self.yhat_m[i];
+            ys[i] = mic[i] - ys[i];
         }
+        let (ey, em, es) = (dot(mic, mic), dot(&self.e_m, &self.e_m), dot(&ys, &ys));
+        let (eh, cyh) = (dot(&self.yhat_m, &self.yhat_m), dot(mic, &self.yhat_m));
         self.e_s = ys;
 
         // Far-end activity over the span the filter covers (the weights are geometric, so the sum of
@@ -379,9 +379,8 @@ impl Canceller {
             self.hist.power_sum(self.bulk, &self.weights, &mut self.xsum);
         }
         self.xsum_for = Some((self.hist.count(), self.bulk));
-        let xs: f32 = self.xsum.iter().sum();
-        let wsum: f32 = self.weights.iter().sum();
-        let x_level = xs / (self.m as f32 * self.m as f32 * wsum / 2.0);
+        let xs = crate::voice::fastmath::sum(&self.xsum);
+        let x_level = xs / (self.m as f32 * self.m as f32 * self.weight_sum / 2.0);
         let far_active = x_level > 1e-7;
 
         // Output of the linear stage.
@@ -526,8 +525,8 @@ impl Canceller {
     }
 
     fn update_stats(&mut self, ey: f32, em: f32, out: &[f32], far_active: bool, single_talk: bool) {
-        let eo: f32 = out.iter().map(|v| v * v).sum();
-        let x_level: f32 = self.far_prev.iter().map(|v| v * v).sum();
+        let eo = dot(out, out);
+        let x_level = dot(&self.far_prev, &self.far_prev);
         const A: f32 = 0.98;
         if far_active {
             self.st_x = A * self.st_x + (1.0 - A) * x_level;

@@ -21,6 +21,7 @@
 use realfft::num_complex::Complex;
 
 use super::filter::Fft;
+use super::reduce::dot;
 use crate::basic::BiquadCoeffs;
 
 /// Decimated rate the estimator aims for, Hz.
@@ -327,7 +328,7 @@ impl DelayEstimator {
         let first = MIC_WIN.min(FFT_LEN - start);
         self.mic_win[tail..tail + first].copy_from_slice(&self.mic_ring[start..start + first]);
         self.mic_win[tail + first..].copy_from_slice(&self.mic_ring[..MIC_WIN - first]);
-        let energy = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>();
+        let energy = |v: &[f32]| dot(v, v);
         let ef = energy(&self.far_win[FFT_LEN - MIC_WIN - self.max_lag..]);
         let em = energy(&self.mic_win[tail..]);
         let far_active = ef / (MIC_WIN + self.max_lag) as f32 > 1e-7;
@@ -341,7 +342,7 @@ impl DelayEstimator {
         self.far_spec.fill(Complex::default());
         for k in self.lo_bin..=self.hi_bin {
             let a = self.acc[k];
-            let mag = a.norm();
+            let mag = a.norm_sqr().sqrt();
             if mag > 1e-30 {
                 self.far_spec[k] = a / mag;
             }

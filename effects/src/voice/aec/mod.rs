@@ -38,6 +38,7 @@ mod delay;
 mod fft_split;
 mod filter;
 mod kernels;
+mod reduce;
 mod res;
 
 use std::sync::Arc;
@@ -254,28 +255,30 @@ impl Processor for Aec {
             if self.fill == n {
                 self.fill = 0;
                 canceller.process_frame(&self.mic_acc, &self.far_acc, &settings, &mut self.frame_out);
-                for &v in &self.frame_out {
-                    let v = if v.abs() < 1e-30 { 0.0 } else { v };
-                    let w = self.fifo_read + self.fifo_len;
-                    let w = if w >= cap { w - cap } else { w };
-                    self.fifo[w] = v;
-                    self.fifo_len = (self.fifo_len + 1).min(cap);
+                // Append the frame (the FIFO holds `3N + block`, more than blocks of the prepared size
+                // ever queue), flushing subnormals, in at most two contiguous pieces of the ring.
+                let w = (self.fifo_read + self.fifo_len) % cap;
+                let first = n.min(cap - w);
+                let (a, b) = self.frame_out.split_at(first);
+                // `n − first ≤ w` (the ring is at least `n` long), so the pieces do not overlap.
+                let (head, tail) = self.fifo.split_at_mut(w);
+                for (dst, src) in [(&mut tail[..first], a), (&mut head[..n - first], b)] {
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d = if v.abs() < 1e-30 { 0.0 } else { v };
+                    }
                 }
+                self.fifo_len = (self.fifo_len + n).min(cap);
             }
         }
-        for o in out.iter_mut() {
-            if self.fifo_len > 0 {
-                *o = self.fifo[self.fifo_read];
-                self.fifo_read = if self.fifo_read + 1 == cap {
-                    0
-                } else {
-                    self.fifo_read + 1
-                };
-                self.fifo_len -= 1;
-            } else {
-                *o = 0.0;
-            }
-        }
+        // Pop what the FIFO holds (two contiguous pieces at most); silence if it runs short.
+        let take = out.len().min(self.fifo_len);
+        let r = self.fifo_read;
+        let first = take.min(cap - r);
+        out[..first].copy_from_slice(&self.fifo[r..r + first]);
+        out[first..take].copy_from_slice(&self.fifo[..take - first]);
+        out[take..].fill(0.0);
+        self.fifo_read = (r + take) % cap;
+        self.fifo_len -= take;
         self.publish();
     }
 

@@ -56,6 +56,7 @@
 use realfft::num_complex::Complex;
 
 use super::filter::Fft;
+use crate::voice::fastmath::sum;
 
 /// Residual echo suppressor with comfort noise (see the module docs).
 pub(super) struct Suppressor {
@@ -234,16 +235,16 @@ impl Suppressor {
         self.smooth_spectra();
         // Regressions of the residual power per band (updated while the far-end plays; the near-end,
         // uncorrelated with the echo, adds variance but no bias).
-        let pyt: f32 = self.pyh.iter().sum();
+        let pyt = sum(&self.pyh);
         if s.far_active {
             self.on_total.begin(pyt);
             self.on_echo.begin(0.0);
             self.on_far.begin(0.0);
             for b in 0..self.edges.len() - 1 {
                 let (lo, hi) = (self.edges[b], self.edges[b + 1]);
-                let pe_b: f32 = self.pe[lo..hi].iter().sum();
-                let py_b: f32 = self.pyh[lo..hi].iter().sum();
-                let px_b: f32 = self.xpow[lo..hi].iter().sum();
+                let pe_b = sum(&self.pe[lo..hi]);
+                let py_b = sum(&self.pyh[lo..hi]);
+                let px_b = sum(&self.xpow[lo..hi]);
                 self.on_echo.update_band(b, pe_b, Some(py_b));
                 self.on_total.update_band(b, pe_b, None);
                 self.on_far.update_band(b, pe_b, Some(px_b));
@@ -254,14 +255,14 @@ impl Suppressor {
         let mut r_lin = 0.0f32;
         for b in 0..self.edges.len() - 1 {
             let (lo, hi) = (self.edges[b], self.edges[b + 1]);
-            let py_b: f32 = self.pyh[lo..hi].iter().sum();
+            let py_b = sum(&self.pyh[lo..hi]);
             let l_echo = self.on_echo.slope(b, LEAK_MAX).max(LEAK_MIN);
             r_lin += l_echo * py_b;
             self.l_echo[lo..hi].fill(l_echo);
             self.r_total[lo..hi].fill(self.on_total.slope(b, LEAK_MAX) * pyt / (hi - lo) as f32);
             self.l_far[lo..hi].fill(self.on_far.slope(b, 1e3));
         }
-        let e_tot: f32 = self.pe.iter().sum();
+        let e_tot = sum(&self.pe);
         if s.far_active && s.near_possible && e_tot > NEAR_RATIO * r_lin {
             self.near_count += 1;
         } else {
@@ -428,7 +429,7 @@ impl Suppressor {
 
     /// Mean gain over bins (for statistics).
     pub fn mean_gain(&self) -> f32 {
-        self.gain.iter().sum::<f32>() / self.gain.len() as f32
+        sum(&self.gain) / self.gain.len() as f32
     }
 }
 

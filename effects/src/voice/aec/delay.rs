@@ -251,6 +251,7 @@ impl DelayEstimator {
 
     /// Feeds one frame of far-end and microphone samples (same length). Returns true when the estimate
     /// changed.
+    #[inline(always)]
     pub fn push(&mut self, far: &[f32], mic: &[f32]) -> bool {
         // The four sections (far and microphone, two stages each) step together as four lanes with the
         // second stage one sample behind the first (its input is the first stage's previous output), so

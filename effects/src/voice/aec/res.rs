@@ -205,6 +205,7 @@ impl Suppressor {
     }
 
     /// Windowed analysis of the error and echo-estimate frames; fills [`Self::pe`] and [`Self::pyh`].
+    #[inline(always)]
     pub fn analyse(&mut self, e: &[f32], yhat: &[f32]) {
         let n = self.n;
         for i in 0..n {
@@ -230,6 +231,7 @@ impl Suppressor {
     ///
     /// The per-bin work runs as straight loops over equal-length slices (no branches but selects), so
     /// that LLVM vectorises them; only the per-band regressions are scalar.
+    #[inline(always)]
     pub fn synthesize(&mut self, s: &SuppressorSettings, out: &mut [f32]) {
         let bins = self.pe.len();
         self.smooth_spectra();
@@ -301,6 +303,7 @@ impl Suppressor {
     }
 
     /// Recursive smoothing of `|E|²` and of the auto- and cross-spectra for the coherence.
+    #[inline(always)]
     fn smooth_spectra(&mut self) {
         const A_COH: f32 = 0.9;
         let bins = self.pe.len();
@@ -330,6 +333,7 @@ impl Suppressor {
 
     /// Residual echo per bin: the largest of the regressions and the coherent part of the error (see the
     /// module docs), spread to the neighbouring bins and held with the reverberation decay.
+    #[inline(always)]
     fn residual(&mut self, w_broad: f32, uncertain: bool) {
         let bins = self.pe.len();
         let (pe, pyh, xpow) = (&self.pe[..bins], &self.pyh[..bins], &self.xpow[..bins]);
@@ -365,6 +369,7 @@ impl Suppressor {
     }
 
     /// Wiener-like gains `max(G_min, 1 − β·R/|E|²)`, falling at once and rising by half the gap.
+    #[inline(always)]
     fn gains(&mut self, beta: f32, min_gain: f32, on: bool) {
         let bins = self.pe.len();
         let (pe, pe_s, resid) = (&self.pe[..bins], &self.pe_s[..bins], &self.resid[..bins]);
@@ -382,6 +387,7 @@ impl Suppressor {
     }
 
     /// Comfort-noise floor: minimum following of the smoothed error power (fast fall, +1.5 dB/s rise).
+    #[inline(always)]
     fn track_noise(&mut self) {
         let bins = self.pe.len();
         if !self.noise_init {
@@ -395,6 +401,7 @@ impl Suppressor {
 
     /// Applies the gains to the error spectrum and adds comfort noise `√((1 − G²)·N)` with uniform random
     /// components (eight independent xorshift32 generators, one per vector lane).
+    #[inline(always)]
     fn apply(&mut self, cng: bool) {
         let bins = self.pe.len();
         let (gain, noise) = (&self.gain[..bins], &self.noise[..bins]);

@@ -513,7 +513,8 @@ fn gain_bins<L: Lanes>(
     // v is capped at 80 where E1(v) < 10⁻³⁶ and p = 1 to f32 precision: the terms below stay normal floats.
     let v = (r * gamma).max(s(1e-6)).min(s(80.0));
     let ev = (-v).exp();
-    // E1(v) as in `expint_e1`, both branches computed and one selected.
+    // E1(v) as in `expint_e1`, both branches computed and one selected: E1 = poly(v) − ln v for v ≤ 1,
+    // a rational function times e^(−v)/v above.
     let mut poly = s(0.001_078_57);
     for k in [
         -0.009_760_04,
@@ -524,13 +525,16 @@ fn gain_bins<L: Lanes>(
     ] {
         poly = poly.madd(v, s(k));
     }
-    let e1_small = poly - v.ln();
     let num = (v + s(2.334_733)).madd(v, s(0.250_621));
     let den = (v + s(3.330_657)).madd(v, s(1.681_534));
     let e1_large = num * ev / (den * v);
-    let e1 = v.le_select(s(1.0), e1_small, e1_large);
-    // ln G_LSA = ln(ξ/(1+ξ)) + E1(v)/2, at most 0 (G_LSA ≤ 1).
-    let ln_lsa = s(0.5).madd(e1, r.ln()).min(s(0.0));
+    // ln G_LSA = ln(ξ/(1+ξ)) + E1(v)/2 = ln r + E1/2, at most 0 (G_LSA ≤ 1), with one logarithm: for v ≤ 1
+    // ln r − ½ ln v = ½ ln(r²/v), above it ln r.
+    let one = s(1.0);
+    let l = v.le_select(one, r * r / v, r).ln();
+    let ln_lsa = v
+        .le_select(one, s(0.5) * (l + poly), s(0.5).madd(e1_large, l))
+        .min(s(0.0));
     let g_lsa2 = (ln_lsa + ln_lsa).exp();
     // Conditional speech presence probability (Cohen & Berdugo 2001, eq. 16) with the a priori absence
     // ratio qr = q/(1−q): p = 1 / (1 + q/(1−q)·(1+ξ)·e^(−v)).

@@ -42,8 +42,9 @@
 //!   ([`super::lanes8`]) where `prepare` finds them. The two agree to float rounding (FMA, reassociated
 //!   products; tested). Per frame: one pass for the noise tracking, one for the speech absence, one for
 //!   the gain, which also smooths this frame's ξ over time for the next frame's speech absence (no
-//!   separate ξ buffer); γ and the ML term share one reciprocal of the noise PSD, and the gain's
-//!   `G_LSA²` is one `exp(2 ln G_LSA)`. The per-bin buffers are padded to whole groups of eight lanes.
+//!   separate ξ buffer); γ and the ML term share one reciprocal of the noise PSD, `ln G_LSA` takes one
+//!   logarithm (of r²/v below v = 1, of r = ξ/(1+ξ) above), and `G_LSA²` is one `exp(2 ln G_LSA)`. The
+//!   per-bin buffers are padded to whole groups of eight lanes.
 //!
 //! # Real-time safety
 //! All buffers are sized in `prepare` (which also runs the CPU feature check); `process` is arithmetic on

@@ -350,14 +350,21 @@ impl DelayEstimator {
         }
         self.fft.inverse(&mut self.far_spec, &mut self.corr);
         let lags = &self.corr[..=self.max_lag];
-        let (mut best, mut peak, mut sum) = (0usize, 0f32, 0f32);
-        for (l, &c) in lags.iter().enumerate() {
-            sum += c.abs();
-            if c.abs() > peak {
-                peak = c.abs();
-                best = l;
+        // Sum and largest |c| in eight lanes (vectorised), then the first lag that holds the largest.
+        let (mut sums, mut peaks) = ([0f32; 8], [0f32; 8]);
+        let chunks = lags.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for l in 0..8 {
+                sums[l] += c[l].abs();
+                peaks[l] = peaks[l].max(c[l].abs());
             }
         }
+        let sum = sums.iter().sum::<f32>() + rest.iter().map(|c| c.abs()).sum::<f32>();
+        let peak = rest
+            .iter()
+            .fold(peaks.iter().fold(0f32, |a, &b| a.max(b)), |a, c| a.max(c.abs()));
+        let best = lags.iter().position(|c| c.abs() == peak).unwrap_or(0);
         let mean = sum / lags.len() as f32;
         let conf = if mean > 0.0 { peak / mean } else { 0.0 };
         if conf < MIN_CONFIDENCE {

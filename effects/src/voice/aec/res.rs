@@ -208,16 +208,20 @@ impl Suppressor {
     #[inline(always)]
     pub fn analyse(&mut self, e: &[f32], yhat: &[f32]) {
         let n = self.n;
-        for i in 0..n {
-            self.tbuf[i] = self.e_prev[i] * self.window[i];
-            self.tbuf[n + i] = e[i] * self.window[n + i];
+        let (w0, w1) = self.window.split_at(n);
+        for (spec, prev, cur) in [
+            (&mut self.e_spec, &self.e_prev, e),
+            (&mut self.y_spec, &self.y_prev, yhat),
+        ] {
+            let (t0, t1) = self.tbuf.split_at_mut(n);
+            for ((t, x), w) in t0.iter_mut().zip(prev.iter()).zip(w0) {
+                *t = x * w;
+            }
+            for ((t, x), w) in t1.iter_mut().zip(cur).zip(w1) {
+                *t = x * w;
+            }
+            self.fft.forward(&self.tbuf, spec);
         }
-        self.fft.forward(&self.tbuf, &mut self.e_spec);
-        for i in 0..n {
-            self.tbuf[i] = self.y_prev[i] * self.window[i];
-            self.tbuf[n + i] = yhat[i] * self.window[n + i];
-        }
-        self.fft.forward(&self.tbuf, &mut self.y_spec);
         self.e_prev.copy_from_slice(e);
         self.y_prev.copy_from_slice(yhat);
         for k in 0..self.pe.len() {

@@ -197,7 +197,9 @@ impl Biquad {
     pub fn tick(&mut self, x: f64) -> f64 {
         let c = &self.coeffs;
         let y = c.b0 * x + self.z1;
-        self.z1 = c.b1 * x - c.a1 * y + self.z2;
+        // The state update adds the input terms first: the recursion through `y` is then one multiply
+        // and one subtraction long (a shorter dependency chain per sample).
+        self.z1 = (c.b1 * x + self.z2) - c.a1 * y;
         self.z2 = c.b2 * x - c.a2 * y;
         y
     }

@@ -67,7 +67,8 @@ impl Section {
     #[inline]
     pub(super) fn tick(&mut self, x: f32) -> f32 {
         let y = self.b0 * x + self.s1;
-        self.s1 = self.b1 * x - self.a1 * y + self.s2;
+        // Input terms first: the recursion through `y` is one multiply and one subtraction long.
+        self.s1 = (self.b1 * x + self.s2) - self.a1 * y;
         self.s2 = self.b2 * x - self.a2 * y;
         y
     }
@@ -133,7 +134,7 @@ impl Quad {
         let mut y = [0.0; 4];
         for l in 0..4 {
             y[l] = self.b0[l] * x[l] + self.s1[l];
-            self.s1[l] = self.b1[l] * x[l] - self.a1[l] * y[l] + self.s2[l];
+            self.s1[l] = (self.b1[l] * x[l] + self.s2[l]) - self.a1[l] * y[l];
             self.s2[l] = self.b2[l] * x[l] - self.a2[l] * y[l];
         }
         y
@@ -143,7 +144,7 @@ impl Quad {
     #[inline(always)]
     fn tick_lane(&mut self, l: usize, x: f32) -> f32 {
         let y = self.b0[l] * x + self.s1[l];
-        self.s1[l] = self.b1[l] * x - self.a1[l] * y + self.s2[l];
+        self.s1[l] = (self.b1[l] * x + self.s2[l]) - self.a1[l] * y;
         self.s2[l] = self.b2[l] * x - self.a2[l] * y;
         y
     }

@@ -1,12 +1,12 @@
 //! Shared FFT plans and constant tables for nodes that run many times in one process.
 //!
 //! # What
-//! [`real_fft`] hands out the forward and inverse real FFT plans of a length, and [`table`] a constant
-//! table (a window, a reciprocal autocorrelation) under a name and the numbers it depends on. Every instance
-//! that asks for the same plan or table gets the same `Arc`.
+//! [`real_fft`] hands out the forward and inverse real FFT plans of a length, [`complex_fft`] the complex
+//! ones, and [`table`] a constant table (a window, a reciprocal autocorrelation) under a name and the
+//! numbers it depends on. Every instance that asks for the same plan or table gets the same `Arc`.
 //!
 //! # How
-//! Process-wide lists of the plans (made by `realfft::RealFftPlanner`) and tables handed out so far, each
+//! Process-wide lists of the plans (made by `realfft::RealFftPlanner` and `rustfft::FftPlanner`) and tables handed out so far, each
 //! behind a mutex taken only while a node is built or prepared. A media server runs hundreds of voice
 //! chains per core; with one copy of each twiddle table and window instead of one per leg, those tables
 //! stay in cache across legs and each leg's tick touches only its own state (per-leg cache footprint is
@@ -38,6 +38,25 @@ pub(crate) fn real_fft(n: usize) -> RealFftPair {
     }
     let mut planner = RealFftPlanner::<f32>::new();
     let pair: RealFftPair = (planner.plan_fft_forward(n), planner.plan_fft_inverse(n));
+    plans.push((n, pair.clone()));
+    pair
+}
+
+/// A forward and an inverse complex FFT plan of length `n`.
+pub(crate) type ComplexFftPair = (Arc<dyn rustfft::Fft<f32>>, Arc<dyn rustfft::Fft<f32>>);
+
+static COMPLEX_PLANS: Mutex<Vec<(usize, ComplexFftPair)>> = Mutex::new(Vec::new());
+
+/// The shared forward and inverse complex FFT plans of length `n` (made by `rustfft::FftPlanner`; see the
+/// module docs).
+pub(crate) fn complex_fft(n: usize) -> ComplexFftPair {
+    // A poisoned lock only means another thread panicked while planning; the list holds finished plans.
+    let mut plans = COMPLEX_PLANS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, pair)) = plans.iter().find(|(len, _)| *len == n) {
+        return pair.clone();
+    }
+    let mut planner = rustfft::FftPlanner::<f32>::new();
+    let pair: ComplexFftPair = (planner.plan_fft_forward(n), planner.plan_fft_inverse(n));
     plans.push((n, pair.clone()));
     pair
 }

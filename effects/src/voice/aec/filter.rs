@@ -408,29 +408,32 @@ impl PartitionedFilter {
         let p = self.next_constrain;
         self.next_constrain = (self.next_constrain + 1) % self.parts;
         let b = self.bins;
-        for k in 0..b {
-            spec[k] = Complex::new(self.re[p * b + k], self.im[p * b + k]);
+        let spec = &mut spec[..b];
+        let (wr, wi) = (&mut self.re[p * b..(p + 1) * b], &mut self.im[p * b..(p + 1) * b]);
+        for ((s, r), i) in spec.iter_mut().zip(wr.iter()).zip(wi.iter()) {
+            *s = Complex::new(*r, *i);
         }
         fft.inverse(spec, time);
         let n = fft.size / 2;
         let scale = 1.0 / fft.size as f32;
-        for (i, t) in time.iter_mut().enumerate() {
-            *t = if i < n { *t * scale } else { 0.0 };
-        }
+        let (taps, wrapped) = time.split_at_mut(n);
+        taps.iter_mut().for_each(|t| *t *= scale);
+        wrapped.fill(0.0);
         fft.forward(time, spec);
         if p > 0 && self.next_for == Some((far.count, delay)) {
             // Next frame, partition `p` meets today's `p − 1`.
             let (xr, xi) = far.ring(delay).rows(p - 1);
+            let (nr, ni) = (&mut self.next_re[..b], &mut self.next_im[..b]);
             for k in 0..b {
-                let dr = spec[k].re - self.re[p * b + k];
-                let di = spec[k].im - self.im[p * b + k];
-                self.next_re[k] += dr * xr[k] - di * xi[k];
-                self.next_im[k] += dr * xi[k] + di * xr[k];
+                let dr = spec[k].re - wr[k];
+                let di = spec[k].im - wi[k];
+                nr[k] += dr * xr[k] - di * xi[k];
+                ni[k] += dr * xi[k] + di * xr[k];
             }
         }
-        for k in 0..b {
-            self.re[p * b + k] = spec[k].re;
-            self.im[p * b + k] = spec[k].im;
+        for ((s, r), i) in spec.iter().zip(wr.iter_mut()).zip(wi.iter_mut()) {
+            *r = s.re;
+            *i = s.im;
         }
     }
 

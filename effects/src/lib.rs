@@ -13,6 +13,7 @@
 mod basic;
 mod fx;
 mod plans;
+mod reduce;
 pub mod voice;
 
 pub use basic::{Biquad, BiquadBank8, BiquadCoeffs, Delay, Gain, HighPass, Remix};

@@ -31,6 +31,7 @@
 use tutti_engine::{EngineError, Inputs, NodeArgs, Outputs, ParamInfo, Processor, Smoothed, StreamConfig};
 
 use super::sofa::SofaHrtf;
+use crate::reduce::dot;
 
 const HEAD_RADIUS: f64 = 0.0875;
 const SPEED_OF_SOUND: f64 = 343.0;
@@ -250,24 +251,6 @@ impl Pan3d {
         let dr = MODEL_DELAY + itd.max(0.0) - Shelf::dc_group_delay(ar, rate);
         (dl, dr, al, ar)
     }
-}
-
-/// Dot product with eight independent accumulators (lets the compiler vectorise the f32 sum).
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for j in 0..8 {
-            acc[j] += x[j] * y[j];
-        }
-    }
-    let mut s: f32 = acc.iter().sum();
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
-    }
-    s
 }
 
 #[inline]

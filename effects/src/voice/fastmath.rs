@@ -60,21 +60,6 @@ pub(crate) fn ln(x: f32) -> f32 {
     e as f32 * std::f32::consts::LN_2 + series
 }
 
-/// Sum of `xs` in eight interleaved partial sums, so that the loop vectorises (a plain `iter().sum()` must
-/// keep the sequential order of the additions and stays scalar).
-#[inline]
-pub(crate) fn sum(xs: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let mut chunks = xs.chunks_exact(8);
-    for c in &mut chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a += x;
-        }
-    }
-    let tail: f32 = chunks.remainder().iter().sum();
-    acc.iter().sum::<f32>() + tail
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,14 +78,6 @@ mod tests {
         assert_eq!(exp(0.0), 1.0);
         assert!(exp(-200.0).is_normal() && exp(-200.0) < 1e-37);
         assert!(exp(200.0).is_finite());
-    }
-
-    #[test]
-    fn sum_adds_every_element() {
-        let xs: Vec<f32> = (0..37).map(|i| i as f32 * 0.5).collect();
-        assert_eq!(sum(&xs), 333.0);
-        assert_eq!(sum(&xs[..5]), 5.0);
-        assert_eq!(sum(&[]), 0.0);
     }
 
     #[test]

@@ -60,6 +60,7 @@ use tutti_engine::{
 use super::fastmath;
 use super::lanes::{Lanes, F4};
 use super::stft::{layout_for, Stft};
+use crate::reduce::sum;
 
 /// Attenuation of the `level` presets, in dB.
 pub const NS_LEVEL_DB: [f32; 4] = [6.0, 12.0, 18.0, 24.0];
@@ -330,7 +331,7 @@ fn suppress_lanes<L: Lanes>(
                 .store(&mut noise[k..]);
         }
     }
-    let sum_noise = fastmath::sum(&noise[..bins]);
+    let sum_noise = sum(&noise[..bins]);
     let params = GainParams {
         dd: if init { 0.0 } else { ALPHA_DD },
         init,
@@ -384,11 +385,11 @@ fn suppress_lanes<L: Lanes>(
         p.store(&mut py[k..]); // the periodogram is not needed any more: keep p for the mean
         g.store(&mut gain[k..]);
     }
-    let sum_p = fastmath::sum(&py[..bins]);
+    let sum_p = sum(&py[..bins]);
     for (s, &g) in spec.iter_mut().zip(gain.iter()) {
         *s *= g;
     }
-    let sum_g = fastmath::sum(&gain[..bins]);
+    let sum_g = sum(&gain[..bins]);
     let n = bins as f32;
     (sum_noise / n, sum_g / n, sum_p / n)
 }

@@ -32,6 +32,7 @@ use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealToComplex};
 
 use super::lanes::{Lanes, F4};
+use crate::reduce::dot;
 use tutti_engine::{
     EngineError, Inputs, Meters, NodeArgs, NodeType, Outputs, ParamInfo, Processor, StreamConfig,
 };
@@ -89,20 +90,6 @@ impl std::fmt::Debug for Vad {
             .field("speech", &self.speech)
             .finish_non_exhaustive()
     }
-}
-
-/// Σx² in eight interleaved partial sums (vectorises; a sequential sum does not).
-#[inline]
-fn sum_squares(x: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let mut chunks = x.chunks_exact(8);
-    for c in &mut chunks {
-        for (a, &v) in acc.iter_mut().zip(c) {
-            *a += v * v;
-        }
-    }
-    let tail: f32 = chunks.remainder().iter().map(|v| v * v).sum();
-    acc.iter().sum::<f32>() + tail
 }
 
 impl Vad {
@@ -240,7 +227,7 @@ impl Vad {
     fn analyse(&mut self) {
         let n = self.frame_len;
         let newest = &self.hist[n..];
-        let ms = sum_squares(newest) / n as f32;
+        let ms = dot(newest, newest) / n as f32;
         let level_dbfs = 10.0 * (ms + 1e-12).log10();
         if level_dbfs <= SPEECH_FLOOR_DBFS {
             // Below the floor no frame is speech: the band level is the full-band level, no spectrum.

@@ -45,9 +45,9 @@ use realfft::num_complex::Complex;
 use super::delay::{DelayEstimator, Section};
 use super::filter::{FarHistory, Fft, PartitionedFilter};
 use super::kernels::Simd;
-use super::reduce::dot;
 use super::res::{Suppressor, SuppressorSettings};
 use crate::basic::BiquadCoeffs;
+use crate::reduce::{dot, sum};
 
 /// Largest bulk delay searched, ms.
 pub(super) const MAX_DELAY_MS: f32 = 500.0;
@@ -411,7 +411,7 @@ impl Canceller {
             self.hist.power_sum(self.bulk, &self.weights, &mut self.xsum);
         }
         self.xsum_for = Some((self.hist.count(), self.bulk));
-        let xs = crate::voice::fastmath::sum(&self.xsum);
+        let xs = sum(&self.xsum);
         let x_level = xs / (self.m as f32 * self.m as f32 * self.weight_sum / 2.0);
         let far_active = x_level > 1e-7;
 

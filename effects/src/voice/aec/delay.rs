@@ -21,8 +21,8 @@
 use realfft::num_complex::Complex;
 
 use super::filter::Fft;
-use super::reduce::dot;
 use crate::basic::BiquadCoeffs;
+use crate::reduce::dot;
 
 /// Decimated rate the estimator aims for, Hz.
 const TARGET_RATE: u32 = 4000;

@@ -38,7 +38,6 @@ mod delay;
 mod fft_split;
 mod filter;
 mod kernels;
-mod reduce;
 mod res;
 
 use std::sync::Arc;

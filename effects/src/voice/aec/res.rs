@@ -56,7 +56,7 @@
 use realfft::num_complex::Complex;
 
 use super::filter::Fft;
-use crate::voice::fastmath::sum;
+use crate::reduce::sum;
 
 /// Residual echo suppressor with comfort noise (see the module docs).
 pub(super) struct Suppressor {

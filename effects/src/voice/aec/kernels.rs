@@ -351,10 +351,13 @@ unsafe fn adapt_cols<const F: bool, const B: usize>(k0: usize, r: &mut Cols, s: 
     let (a2, q) = (s.a2, 1.0 - s.a2);
     let (phi, er, ei) = unsafe { (load::<B>(s.phi, k0), load::<B>(s.er, k0), load::<B>(s.ei, k0)) };
     let (gr, gi) = unsafe { (load::<B>(r.g.0, k0), load::<B>(r.g.1, k0)) };
+    // Two walks over the partitions, the Kalman update first and the NLMS update second: one walk with
+    // both needs more vector registers than x86-64 has (the spills put the carried sums on a
+    // store-to-load chain). The second walk reads the far-end rows again while they are in L1.
+    //
     // Carried sums, and the previous partition's far-end spectrum and power (zero before the first:
     // its terms belong to the frame yet to come).
-    let (mut phi_next, mut ymr, mut ymi, mut ysr, mut ysi) =
-        ([0f32; B], [0f32; B], [0f32; B], [0f32; B], [0f32; B]);
+    let (mut phi_next, mut ymr, mut ymi) = ([0f32; B], [0f32; B], [0f32; B]);
     let (mut pr, mut pi, mut ppw) = ([0f32; B], [0f32; B], [0f32; B]);
     for p in 0..r.parts {
         let o = r.ring.off(p) + k0;
@@ -367,9 +370,6 @@ unsafe fn adapt_cols<const F: bool, const B: usize>(k0: usize, r: &mut Cols, s: 
                 load::<B>(r.var, o),
             )
         };
-        let (mut sr, mut si) = unsafe { (load::<B>(r.shadow.0, o), load::<B>(r.shadow.1, o)) };
-        // SAFETY: `p < parts ≤ step.len()`.
-        let w = unsafe { *r.step.get_unchecked(p) };
         let mut pw = [0f32; B];
         for l in 0..B {
             pw[l] = madd::<F>(xr[l], xr[l], xi[l] * xi[l]);
@@ -386,25 +386,40 @@ unsafe fn adapt_cols<const F: bool, const B: usize>(k0: usize, r: &mut Cols, s: 
             let vn = madd::<F>(a2, vp, madd::<F>(q, w2, 1e-12));
             v[l] = vn;
             phi_next[l] = madd::<F>(vn, ppw[l], phi_next[l]);
-            // conj(X)·g = (xr − j·xi)(gr + j·gi)
-            let snr = madd::<F>(w, madd::<F>(xr[l], gr[l], xi[l] * gi[l]), sr[l]);
-            let sni = madd::<F>(w, madd::<F>(xr[l], gi[l], -(xi[l] * gr[l])), si[l]);
-            sr[l] = snr;
-            si[l] = sni;
-            // Next frame's outputs: W'_p·X_{p−1}.
+            // Next frame's output: W'_p·X_{p−1}.
             ymr[l] = madd::<F>(nr, pr[l], madd::<F>(-ni, pi[l], ymr[l]));
             ymi[l] = madd::<F>(nr, pi[l], madd::<F>(ni, pr[l], ymi[l]));
-            ysr[l] = madd::<F>(snr, pr[l], madd::<F>(-sni, pi[l], ysr[l]));
-            ysi[l] = madd::<F>(snr, pi[l], madd::<F>(sni, pr[l], ysi[l]));
         }
         unsafe {
             store(r.main.0, o, &wr);
             store(r.main.1, o, &wi);
             store(r.var, o, &v);
+        }
+        (pr, pi, ppw) = (xr, xi, pw);
+    }
+    let (mut ysr, mut ysi) = ([0f32; B], [0f32; B]);
+    let (mut pr, mut pi) = ([0f32; B], [0f32; B]);
+    for p in 0..r.parts {
+        let o = r.ring.off(p) + k0;
+        let (xr, xi) = unsafe { (load::<B>(r.ring.re, o), load::<B>(r.ring.im, o)) };
+        let o = p * b + k0;
+        let (mut sr, mut si) = unsafe { (load::<B>(r.shadow.0, o), load::<B>(r.shadow.1, o)) };
+        // SAFETY: `p < parts ≤ step.len()`.
+        let w = unsafe { *r.step.get_unchecked(p) };
+        for l in 0..B {
+            // conj(X)·g = (xr − j·xi)(gr + j·gi)
+            let snr = madd::<F>(w, madd::<F>(xr[l], gr[l], xi[l] * gi[l]), sr[l]);
+            let sni = madd::<F>(w, madd::<F>(xr[l], gi[l], -(xi[l] * gr[l])), si[l]);
+            sr[l] = snr;
+            si[l] = sni;
+            ysr[l] = madd::<F>(snr, pr[l], madd::<F>(-sni, pi[l], ysr[l]));
+            ysi[l] = madd::<F>(snr, pi[l], madd::<F>(sni, pr[l], ysi[l]));
+        }
+        unsafe {
             store(r.shadow.0, o, &sr);
             store(r.shadow.1, o, &si);
         }
-        (pr, pi, ppw) = (xr, xi, pw);
+        (pr, pi) = (xr, xi);
     }
     unsafe {
         store(c.phi_next, k0, &phi_next);

@@ -198,7 +198,7 @@ impl Canceller {
             shadow: PartitionedFilter::new(parts, bins, VAR0, PRIOR_DB_PER_S * frame_ms / 1000.0),
             weight_sum: weights.iter().sum(),
             weights,
-            delay: DelayEstimator::new(rate, MAX_DELAY_MS),
+            delay: DelayEstimator::new(rate, n, MAX_DELAY_MS),
             bulk: 0,
             yhat_m: vec![0.0; n],
             e_m: vec![0.0; n],

@@ -5,7 +5,8 @@
 //! most coherent with the far-end, so that the adaptive filter only has to model the room tail after it.
 //!
 //! # How
-//! Both signals are low-passed (4th-order Butterworth at 1.6 kHz) and decimated to about 4 kHz. Every
+//! Both signals are low-passed (4th-order Butterworth at 1.6 kHz) and decimated to about 4 kHz
+//! ([`super::decimate`]: only the kept outputs are computed). Every
 //! 128 ms the last 256 ms of microphone signal are cross-correlated with the last 1.024 s of far-end via a
 //! 4096-point FFT; the cross-power spectrum is smoothed over updates and weighted by the phase transform
 //! (GCC-PHAT: C. H. Knapp and G. C. Carter, "The generalized correlation method for estimation of time
@@ -20,6 +21,7 @@
 
 use realfft::num_complex::Complex;
 
+use super::decimate::Decimator;
 use super::filter::Fft;
 use crate::basic::BiquadCoeffs;
 use crate::reduce::dot;
@@ -90,66 +92,6 @@ impl Section {
     }
 }
 
-/// Four [`Section`]s as lanes (their state and coefficients), stepped together.
-#[derive(Clone, Copy)]
-struct Quad {
-    b0: [f32; 4],
-    b1: [f32; 4],
-    b2: [f32; 4],
-    a1: [f32; 4],
-    a2: [f32; 4],
-    s1: [f32; 4],
-    s2: [f32; 4],
-}
-
-impl Quad {
-    fn new(s: [Section; 4]) -> Self {
-        Self {
-            b0: s.map(|s| s.b0),
-            b1: s.map(|s| s.b1),
-            b2: s.map(|s| s.b2),
-            a1: s.map(|s| s.a1),
-            a2: s.map(|s| s.a2),
-            s1: s.map(|s| s.s1),
-            s2: s.map(|s| s.s2),
-        }
-    }
-
-    /// The lanes as sections again.
-    fn sections(&self) -> [Section; 4] {
-        std::array::from_fn(|l| Section {
-            b0: self.b0[l],
-            b1: self.b1[l],
-            b2: self.b2[l],
-            a1: self.a1[l],
-            a2: self.a2[l],
-            s1: self.s1[l],
-            s2: self.s2[l],
-        })
-    }
-
-    /// `Section::tick` on every lane.
-    #[inline(always)]
-    fn step(&mut self, x: [f32; 4]) -> [f32; 4] {
-        let mut y = [0.0; 4];
-        for l in 0..4 {
-            y[l] = self.b0[l] * x[l] + self.s1[l];
-            self.s1[l] = (self.b1[l] * x[l] + self.s2[l]) - self.a1[l] * y[l];
-            self.s2[l] = self.b2[l] * x[l] - self.a2[l] * y[l];
-        }
-        y
-    }
-
-    /// `Section::tick` on lane `l` only.
-    #[inline(always)]
-    fn tick_lane(&mut self, l: usize, x: f32) -> f32 {
-        let y = self.b0[l] * x + self.s1[l];
-        self.s1[l] = (self.b1[l] * x + self.s2[l]) - self.a1[l] * y;
-        self.s2[l] = self.b2[l] * x - self.a2[l] * y;
-        y
-    }
-}
-
 /// Stage of the spread-out correlation update.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -161,10 +103,7 @@ enum Stage {
 
 /// GCC-PHAT bulk-delay estimator (see the module docs).
 pub(super) struct DelayEstimator {
-    factor: usize,
-    phase: usize,
-    lp_far: [Section; 2],
-    lp_mic: [Section; 2],
+    dec: Decimator,
     far_ring: Vec<f32>,
     mic_ring: Vec<f32>,
     pos: usize,
@@ -186,26 +125,17 @@ pub(super) struct DelayEstimator {
 }
 
 impl DelayEstimator {
-    /// An estimator for signals at `rate` Hz with lags up to `max_delay_ms`.
-    pub fn new(rate: u32, max_delay_ms: f32) -> Self {
+    /// An estimator for signals at `rate` Hz, fed frames of up to `max_frame` samples, with lags up to
+    /// `max_delay_ms`.
+    pub fn new(rate: u32, max_frame: usize, max_delay_ms: f32) -> Self {
         let factor = ((rate as f32 / TARGET_RATE as f32).round() as usize).max(1);
         let dec_rate = rate as f32 / factor as f32;
         let max_lag = ((max_delay_ms / 1000.0 * dec_rate).ceil() as usize).min(FFT_LEN - MIC_WIN);
         let fc = (1600.0f64).min(0.4 * f64::from(dec_rate));
-        let fs = f64::from(rate);
-        let mk = || {
-            [
-                Section::new(BiquadCoeffs::lowpass(fc, 0.541_196_1, fs)),
-                Section::new(BiquadCoeffs::lowpass(fc, 1.306_563, fs)),
-            ]
-        };
         let bins = FFT_LEN / 2 + 1;
         let hz_per_bin = dec_rate / FFT_LEN as f32;
         Self {
-            factor,
-            phase: 0,
-            lp_far: mk(),
-            lp_mic: mk(),
+            dec: Decimator::new(fc, f64::from(rate), factor, max_frame),
             far_ring: vec![0.0; FFT_LEN],
             mic_ring: vec![0.0; FFT_LEN],
             pos: 0,
@@ -229,19 +159,15 @@ impl DelayEstimator {
 
     /// The current estimate in full-rate samples, if any.
     pub fn delay_samples(&self) -> Option<f32> {
-        self.estimate.map(|l| l * self.factor as f32)
+        self.estimate.map(|l| l * self.dec.factor() as f32)
     }
 
     /// Forgets everything.
     pub fn reset(&mut self) {
-        for s in self.lp_far.iter_mut().chain(self.lp_mic.iter_mut()) {
-            s.s1 = 0.0;
-            s.s2 = 0.0;
-        }
+        self.dec.reset();
         self.far_ring.fill(0.0);
         self.mic_ring.fill(0.0);
         self.acc.fill(Complex::default());
-        self.phase = 0;
         self.pos = 0;
         self.since_update = 0;
         self.stage = Stage::Idle;
@@ -254,40 +180,15 @@ impl DelayEstimator {
     /// changed.
     #[inline(always)]
     pub fn push(&mut self, far: &[f32], mic: &[f32]) -> bool {
-        // The four sections (far and microphone, two stages each) step together as four lanes with the
-        // second stage one sample behind the first (its input is the first stage's previous output), so
-        // their recursions overlap; each lane computes exactly what `Section::tick` computes. The states
-        // live in locals, in registers across the loop (the ring stores could alias `self` as far as the
-        // compiler knows).
-        let mut q = Quad::new([self.lp_far[0], self.lp_mic[0], self.lp_far[1], self.lp_mic[1]]);
-        let (mut phase, mut pos, mut since) = (self.phase, self.pos, self.since_update);
-        let mut emit = |f: f32, m: f32| {
-            phase += 1;
-            if phase == self.factor {
-                phase = 0;
-                self.far_ring[pos] = f;
-                self.mic_ring[pos] = m;
-                pos = (pos + 1) % FFT_LEN;
-                since += 1;
-            }
-        };
-        let n = far.len().min(mic.len());
-        if n > 0 {
-            let (mut y1f, mut y1m) = (q.tick_lane(0, far[0]), q.tick_lane(1, mic[0]));
-            for i in 1..n {
-                let y = q.step([far[i], mic[i], y1f, y1m]);
-                emit(y[2], y[3]);
-                (y1f, y1m) = (y[0], y[1]);
-            }
-            let (f, m) = (q.tick_lane(2, y1f), q.tick_lane(3, y1m));
-            emit(f, m);
-        }
-        let [mut f0, mut m0, mut f1, mut m1] = q.sections();
-        for s in [&mut f0, &mut m0, &mut f1, &mut m1] {
-            s.flush();
-        }
-        (self.lp_far, self.lp_mic) = ([f0, f1], [m0, m1]);
-        (self.phase, self.pos, self.since_update) = (phase, pos, since);
+        let (mut pos, mut since) = (self.pos, self.since_update);
+        let (far_ring, mic_ring) = (&mut self.far_ring, &mut self.mic_ring);
+        self.dec.push(far, mic, |f, m| {
+            far_ring[pos] = f;
+            mic_ring[pos] = m;
+            pos = (pos + 1) % FFT_LEN;
+            since += 1;
+        });
+        (self.pos, self.since_update) = (pos, since);
         match self.stage {
             Stage::Idle => {
                 if self.since_update >= HOP {
@@ -419,32 +320,6 @@ mod tests {
             .collect()
     }
 
-    /// The four-lane filtering equals the sections run one sample at a time (bit for bit).
-    #[test]
-    fn lane_filtering_equals_per_sample_sections() {
-        let far = noise(16000, 3);
-        let mic = noise(16000, 5);
-        let mut d = DelayEstimator::new(16000, 500.0);
-        let (mut lf, mut lm) = (d.lp_far, d.lp_mic);
-        let mut want = Vec::new();
-        for (f, m) in far.iter().zip(&mic) {
-            let (f1, m1) = (lf[0].tick(*f), lm[0].tick(*m));
-            want.push((lf[1].tick(f1), lm[1].tick(m1)));
-        }
-        for (f, m) in far.chunks(160).zip(mic.chunks(160)) {
-            d.push(f, m);
-        }
-        // The ring holds every `factor`-th output, the newest at `pos − 1`.
-        let got = (1..=64).map(|j| {
-            let p = (d.pos + FFT_LEN - j) % FFT_LEN;
-            (d.far_ring[p], d.mic_ring[p])
-        });
-        for (j, g) in got.enumerate() {
-            let w = want[want.len() - 1 - j * d.factor];
-            assert_eq!(g, w, "decimated sample {j} from the end");
-        }
-    }
-
     #[test]
     fn finds_a_pure_delay_in_noise() {
         for (rate, delay) in [(8000u32, 1200usize), (16000, 4800), (48000, 3000)] {
@@ -454,12 +329,12 @@ mod tests {
             for i in delay..far.len() {
                 mic[i] = 0.5 * far[i - delay];
             }
-            let mut d = DelayEstimator::new(rate, 500.0);
+            let mut d = DelayEstimator::new(rate, n, 500.0);
             for (f, m) in far.chunks(n).zip(mic.chunks(n)) {
                 d.push(f, m);
             }
             let est = d.delay_samples().expect("white noise gives a clear peak");
-            let tol = d.factor as f32;
+            let tol = d.dec.factor() as f32;
             assert!((est - delay as f32).abs() <= tol, "rate {rate}: {est} vs {delay}");
         }
     }

@@ -34,6 +34,7 @@
 //! silence does not create denormals.
 
 mod canceller;
+mod decimate;
 mod delay;
 mod fft_split;
 mod filter;

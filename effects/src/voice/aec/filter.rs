@@ -129,8 +129,9 @@ impl FarHistory {
         Self {
             bins,
             slots,
-            re: vec![0.0; slots * bins],
-            im: vec![0.0; slots * bins],
+            // Every slot twice (see `Ring`).
+            re: vec![0.0; 2 * slots * bins],
+            im: vec![0.0; 2 * slots * bins],
             head: 0,
             count: 0,
             simd: Simd::detect(),
@@ -146,10 +147,18 @@ impl FarHistory {
     pub fn push(&mut self, spec: &[Complex<f32>]) {
         self.head = (self.head + 1) % self.slots;
         self.count += 1;
-        let o = self.head * self.bins;
-        for (k, c) in spec.iter().enumerate() {
-            self.re[o + k] = c.re;
-            self.im[o + k] = c.im;
+        let b = self.bins;
+        let o = self.head * b;
+        // The slot's two copies: row `head` in the first half, row `head + slots` in the second.
+        let (re_lo, re_hi) = self.re.split_at_mut(self.slots * b);
+        let (im_lo, im_hi) = self.im.split_at_mut(self.slots * b);
+        for (((r, i), (mr, mi)), c) in re_lo[o..o + b]
+            .iter_mut()
+            .zip(&mut im_lo[o..o + b])
+            .zip(re_hi[o..o + b].iter_mut().zip(&mut im_hi[o..o + b]))
+            .zip(spec)
+        {
+            (*r, *i, *mr, *mi) = (c.re, c.im, c.re, c.im);
         }
     }
 

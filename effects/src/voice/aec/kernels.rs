@@ -43,7 +43,9 @@ pub(super) struct Simd {
 
 /// Far-end spectra of consecutive partitions in a ring of frames (structure of arrays): partition `p` is
 /// in slot `(first − p) mod slots`, each slot `bins` floats of `re` and `im` (powers are recomputed where
-/// needed: two fused multiply-adds cost less than streaming a third row through the cache).
+/// needed: two fused multiply-adds cost less than streaming a third row through the cache). Every slot is
+/// stored twice, as rows `s` and `s + slots` (`2·slots` rows in all), so partition `p` is row
+/// `first + slots − p`: the partitions the kernels walk lie at a fixed stride, with no wrap to test.
 #[derive(Clone, Copy)]
 pub(super) struct Ring<'a> {
     pub re: &'a [f32],
@@ -57,12 +59,7 @@ impl<'a> Ring<'a> {
     /// Offset of partition `p`'s row (`p < slots`).
     #[inline(always)]
     fn off(&self, p: usize) -> usize {
-        let s = if p <= self.first {
-            self.first - p
-        } else {
-            self.first + self.slots - p
-        };
-        s * self.bins
+        (self.first + self.slots - p) * self.bins
     }
 
     /// Rows `(re, im)` of partition `p`, `bins` long.
@@ -266,8 +263,9 @@ fn adapt_pair_impl<const F: bool>(
     let rows = parts * b;
     assert!(
         parts <= ring.slots
-            && ring.re.len() >= ring.slots * b
-            && ring.im.len() >= ring.slots * b
+            && ring.first < ring.slots
+            && ring.re.len() >= 2 * ring.slots * b
+            && ring.im.len() >= 2 * ring.slots * b
             && main.0.len() >= rows
             && main.1.len() >= rows
             && var.len() >= rows
@@ -347,7 +345,8 @@ unsafe fn adapt_cols<const F: bool, const B: usize>(k0: usize, r: &mut Cols, s: 
     let b = r.ring.bins;
     // SAFETY (every `load`/`store` below): per-bin rows are read at `k0..k0 + B ≤ bins`; partition rows
     // at `p·bins + k0` with `p < parts` (filter rows hold `parts·bins`) or at `ring.off(p) + k0` with
-    // `ring.off(p) ≤ (slots − 1)·bins` (the ring holds `slots·bins`), as the caller asserted.
+    // `ring.off(p) ≤ (2·slots − 1)·bins` (`first < slots`; the ring holds `2·slots·bins`), as the caller
+    // asserted.
     let (a2, q) = (s.a2, 1.0 - s.a2);
     let (phi, er, ei) = unsafe { (load::<B>(s.phi, k0), load::<B>(s.er, k0), load::<B>(s.ei, k0)) };
     let (gr, gi) = unsafe { (load::<B>(r.g.0, k0), load::<B>(r.g.1, k0)) };
@@ -574,9 +573,12 @@ mod tests {
         *seed as f32 / u32::MAX as f32 - 0.5
     }
 
+    /// A random ring in the kernels' layout (every slot twice).
     fn data(bins: usize, slots: usize, seed: &mut u32) -> Data {
-        let re: Vec<f32> = (0..bins * slots).map(|_| rnd(seed)).collect();
-        let im: Vec<f32> = (0..bins * slots).map(|_| rnd(seed)).collect();
+        let mut re: Vec<f32> = (0..bins * slots).map(|_| rnd(seed)).collect();
+        let mut im: Vec<f32> = (0..bins * slots).map(|_| rnd(seed)).collect();
+        re.extend_from_within(..);
+        im.extend_from_within(..);
         Data { re, im, bins, slots }
     }
 

@@ -16,7 +16,8 @@
 //! 2. A *main* filter adapted by the frequency-domain Kalman rule (its gain falls by itself in double talk
 //!    because the innovation power rises) and a *shadow* filter adapted by NLMS with a fixed large step run
 //!    side by side, as with the two-path structure of K. Ochiai et al. (IEEE Trans. Commun. 25(6), 1977)
-//!    used by SpeexDSP and WebRTC AEC3. Copy rules, evaluated on recursively smoothed error energies:
+//!    used by SpeexDSP and WebRTC AEC3; the shadow covers at most the first 250 ms after the bulk delay
+//!    (where its exponentially weighted step has not fallen by more than 25 dB). Copy rules, evaluated on recursively smoothed error energies:
 //!    the shadow replaces the main filter when its error is 3 dB lower (echo-path change: it re-converges
 //!    first), except while the suppressor finds the near-end talker dominant and the main error is below
 //!    the microphone energy (in double talk the shadow fits part of the near-end speech); the main filter
@@ -86,6 +87,11 @@ const EVENT_DIVERGE_FRAMES: u32 = 2;
 const NEAR_MIC_RATIO: f32 = 0.1;
 /// NLMS step of the shadow filter.
 const SHADOW_MU: f32 = 0.3;
+/// Span of the shadow filter after the bulk delay, ms (plus the margin partition). Its NLMS step falls
+/// along the filter with the prior (`PRIOR_DB_PER_S`): 25 dB below the first partition's at 250 ms, so
+/// partitions further out barely move between copies from the main filter, and the fast tracker is cut
+/// there. A longer main filter keeps its own tail; a copy from the shadow zeroes it.
+const SHADOW_MS: f32 = 250.0;
 
 /// User settings applied per frame.
 #[derive(Debug, Clone, Copy)]
@@ -195,7 +201,12 @@ impl Canceller {
             far_prev: vec![0.0; n],
             hist: FarHistory::new(max_bulk + parts + 1, bins),
             main: PartitionedFilter::new(parts, bins, VAR0, PRIOR_DB_PER_S * frame_ms / 1000.0),
-            shadow: PartitionedFilter::new(parts, bins, VAR0, PRIOR_DB_PER_S * frame_ms / 1000.0),
+            shadow: PartitionedFilter::new(
+                parts.min((SHADOW_MS / frame_ms).ceil() as usize + 1),
+                bins,
+                VAR0,
+                PRIOR_DB_PER_S * frame_ms / 1000.0,
+            ),
             weight_sum: weights.iter().sum(),
             weights,
             delay: DelayEstimator::new(rate, n, MAX_DELAY_MS),

@@ -164,7 +164,12 @@ mod tests {
     /// that is not a multiple of the factor.
     #[test]
     fn equals_the_cascade_sampled_every_factor_th_output() {
-        for (rate, factor, frame) in [(8000u32, 2usize, 80usize), (16000, 4, 160), (32000, 8, 317), (48000, 12, 480)] {
+        for (rate, factor, frame) in [
+            (8000u32, 2usize, 80usize),
+            (16000, 4, 160),
+            (32000, 8, 317),
+            (48000, 12, 480),
+        ] {
             let fs = f64::from(rate);
             let fc = 1600.0f64.min(0.4 * fs / factor as f64);
             let far = noise(rate as usize, 3);
@@ -196,7 +201,10 @@ mod tests {
                 .zip(&want)
                 .map(|(g, w)| (f64::from(g.0) - w.0).abs().max((f64::from(g.1) - w.1).abs()))
                 .fold(0.0, f64::max);
-            assert!(rms > 0.01, "rate {rate}: the low-pass passes the noise's low band ({rms})");
+            assert!(
+                rms > 0.01,
+                "rate {rate}: the low-pass passes the noise's low band ({rms})"
+            );
             assert!(worst < 1e-6, "rate {rate}: worst error {worst} (rms {rms})");
         }
     }

@@ -96,7 +96,7 @@ type Coeffs<'a> = (&'a [f32], &'a [f32]);
 #[inline(always)]
 fn output2_block<const F: bool, const B: usize>(
     ring: &Ring,
-    parts: usize,
+    parts: (usize, usize),
     wa: Coeffs,
     wb: Coeffs,
     k0: usize,
@@ -105,7 +105,7 @@ fn output2_block<const F: bool, const B: usize>(
 ) {
     let b = ring.bins;
     let (mut ar, mut ai, mut br, mut bi) = ([0f32; B], [0f32; B], [0f32; B], [0f32; B]);
-    for p in 0..parts {
+    for p in 0..parts.1 {
         let o = ring.off(p) + k0;
         let xr: &[f32; B] = ring.re[o..o + B].try_into().expect("B floats");
         let xi: &[f32; B] = ring.im[o..o + B].try_into().expect("B floats");
@@ -125,6 +125,21 @@ fn output2_block<const F: bool, const B: usize>(
             bi[l] = madd::<F>(cbi[l], xr[l], bi[l]);
         }
     }
+    // The longer filter's remaining partitions.
+    for p in parts.1..parts.0 {
+        let o = ring.off(p) + k0;
+        let xr: &[f32; B] = ring.re[o..o + B].try_into().expect("B floats");
+        let xi: &[f32; B] = ring.im[o..o + B].try_into().expect("B floats");
+        let w = p * b + k0;
+        let car: &[f32; B] = wa.0[w..w + B].try_into().expect("B floats");
+        let cai: &[f32; B] = wa.1[w..w + B].try_into().expect("B floats");
+        for l in 0..B {
+            ar[l] = madd::<F>(car[l], xr[l], ar[l]);
+            ar[l] = madd::<F>(-cai[l], xi[l], ar[l]);
+            ai[l] = madd::<F>(car[l], xi[l], ai[l]);
+            ai[l] = madd::<F>(cai[l], xr[l], ai[l]);
+        }
+    }
     for l in 0..B {
         out_a[k0 + l] = Complex::new(ar[l], ai[l]);
         out_b[k0 + l] = Complex::new(br[l], bi[l]);
@@ -134,7 +149,7 @@ fn output2_block<const F: bool, const B: usize>(
 #[inline(always)]
 fn output2_impl<const F: bool>(
     ring: &Ring,
-    parts: usize,
+    parts: (usize, usize),
     wa: Coeffs,
     wb: Coeffs,
     out_a: &mut [Complex<f32>],
@@ -219,7 +234,8 @@ fn power_impl<const F: bool>(ring: &Ring, parts: usize, w: Weights, out: &mut [f
 
 /// The shadow filter's NLMS update per frame: `W_p += step[p]·conj(X_p)·g`.
 pub(super) struct NlmsStep<'a> {
-    /// Step profile, one value per partition.
+    /// Step profile, one value per partition of the shadow filter (its length: at most the main
+    /// filter's).
     pub step: &'a [f32],
     /// `g`, real parts (`bins`).
     pub gr: &'a [f32],
@@ -261,22 +277,24 @@ fn adapt_pair_impl<const F: bool>(
     let b = ring.bins;
     // The bounds every access of `adapt_cols` relies on (checked once here, not per load).
     let rows = parts * b;
+    let shadow_parts = n.step.len();
+    let shadow_rows = shadow_parts * b;
     assert!(
         parts <= ring.slots
+            && shadow_parts <= parts
             && ring.first < ring.slots
             && ring.re.len() >= 2 * ring.slots * b
             && ring.im.len() >= 2 * ring.slots * b
             && main.0.len() >= rows
             && main.1.len() >= rows
             && var.len() >= rows
-            && shadow.0.len() >= rows
-            && shadow.1.len() >= rows
-            && n.step.len() >= parts
+            && shadow.0.len() >= shadow_rows
+            && shadow.1.len() >= shadow_rows
             && [s.phi, s.er, s.ei, n.gr, n.gi].iter().all(|r| r.len() >= b)
             && [&*c.phi_next, &*c.main.0, &*c.main.1, &*c.shadow.0, &*c.shadow.1]
                 .iter()
                 .all(|r| r.len() >= b),
-        "adapt_pair: rows shorter than parts × bins"
+        "adapt_pair: rows shorter than parts × bins, or a shadow longer than the main filter"
     );
     let mut cols = Cols {
         ring,
@@ -284,7 +302,7 @@ fn adapt_pair_impl<const F: bool>(
         main,
         var,
         shadow,
-        step: &n.step[..parts],
+        step: n.step,
         g: (&n.gr[..b], &n.gi[..b]),
     };
     let mut k = 0;
@@ -307,7 +325,7 @@ struct Cols<'r> {
     main: CoeffsMut<'r>,
     var: &'r mut [f32],
     shadow: CoeffsMut<'r>,
-    /// The shadow's NLMS step per partition.
+    /// The shadow's NLMS step per partition (its length is the shadow's).
     step: &'r [f32],
     /// The shadow's per-bin gradient factor `g`.
     g: Coeffs<'r>,
@@ -344,7 +362,8 @@ unsafe fn store<const B: usize>(s: &mut [f32], k0: usize, v: &[f32; B]) {
 unsafe fn adapt_cols<const F: bool, const B: usize>(k0: usize, r: &mut Cols, s: &KalmanStep, c: &mut Carry) {
     let b = r.ring.bins;
     // SAFETY (every `load`/`store` below): per-bin rows are read at `k0..k0 + B ≤ bins`; partition rows
-    // at `p·bins + k0` with `p < parts` (filter rows hold `parts·bins`) or at `ring.off(p) + k0` with
+    // at `p·bins + k0` with `p < parts` (main rows hold `parts·bins`) or `p < step.len()` (shadow rows
+    // hold `step.len()·bins`), or at `ring.off(p) + k0` with
     // `ring.off(p) ≤ (2·slots − 1)·bins` (`first < slots`; the ring holds `2·slots·bins`), as the caller
     // asserted.
     let (a2, q) = (s.a2, 1.0 - s.a2);
@@ -398,12 +417,12 @@ unsafe fn adapt_cols<const F: bool, const B: usize>(k0: usize, r: &mut Cols, s: 
     }
     let (mut ysr, mut ysi) = ([0f32; B], [0f32; B]);
     let (mut pr, mut pi) = ([0f32; B], [0f32; B]);
-    for p in 0..r.parts {
+    for p in 0..r.step.len() {
         let o = r.ring.off(p) + k0;
         let (xr, xi) = unsafe { (load::<B>(r.ring.re, o), load::<B>(r.ring.im, o)) };
         let o = p * b + k0;
         let (mut sr, mut si) = unsafe { (load::<B>(r.shadow.0, o), load::<B>(r.shadow.1, o)) };
-        // SAFETY: `p < parts ≤ step.len()`.
+        // SAFETY: `p < step.len()`.
         let w = unsafe { *r.step.get_unchecked(p) };
         for l in 0..B {
             // conj(X)·g = (xr − j·xi)(gr + j·gi)
@@ -436,7 +455,7 @@ mod avx {
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn output2(
         ring: &Ring,
-        parts: usize,
+        parts: (usize, usize),
         wa: Coeffs,
         wb: Coeffs,
         out_a: &mut [Complex<f32>],
@@ -487,17 +506,19 @@ impl Simd {
         Self { avx2_fma: false }
     }
 
-    /// `out_a(k) = Σ_{p<parts} Wa_p(k)·X_p(k)` and the same for `wb` into `out_b`, reading the far-end
-    /// spectra once (coefficients: `parts` rows of `bins`, real and imaginary parts).
+    /// `out_a(k) = Σ_{p<parts.0} Wa_p(k)·X_p(k)` and `out_b(k) = Σ_{p<parts.1} Wb_p(k)·X_p(k)`
+    /// (`parts.1 ≤ parts.0`), reading the far-end spectra once (coefficients: rows of `bins`, real and
+    /// imaginary parts).
     pub fn output2(
         self,
         ring: &Ring,
-        parts: usize,
+        parts: (usize, usize),
         wa: (&[f32], &[f32]),
         wb: (&[f32], &[f32]),
         out_a: &mut [Complex<f32>],
         out_b: &mut [Complex<f32>],
     ) {
+        assert!(parts.1 <= parts.0, "output2: the second filter is the shorter");
         #[cfg(target_arch = "x86_64")]
         if self.avx2_fma {
             // SAFETY: the CPU supports AVX2 and FMA (checked in `detect`), the only requirement of the
@@ -600,12 +621,16 @@ mod tests {
     }
 
     /// Every kernel, on the detected instruction set and on the portable one, against a direct scalar
-    /// evaluation of its formula (bin counts with and without tails; a ring that wraps).
+    /// evaluation of its formula (bin counts with and without tails; a ring that wraps; a second
+    /// (shadow) filter shorter than the first and as long).
     #[test]
     fn kernels_match_scalar_formulas() {
         let mut seed = 0x2468_ace1u32;
-        for (bins, parts, slots, first) in [(161usize, 7usize, 12usize, 3usize), (81, 5, 5, 4), (9, 3, 4, 0)]
-        {
+        for (bins, parts, sp, slots, first) in [
+            (161usize, 7usize, 4usize, 12usize, 3usize),
+            (81, 5, 5, 5, 4),
+            (9, 3, 1, 4, 0),
+        ] {
             let d = data(bins, slots, &mut seed);
             let r = ring(&d, first);
             let wr: Vec<f32> = (0..parts * bins).map(|_| rnd(&mut seed)).collect();
@@ -620,7 +645,8 @@ mod tests {
                 // Outputs.
                 let mut oa = vec![Complex::default(); bins];
                 let mut ob = vec![Complex::default(); bins];
-                simd.output2(&r, parts, (&wr, &wi), (&wi, &wr), &mut oa, &mut ob);
+                let (swr, swi) = (&wi[..sp * bins], &wr[..sp * bins]);
+                simd.output2(&r, (parts, sp), (&wr, &wi), (swr, swi), &mut oa, &mut ob);
                 let mut ps = vec![0.0; bins];
                 let mut pv = vec![0.0; bins];
                 simd.power_sum(&r, parts, &steps, &mut ps);
@@ -631,7 +657,9 @@ mod tests {
                         let (xr, xi) = x(p, k);
                         let xc = Complex::new(xr, xi);
                         a += Complex::new(wr[p * bins + k], wi[p * bins + k]) * xc;
-                        b += Complex::new(wi[p * bins + k], wr[p * bins + k]) * xc;
+                        if p < sp {
+                            b += Complex::new(wi[p * bins + k], wr[p * bins + k]) * xc;
+                        }
                         s += steps[p] * (xr * xr + xi * xi);
                         v += var[p * bins + k] * (xr * xr + xi * xi);
                     }
@@ -648,7 +676,7 @@ mod tests {
                 let ei: Vec<f32> = (0..bins).map(|_| rnd(&mut seed)).collect();
                 let (mut kr, mut ki, mut kv) = (wr.clone(), wi.clone(), var.clone());
                 let a2 = 0.998;
-                let (mut nr, mut ni) = (wi.clone(), wr.clone());
+                let (mut nr, mut ni) = (swr.to_vec(), swi.to_vec());
                 let mut rows = vec![vec![0.0; bins]; 5];
                 let [phi_next, ymr, ymi, ysr, ysi] = &mut rows[..] else {
                     unreachable!("five rows")
@@ -666,7 +694,7 @@ mod tests {
                     },
                     (&mut nr, &mut ni),
                     &NlmsStep {
-                        step: &steps,
+                        step: &steps[..sp],
                         gr: &ei,
                         gi: &er,
                     },
@@ -692,6 +720,14 @@ mod tests {
                         close(kr[i], wr2, "kalman re");
                         close(ki[i], wi2, "kalman im");
                         close(kv[i], v2, "kalman var");
+                        if p > 0 {
+                            let (yr, yi) = x(p - 1, k);
+                            want_next[k] += v2 * (yr * yr + yi * yi);
+                            want_ym[k] += Complex::new(wr2, wi2) * Complex::new(yr, yi);
+                        }
+                        if p >= sp {
+                            continue;
+                        }
                         // Shadow: coefficients (wi, wr), gradient (ei, er).
                         let w = steps[p];
                         let sr2 = wi[i] + w * (xr * ei[k] + xi * er[k]);
@@ -700,8 +736,6 @@ mod tests {
                         close(ni[i], si2, "nlms im");
                         if p > 0 {
                             let (yr, yi) = x(p - 1, k);
-                            want_next[k] += v2 * (yr * yr + yi * yi);
-                            want_ym[k] += Complex::new(wr2, wi2) * Complex::new(yr, yi);
                             want_ys[k] += Complex::new(sr2, si2) * Complex::new(yr, yi);
                         }
                     }

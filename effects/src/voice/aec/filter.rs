@@ -9,7 +9,8 @@
 //!   telephones", Signal Processing 86(6), 2006, with a per-partition, per-bin state-error variance
 //!   `P_p(k)`, process noise `(1 − A²)·|W_p(k)|²` and a near-end PSD estimate; its gain shrinks by itself in
 //!   double talk (the near-end raises the innovation power) instead of freezing.
-//! - the shadow filter: frequency-normalised NLMS with a fixed step (fast, for the copy rules).
+//! - the shadow filter: frequency-normalised NLMS with a fixed step (fast, for the copy rules); it may
+//!   have fewer partitions than the main filter.
 //!
 //! # How
 //! Overlap-save with frames of `N` samples and FFTs of `M = 2N` (J. J. Shynk, "Frequency-domain and
@@ -19,7 +20,7 @@
 //!
 //! The per-bin loops over all partitions (outputs, power sums, Kalman and NLMS updates) run in
 //! [`super::kernels`] on structure-of-arrays spectra (AVX2/FMA where the CPU has it, a portable build
-//! otherwise). Both updates run in one pass over the far-end history, which also carries the Kalman
+//! otherwise). Both updates run in one call over the far-end history, which also carries the Kalman
 //! innovation power `Σ_p P_p|X_p|²` and both filters' outputs `Σ_p W_p·X_p` over to the next frame (all
 //! but its newest partition: today's partition `p − 1` is tomorrow's `p`), so the next frame's outputs
 //! ([`PartitionedFilter::output_pair`]) only add the newest partition; the round-robin constraint moves

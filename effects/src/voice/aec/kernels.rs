@@ -1,21 +1,25 @@
 //! Vector kernels of the partitioned frequency-domain filters (the inner loops of [`super::filter`]).
 //!
 //! # What
-//! - [`Simd::output2`]: the echo estimates `Ŷ(k) = Σ_p W_p(k)·X_p(k)` of two filters (main and shadow)
-//!   reading the far-end spectra once;
+//! - [`Simd::output2`]: the echo estimates `Ŷ(k) = Σ_p W_p(k)·X_p(k)` of two filters (main and shadow,
+//!   the shadow possibly shorter) reading the far-end spectra once;
 //! - [`Simd::power_sum`]: `Σ_p w_p·|X_p(k)|²` with one weight per partition;
 //! - [`Simd::var_power_sum`]: `Σ_p P_p(k)·|X_p(k)|²` with per-bin weights (the Kalman innovation power);
 //! - [`Simd::adapt_pair`]: the Kalman update of the main filter (coefficients and state-error variance)
-//!   and the NLMS update of the shadow filter in one pass, which also yields the next frame's innovation
+//!   and the NLMS update of the shadow filter in one call, which also yields the next frame's innovation
 //!   power and both filters' next outputs but for their first partition ([`Carry`]): the history moves
 //!   by one frame, so the row `X_{p−1}` read for partition `p − 1` meets the updated `W_p` next frame, and
 //!   the next frame's output pass over the whole filter (memory-bound: both filters and the history
 //!   streamed through the cache once more) shrinks to its newest partition.
 //!
 //! # How
-//! Spectra are stored as structure of arrays (real and imaginary parts in separate rows of `bins` floats), so every operation is a lane-wise loop over bins. The sums over partitions keep their
+//! Spectra are stored as structure of arrays (real and imaginary parts in separate rows of `bins`
+//! floats), so every operation is a lane-wise loop over bins; the far-end ring stores each frame twice
+//! ([`Ring`]), so a walk over the partitions moves by a fixed stride. The sums over partitions keep their
 //! accumulators for a block of bins in registers while they walk the partitions (no load/store of the
-//! accumulators per partition), and so does the update pass with its carried sums. Each kernel is written once
+//! accumulators per partition), and so does the update with its carried sums: per block of 8 bins it walks
+//! the main filter's partitions (Kalman), then the shadow's (NLMS) — one walk doing both needed more
+//! vector registers than x86-64 has. Each kernel is written once
 //! in plain Rust on fixed-size blocks that LLVM turns into vector instructions, and compiled twice: for the
 //! build's baseline (SSE2 on x86-64) and, on x86-64 CPUs that have them, with AVX2 + FMA enabled (8-wide
 //! fused multiply-adds), chosen by [`Simd::detect`] once when the filter is built (as in
@@ -28,7 +32,8 @@
 //!
 //! # Real-time safety
 //! Arithmetic on caller-provided slices only. `unsafe` is confined to calling the `#[target_feature]`
-//! variants after the feature check, each with a `// SAFETY:` note.
+//! variants after the feature check and to the update's unchecked loads and stores (every row length is
+//! asserted once before the walk), each with a `// SAFETY:` note.
 #![allow(unsafe_code)]
 
 use realfft::num_complex::Complex;
@@ -257,11 +262,11 @@ pub(super) struct Carry<'a> {
     pub shadow: CoeffsMut<'a>,
 }
 
-/// The Kalman update of the main filter and the NLMS update of the shadow filter in one pass over the
-/// far-end spectra; also accumulates the [`Carry`] with the updated variances `P'` and coefficients `W'`
-/// (the history moves by one frame: today's partition `p − 1` is tomorrow's `p`). Walks a block of bins
-/// through all partitions at a time, so the carried sums and the previous partition's spectrum stay in
-/// registers.
+/// The Kalman update of the main filter and the NLMS update of the shadow filter (`n.step.len()`
+/// partitions, at most `parts`); also accumulates the [`Carry`] with the updated variances `P'` and
+/// coefficients `W'` (the history moves by one frame: today's partition `p − 1` is tomorrow's `p`). Walks
+/// a block of bins through all partitions at a time, so the carried sums and the previous partition's
+/// spectrum stay in registers.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn adapt_pair_impl<const F: bool>(

@@ -183,6 +183,15 @@ impl Aec {
     }
 }
 
+/// Zeroes the non-finite and subnormal samples of `x` (branch-free, so the loop vectorises: NaN fails
+/// the comparison, an infinity is not below `f32::INFINITY`).
+fn sanitize(x: &mut [f32]) {
+    for v in x {
+        let a = v.abs();
+        *v = if a >= 1e-30 && a < f32::INFINITY { *v } else { 0.0 };
+    }
+}
+
 impl Processor for Aec {
     fn name(&self) -> &'static str {
         "aec"
@@ -241,15 +250,9 @@ impl Processor for Aec {
             let take = (n - self.fill).min(frames - pos);
             self.mic_acc[self.fill..self.fill + take].copy_from_slice(&mic[pos..pos + take]);
             self.far_acc[self.fill..self.fill + take].copy_from_slice(&far[pos..pos + take]);
-            for v in self.mic_acc[self.fill..self.fill + take]
-                .iter_mut()
-                .chain(&mut self.far_acc[self.fill..self.fill + take])
-            {
-                // Garbage and subnormal input become silence (FTZ by hand).
-                if !v.is_finite() || v.abs() < 1e-30 {
-                    *v = 0.0;
-                }
-            }
+            // Garbage and subnormal input become silence (FTZ by hand).
+            sanitize(&mut self.mic_acc[self.fill..self.fill + take]);
+            sanitize(&mut self.far_acc[self.fill..self.fill + take]);
             self.fill += take;
             pos += take;
             if self.fill == n {
@@ -264,7 +267,7 @@ impl Processor for Aec {
                 let (head, tail) = self.fifo.split_at_mut(w);
                 for (dst, src) in [(&mut tail[..first], a), (&mut head[..n - first], b)] {
                     for (d, &v) in dst.iter_mut().zip(src) {
-                        *d = if v.abs() < 1e-30 { 0.0 } else { v };
+                        *d = if v.abs() >= 1e-30 { v } else { 0.0 };
                     }
                 }
                 self.fifo_len = (self.fifo_len + n).min(cap);

@@ -17,11 +17,12 @@
 //!    because the innovation power rises) and a *shadow* filter adapted by NLMS with a fixed large step run
 //!    side by side, as with the two-path structure of K. Ochiai et al. (IEEE Trans. Commun. 25(6), 1977)
 //!    used by SpeexDSP and WebRTC AEC3; the shadow covers at most the first 250 ms after the bulk delay
-//!    (where its exponentially weighted step has not fallen by more than 25 dB). Copy rules, evaluated on recursively smoothed error energies:
-//!    the shadow replaces the main filter when its error is 3 dB lower (echo-path change: it re-converges
-//!    first), except while the suppressor finds the near-end talker dominant and the main error is below
-//!    the microphone energy (in double talk the shadow fits part of the near-end speech); the main filter
-//!    replaces the shadow when the shadow's error is 6 dB higher (the shadow went astray in double talk).
+//!    (where its exponentially weighted step has not fallen by more than 25 dB). Copy rules, evaluated on
+//!    recursively smoothed error energies: the shadow replaces the main filter when its error is 3 dB
+//!    lower (echo-path change: it re-converges first), except while the suppressor finds the near-end
+//!    talker dominant and the main error is below the microphone energy (in double talk the shadow fits
+//!    part of the near-end speech); the main filter replaces the shadow when the shadow's error is 6 dB
+//!    higher (the shadow went astray in double talk).
 //! 3. Divergence: when the main error exceeds the microphone energy by 3 dB for 5 frames of far-end
 //!    activity, the main filter is replaced by the shadow (if the shadow cancels anything) or reset, and
 //!    the reset is counted. In a frame where the main filter adds more than 3 dB of energy, the
@@ -90,7 +91,7 @@ const SHADOW_MU: f32 = 0.3;
 /// Span of the shadow filter after the bulk delay, ms (plus the margin partition). Its NLMS step falls
 /// along the filter with the prior (`PRIOR_DB_PER_S`): 25 dB below the first partition's at 250 ms, so
 /// partitions further out barely move between copies from the main filter, and the fast tracker is cut
-/// there. A longer main filter keeps its own tail; a copy from the shadow zeroes it.
+/// there. Beyond it the main filter adapts alone; a copy from the shadow zeroes it there.
 const SHADOW_MS: f32 = 250.0;
 
 /// User settings applied per frame.

@@ -112,7 +112,8 @@ impl Fft {
     }
 }
 
-/// Ring of the most recent far-end frame spectra (structure of arrays) and their powers.
+/// Ring of the most recent far-end frame spectra (structure of arrays, every frame stored twice: see
+/// [`Ring`]).
 pub(super) struct FarHistory {
     bins: usize,
     slots: usize,

@@ -11,6 +11,7 @@ mod lanes;
 #[cfg(target_arch = "x86_64")]
 mod lanes8;
 mod ns;
+mod rfft;
 pub mod scene;
 mod stft;
 mod svf;

@@ -45,11 +45,12 @@
 use realfft::num_complex::Complex;
 
 use super::delay::{DelayEstimator, Section};
-use super::filter::{FarHistory, Fft, PartitionedFilter};
+use super::filter::{FarHistory, PartitionedFilter};
 use super::kernels::Simd;
 use super::res::{Suppressor, SuppressorSettings};
 use crate::basic::BiquadCoeffs;
 use crate::reduce::{dot, sum};
+use crate::voice::rfft::RealFft;
 
 /// Largest bulk delay searched, ms.
 pub(super) const MAX_DELAY_MS: f32 = 500.0;
@@ -125,7 +126,7 @@ pub(super) struct Canceller {
     m: usize,
     rate: u32,
     parts: usize,
-    fft: Fft,
+    fft: RealFft,
     tbuf: Vec<f32>,
     spec: Vec<Complex<f32>>,
     e_spec: Vec<Complex<f32>>,
@@ -195,7 +196,7 @@ impl Canceller {
             m,
             rate,
             parts,
-            fft: Fft::new(m),
+            fft: RealFft::new(m),
             tbuf: vec![0.0; m],
             spec: vec![Complex::default(); bins],
             e_spec: vec![Complex::default(); bins],

@@ -22,9 +22,9 @@
 use realfft::num_complex::Complex;
 
 use super::decimate::Decimator;
-use super::filter::Fft;
 use crate::basic::BiquadCoeffs;
 use crate::reduce::dot;
+use crate::voice::rfft::RealFft;
 
 /// Decimated rate the estimator aims for, Hz.
 const TARGET_RATE: u32 = 4000;
@@ -111,7 +111,7 @@ pub(super) struct DelayEstimator {
     max_lag: usize,
     lo_bin: usize,
     hi_bin: usize,
-    fft: Fft,
+    fft: RealFft,
     far_win: Vec<f32>,
     mic_win: Vec<f32>,
     far_spec: Vec<Complex<f32>>,
@@ -143,7 +143,7 @@ impl DelayEstimator {
             max_lag,
             lo_bin: (150.0 / hz_per_bin) as usize,
             hi_bin: ((fc as f32 / hz_per_bin) as usize).min(bins - 1),
-            fft: Fft::new(FFT_LEN),
+            fft: RealFft::new(FFT_LEN),
             far_win: vec![0.0; FFT_LEN],
             mic_win: vec![0.0; FFT_LEN],
             far_spec: vec![Complex::default(); bins],

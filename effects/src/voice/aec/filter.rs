@@ -33,84 +33,10 @@
 //! All buffers are sized in `new`; the methods are arithmetic over preallocated slices and FFTs with
 //! preallocated scratch.
 
-use std::sync::Arc;
-
 use realfft::num_complex::Complex;
 
 use super::kernels::{Carry, KalmanStep, NlmsStep, Ring, Simd};
-
-/// Forward and inverse real FFTs of one (even) size with preallocated scratch.
-///
-/// A real transform of `L = 2H` samples is one complex transform of `H` points (rustfft) of the samples
-/// paired as `x[2n] + j·x[2n+1]`, with the split into the real signal's spectrum done by
-/// [`Simd::r2c_post`] / [`Simd::c2r_pre`] (vectorised; the standard "two for one" real FFT of
-/// E. O. Brigham, *The Fast Fourier Transform*, 1974, ch. 10). Same convention as `realfft`:
-/// unnormalised, `inverse(forward(x)) = L·x`.
-pub(super) struct Fft {
-    fwd: Arc<dyn rustfft::Fft<f32>>,
-    inv: Arc<dyn rustfft::Fft<f32>>,
-    scratch: Vec<Complex<f32>>,
-    buf: Vec<Complex<f32>>,
-    /// `e^{−jπk/H}` for `k = 0..=H/2`.
-    twiddles: Vec<Complex<f32>>,
-    simd: Simd,
-    /// FFT length.
-    pub size: usize,
-}
-
-impl Fft {
-    /// Plans FFTs of `size` (even, at least 4; allocates).
-    pub fn new(size: usize) -> Self {
-        assert!(
-            size >= 4 && size.is_multiple_of(2),
-            "the canceller's FFT sizes are even (2N, 4096)"
-        );
-        let h = size / 2;
-        let mut planner = rustfft::FftPlanner::<f32>::new();
-        let fwd = planner.plan_fft_forward(h);
-        let inv = planner.plan_fft_inverse(h);
-        let scratch =
-            vec![Complex::default(); fwd.get_inplace_scratch_len().max(inv.get_inplace_scratch_len())];
-        let twiddles = (0..=h / 2)
-            .map(|k| {
-                let a = -std::f64::consts::PI * k as f64 / h as f64;
-                Complex::new(a.cos() as f32, a.sin() as f32)
-            })
-            .collect();
-        Self {
-            fwd,
-            inv,
-            scratch,
-            buf: vec![Complex::default(); h],
-            twiddles,
-            simd: Simd::detect(),
-            size,
-        }
-    }
-
-    /// Forward transform of `input` (length `size`, not modified) into `out` (`size/2 + 1` bins).
-    pub fn forward(&mut self, input: &[f32], out: &mut [Complex<f32>]) {
-        for (z, x) in self.buf.iter_mut().zip(input.chunks_exact(2)) {
-            *z = Complex::new(x[0], x[1]);
-        }
-        self.fwd.process_with_scratch(&mut self.buf, &mut self.scratch);
-        self.simd.r2c_post(&self.buf, &self.twiddles, out);
-    }
-
-    /// Unnormalised inverse transform of `spec` (modified: DC and Nyquist imaginary parts are zeroed) into
-    /// `out` (length `size`); `inverse(forward(x)) = size · x`.
-    pub fn inverse(&mut self, spec: &mut [Complex<f32>], out: &mut [f32]) {
-        let last = spec.len() - 1;
-        spec[0].im = 0.0;
-        spec[last].im = 0.0;
-        self.simd.c2r_pre(spec, &self.twiddles, &mut self.buf);
-        self.inv.process_with_scratch(&mut self.buf, &mut self.scratch);
-        for (x, z) in out.chunks_exact_mut(2).zip(&self.buf) {
-            x[0] = z.re;
-            x[1] = z.im;
-        }
-    }
-}
+use crate::voice::rfft::RealFft;
 
 /// Ring of the most recent far-end frame spectra (structure of arrays, every frame stored twice: see
 /// [`Ring`]).
@@ -408,7 +334,7 @@ impl PartitionedFilter {
     /// output (if it holds for the far-end history `far` at bulk delay `delay`) by the change.
     pub fn constrain_next(
         &mut self,
-        fft: &mut Fft,
+        fft: &mut RealFft,
         spec: &mut [Complex<f32>],
         time: &mut [f32],
         far: &FarHistory,
@@ -423,8 +349,8 @@ impl PartitionedFilter {
             *s = Complex::new(*r, *i);
         }
         fft.inverse(spec, time);
-        let n = fft.size / 2;
-        let scale = 1.0 / fft.size as f32;
+        let n = fft.len() / 2;
+        let scale = 1.0 / fft.len() as f32;
         let (taps, wrapped) = time.split_at_mut(n);
         taps.iter_mut().for_each(|t| *t *= scale);
         wrapped.fill(0.0);
@@ -534,7 +460,7 @@ mod tests {
         let m = 2 * n;
         let bins = n + 1;
         let parts = 3;
-        let mut fft = Fft::new(m);
+        let mut fft = RealFft::new(m);
         let mut far = FarHistory::new(8, bins);
         let mut f = PartitionedFilter::new(parts, bins, 1.0, 0.0);
         // Taps h[0..24]: set each partition from time-domain taps.
@@ -573,44 +499,6 @@ mod tests {
                     .sum();
                 let got = y[n + i] / m as f32;
                 assert!((got - want).abs() < 1e-4, "t {t} i {i}: {got} vs {want}");
-            }
-        }
-    }
-
-    /// The two-for-one real FFT equals realfft's transforms (sizes of the canceller and the delay
-    /// estimator, and small ones with odd half-lengths).
-    #[test]
-    fn real_fft_matches_realfft() {
-        for size in [4usize, 10, 160, 320, 640, 960, 4096] {
-            let mut planner = realfft::RealFftPlanner::<f32>::new();
-            let fwd = planner.plan_fft_forward(size);
-            let inv = planner.plan_fft_inverse(size);
-            let x: Vec<f32> = (0..size).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
-            let mut want = fwd.make_output_vec();
-            fwd.process(&mut x.clone(), &mut want).expect("lengths match");
-            for simd in [Simd::detect(), Simd::portable()] {
-                let mut fft = Fft::new(size);
-                fft.simd = simd;
-                let mut got = vec![Complex::default(); size / 2 + 1];
-                fft.forward(&x, &mut got);
-                let tol = 1e-5 * size as f32;
-                for (k, (g, w)) in got.iter().zip(&want).enumerate() {
-                    assert!((g - w).norm() < tol, "size {size} bin {k}: {g} vs {w}");
-                }
-                // Inverse of a spectrum with non-zero DC/Nyquist imaginary parts (ignored by both).
-                let mut spec = want.clone();
-                spec[0].im = 0.3;
-                spec[size / 2].im = -0.2;
-                let mut back = vec![0.0; size];
-                fft.inverse(&mut spec, &mut back);
-                let mut spec2 = want.clone();
-                let mut want_back = inv.make_output_vec();
-                inv.process(&mut spec2, &mut want_back)
-                    .expect("lengths and real DC/Nyquist");
-                for (i, (g, w)) in back.iter().zip(&want_back).enumerate() {
-                    assert!((g - w).abs() < tol, "size {size} sample {i}: {g} vs {w}");
-                    assert!((g / size as f32 - x[i]).abs() < 1e-4, "round trip {size} {i}");
-                }
             }
         }
     }
@@ -711,7 +599,7 @@ mod tests {
         let (n, parts, delay) = (16, 5, 2);
         let bins = n + 1;
         let mut seed = 0x5eed_f00du32;
-        let mut fft = Fft::new(2 * n);
+        let mut fft = RealFft::new(2 * n);
         let mut far = FarHistory::new(delay + parts + 2, bins);
         let mk = || PartitionedFilter::new(parts, bins, 0.5, 1.0);
         let mk_s = || PartitionedFilter::new(sp, bins, 0.5, 1.0);

@@ -36,7 +36,6 @@
 mod canceller;
 mod decimate;
 mod delay;
-mod fft_split;
 mod filter;
 mod kernels;
 mod res;

@@ -55,8 +55,8 @@
 
 use realfft::num_complex::Complex;
 
-use super::filter::Fft;
 use crate::reduce::sum;
+use crate::voice::rfft::RealFft;
 
 /// Residual echo suppressor with comfort noise (see the module docs).
 pub(super) struct Suppressor {
@@ -65,7 +65,7 @@ pub(super) struct Suppressor {
     /// Frames left of near-end dominance.
     near_hold: u32,
     n: usize,
-    fft: Fft,
+    fft: RealFft,
     window: Vec<f32>,
     e_prev: Vec<f32>,
     y_prev: Vec<f32>,
@@ -137,7 +137,7 @@ impl Suppressor {
         let frames_per_s = rate as f32 / n as f32;
         Self {
             n,
-            fft: Fft::new(m),
+            fft: RealFft::new(m),
             window,
             e_prev: vec![0.0; n],
             y_prev: vec![0.0; n],

@@ -98,98 +98,104 @@ impl RealFft {
         self.z.len() + 1
     }
 
+    /// Panics unless `samples` and `bins` fit this length (a caller's sizing bug, not bad input).
+    fn check_lengths(&self, samples: usize, bins: usize) {
+        let n = self.len();
+        assert!(
+            samples == n && bins == self.bins(),
+            "a real FFT of {n} takes {n} samples and {} bins, not {samples} and {bins}",
+            self.bins()
+        );
+    }
+
     /// Spectrum of `input` (`n` samples, not modified) into `out` (`n/2 + 1` bins; DC and Nyquist have
     /// zero imaginary parts).
+    #[inline]
     pub(crate) fn forward(&mut self, input: &[f32], out: &mut [Complex32]) {
-        assert!(
-            input.len() == self.len() && out.len() == self.bins(),
-            "real FFT of {}: {} samples in, {} bins out",
-            self.len(),
-            input.len(),
-            out.len()
-        );
-        #[cfg(target_arch = "x86_64")]
-        if self.wide {
-            // SAFETY: `wide` is only set where `has_avx2_fma` found AVX2 and FMA on this CPU, the only
-            // requirement of the `#[target_feature]` function.
-            return unsafe { self.forward_avx2(input, out) };
-        }
-        self.forward_with(input, out, |z, tw, out| split_impl::<false>(z, tw, out, 1));
-    }
-
-    /// Pairs the samples, transforms them and runs `split` (inlined into both builds: the copies run as
-    /// wide as the split).
-    #[inline(always)]
-    fn forward_with(
-        &mut self,
-        input: &[f32],
-        out: &mut [Complex32],
-        split: impl FnOnce(&[Complex32], &[f32], &mut [Complex32]),
-    ) {
-        for (z, x) in self.z.iter_mut().zip(input.chunks_exact(2)) {
-            *z = Complex32::new(x[0], x[1]);
-        }
-        self.fwd.process_with_scratch(&mut self.z, &mut self.scratch);
-        split(&self.z, &self.twiddles, out);
-    }
-
-    /// [`Self::forward`] built for AVX2 + FMA. Safety: the CPU must have both.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn forward_avx2(&mut self, input: &[f32], out: &mut [Complex32]) {
-        // SAFETY: this function's own precondition (AVX2 and FMA) is `avx::split`'s.
-        self.forward_with(input, out, |z, tw, out| unsafe { avx::split(z, tw, out) });
+        self.check_lengths(input.len(), out.len());
+        self.run(Job::Forward(input, out));
     }
 
     /// Unnormalised inverse transform of `spec` (`n/2 + 1` bins) into `out` (`n` samples):
     /// `inverse(forward(x)) = n·x`. The imaginary parts of the DC and Nyquist bins, which a real signal's
     /// spectrum does not have, are set to zero in `spec` (they do not enter the result).
+    #[inline]
     pub(crate) fn inverse(&mut self, spec: &mut [Complex32], out: &mut [f32]) {
-        assert!(
-            spec.len() == self.bins() && out.len() == self.len(),
-            "inverse real FFT of {}: {} bins in, {} samples out",
-            self.len(),
-            spec.len(),
-            out.len()
-        );
+        self.check_lengths(out.len(), spec.len());
         let last = spec.len() - 1;
         spec[0].im = 0.0;
         spec[last].im = 0.0;
+        self.run(Job::Inverse(spec, out));
+    }
+
+    /// Runs `job` with the build chosen in [`Self::new`].
+    #[inline]
+    fn run(&mut self, job: Job<'_>) {
         #[cfg(target_arch = "x86_64")]
         if self.wide {
-            // SAFETY: as in `forward`.
-            return unsafe { self.inverse_avx2(spec, out) };
+            // SAFETY: `wide` is only set where `has_avx2_fma` found AVX2 and FMA on this CPU, the only
+            // requirement of the `#[target_feature]` function.
+            return unsafe { self.run_avx2(job) };
         }
-        self.inverse_with(spec, out, |x, tw, z| merge_impl::<false>(x, tw, z, 1));
+        self.run_impl::<false>(job);
     }
 
-    /// Runs `merge`, transforms and unpairs the samples (inlined into both builds, as `forward_with`).
-    #[inline(always)]
-    fn inverse_with(
-        &mut self,
-        spec: &[Complex32],
-        out: &mut [f32],
-        merge: impl FnOnce(&[Complex32], &[f32], &mut [Complex32]),
-    ) {
-        merge(spec, &self.twiddles, &mut self.z);
-        self.inv.process_with_scratch(&mut self.z, &mut self.scratch);
-        for (x, z) in out.chunks_exact_mut(2).zip(&self.z) {
-            x[0] = z.re;
-            x[1] = z.im;
-        }
-    }
-
-    /// [`Self::inverse`] built for AVX2 + FMA. Safety: the CPU must have both.
+    /// [`Self::run_impl`] built for AVX2 + FMA. Safety: the CPU must have both.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn inverse_avx2(&mut self, spec: &[Complex32], out: &mut [f32]) {
-        // SAFETY: this function's own precondition (AVX2 and FMA) is `avx::merge`'s.
-        self.inverse_with(spec, out, |x, tw, z| unsafe { avx::merge(x, tw, z) });
+    unsafe fn run_avx2(&mut self, job: Job<'_>) {
+        self.run_impl::<true>(job);
+    }
+
+    /// Pairs the samples, transforms them and splits the result, or merges the bins, transforms them and
+    /// unpairs the samples; with the AVX2 split and merge where `W` (inlined into both builds, so that the
+    /// copies run as wide as the split).
+    #[inline(always)]
+    fn run_impl<const W: bool>(&mut self, job: Job<'_>) {
+        let tw = &*self.twiddles;
+        match job {
+            Job::Forward(input, out) => {
+                for (z, x) in self.z.iter_mut().zip(input.chunks_exact(2)) {
+                    *z = Complex32::new(x[0], x[1]);
+                }
+                self.fwd.process_with_scratch(&mut self.z, &mut self.scratch);
+                #[cfg(target_arch = "x86_64")]
+                if W {
+                    // SAFETY: `W` is set only in `run_avx2`, which runs where the CPU has AVX2 and FMA,
+                    // the requirement of `avx::split` besides the bounds it asserts.
+                    return unsafe { avx::split(&self.z, tw, out) };
+                }
+                split_impl::<false>(&self.z, tw, out, 1);
+            }
+            Job::Inverse(spec, out) => {
+                #[cfg(target_arch = "x86_64")]
+                if W {
+                    // SAFETY: as for `avx::split` above.
+                    unsafe { avx::merge(spec, tw, &mut self.z) };
+                } else {
+                    merge_impl::<false>(spec, tw, &mut self.z, 1);
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                merge_impl::<false>(spec, tw, &mut self.z, 1);
+                self.inv.process_with_scratch(&mut self.z, &mut self.scratch);
+                for (x, z) in out.chunks_exact_mut(2).zip(&self.z) {
+                    x[0] = z.re;
+                    x[1] = z.im;
+                }
+            }
+        }
     }
 }
 
-/// Whether the CPU has AVX2 and FMA (std caches the answer: no system call after the first).
-fn has_avx2_fma() -> bool {
+/// A transform for [`RealFft::run`]: real samples in, bins out, or the reverse.
+enum Job<'a> {
+    Forward(&'a [f32], &'a mut [Complex32]),
+    Inverse(&'a [Complex32], &'a mut [f32]),
+}
+
+/// Whether the CPU has AVX2 and FMA (std caches the answer: no system call after the first); false off
+/// x86-64.
+pub(super) fn has_avx2_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         crate::basic::simd8::has_avx2_fma()
@@ -286,8 +292,14 @@ mod avx {
     }
 
     /// Bins `k = first..first+4` are done four at a time with their mirrors `h−k` while the two blocks do
-    /// not overlap (`2(first + 3) < h`); returns the first bin left to the scalar loop.
-    fn blocks_end(h: usize) -> usize {
+    /// not overlap (`2(first + 3) < h`); returns the first bin left to the scalar loop, after checking
+    /// that the spectrum has `h + 1` bins and `tw` the twiddles for `h` points (the bounds the loops'
+    /// unchecked loads and stores rely on).
+    fn blocks_end(h: usize, bins: usize, tw: &[f32]) -> usize {
+        assert!(
+            bins > h && tw.len() >= 2 * (h / 2 + 1),
+            "bins and twiddles for H points"
+        );
         let mut k = 1;
         while 2 * (k + 3) < h {
             k += 4;
@@ -295,19 +307,28 @@ mod avx {
         k
     }
 
+    /// With `a` the four complex values of `src` from `k`, `b` the four from `m` in reverse order and `w`
+    /// the four twiddles from `k`: `(a + b, a − b, w)`. Safety: `src` holds complex values up to `m + 4`
+    /// and `k + 4`, `tw` twiddle pairs up to `k + 4`, and the CPU has AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn load_block(src: *const f32, tw: &[f32], k: usize, m: usize) -> (__m256, __m256, __m256) {
+        // SAFETY: the bounds are the caller's promise; the loads are unaligned.
+        let (a, b, w) = unsafe {
+            (
+                _mm256_loadu_ps(src.add(2 * k)),
+                rev4(_mm256_loadu_ps(src.add(2 * m))),
+                _mm256_loadu_ps(tw.as_ptr().add(2 * k)),
+            )
+        };
+        (_mm256_add_ps(a, b), _mm256_sub_ps(a, b), w)
+    }
+
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn split(z: &[Complex32], tw: &[f32], out: &mut [Complex32]) {
         let h = z.len();
-        assert!(
-            out.len() > h && tw.len() >= 2 * (h / 2 + 1),
-            "bins and twiddles for H points"
-        );
-        let end = blocks_end(h);
-        let (zp, op, wp) = (
-            z.as_ptr().cast::<f32>(),
-            out.as_mut_ptr().cast::<f32>(),
-            tw.as_ptr(),
-        );
+        let end = blocks_end(h, out.len(), tw);
+        let (zp, op) = (z.as_ptr().cast::<f32>(), out.as_mut_ptr().cast::<f32>());
         let half = _mm256_set1_ps(0.5);
         let o_sign = _mm256_setr_ps(0.5, -0.5, 0.5, -0.5, 0.5, -0.5, 0.5, -0.5);
         let conj = _mm256_setr_ps(1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0);
@@ -318,11 +339,7 @@ mod avx {
             // (h values) and in `out` (h + 1), and k + 4 ≤ h/2 + 1 twiddle pairs lie in `tw`; the loads
             // and stores are unaligned; `Complex32` is two `f32` (repr(C)).
             unsafe {
-                let a = _mm256_loadu_ps(zp.add(2 * k));
-                let b = rev4(_mm256_loadu_ps(zp.add(2 * m)));
-                let w = _mm256_loadu_ps(wp.add(2 * k));
-                let s = _mm256_add_ps(a, b);
-                let d = _mm256_sub_ps(a, b);
+                let (s, d, w) = load_block(zp, tw, k, m);
                 // E = ½(s.re, d.im); O = −i·½(a − b*) = (½ s.im, −½ d.re).
                 let e = _mm256_mul_ps(_mm256_blend_ps::<0b1010_1010>(s, d), half);
                 let o = _mm256_mul_ps(swap(_mm256_blend_ps::<0b1010_1010>(d, s)), o_sign);
@@ -343,16 +360,8 @@ mod avx {
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn merge(x: &[Complex32], tw: &[f32], z: &mut [Complex32]) {
         let h = z.len();
-        assert!(
-            x.len() > h && tw.len() >= 2 * (h / 2 + 1),
-            "bins and twiddles for H points"
-        );
-        let end = blocks_end(h);
-        let (xp, zp, wp) = (
-            x.as_ptr().cast::<f32>(),
-            z.as_mut_ptr().cast::<f32>(),
-            tw.as_ptr(),
-        );
+        let end = blocks_end(h, x.len(), tw);
+        let (xp, zp) = (x.as_ptr().cast::<f32>(), z.as_mut_ptr().cast::<f32>());
         let conj = _mm256_setr_ps(1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0);
         let jmul = _mm256_setr_ps(-1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0);
         let mut k = 1;
@@ -360,11 +369,7 @@ mod avx {
             let m = h - k - 3;
             // SAFETY: as in `split` (`x` has h + 1 values, `z` h).
             unsafe {
-                let a = _mm256_loadu_ps(xp.add(2 * k));
-                let b = rev4(_mm256_loadu_ps(xp.add(2 * m)));
-                let w = _mm256_loadu_ps(wp.add(2 * k));
-                let s = _mm256_add_ps(a, b);
-                let d = _mm256_sub_ps(a, b);
+                let (s, d, w) = load_block(xp, tw, k, m);
                 // 2E = (s.re, d.im); a − b* = (d.re, s.im); 2O = (a − b*)·conj(w).
                 let e = _mm256_blend_ps::<0b1010_1010>(s, d);
                 let dd = _mm256_blend_ps::<0b1010_1010>(d, s);

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use realfft::num_complex::Complex32;
 
-use super::rfft::RealFft;
+use super::rfft::{has_avx2_fma, RealFft};
 
 /// Hop length and alignment for a stream at `rate` Hz processed in blocks of `block` frames.
 ///
@@ -101,7 +101,7 @@ impl Stft {
             time: vec![0.0; n],
             spec: vec![Complex32::new(0.0, 0.0); n / 2 + 1],
             fft: RealFft::new(n),
-            wide: has_avx2(),
+            wide: has_avx2_fma(),
         }
     }
 
@@ -207,25 +207,13 @@ fn glue_impl(which: Glue, s: &mut Stft) {
     }
 }
 
-/// Whether the CPU has AVX2 (checked once per STFT, in [`Stft::new`]).
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        crate::basic::simd8::has_avx2_fma()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// The frame glue, compiled for AVX2 when `wide` (eight samples per instruction instead of four; the same
 /// operations in the same order, so the same results).
 #[allow(unsafe_code)]
 fn glue(wide: bool, which: Glue, s: &mut Stft) {
     #[cfg(target_arch = "x86_64")]
     if wide {
-        // SAFETY: `wide` is only set where `has_avx2` found AVX2 and FMA on this CPU, the only
+        // SAFETY: `wide` is only set where `has_avx2_fma` found AVX2 and FMA on this CPU, the only
         // requirement of `glue_avx2`.
         return unsafe { glue_avx2(which, s) };
     }
@@ -252,7 +240,7 @@ mod tests {
             let n = 2 * hop;
             let (rf, _) = crate::plans::real_fft(n);
             for wide in [false, true] {
-                if wide && !has_avx2() {
+                if wide && !has_avx2_fma() {
                     continue;
                 }
                 let mut s = Stft::new(hop, true);

@@ -17,8 +17,9 @@
 //! same length (`crate::plans`: one copy in cache for all the legs of a media server); each instance owns
 //! only its half-length work buffer and the plans' scratch. On x86-64 CPUs with AVX2 and FMA (detected
 //! once, in [`RealFft::new`]) the split and merge do four bins and their four mirrors per step with AVX2
-//! intrinsics, the bins left over by the portable loop compiled with FMA; elsewhere the portable loop
-//! runs alone. The two builds agree to float rounding (fused multiply-adds round once).
+//! intrinsics, the bins left over by the portable loop compiled with FMA (the pairing copies around the
+//! complex FFT run in that build too); elsewhere the portable loop runs alone. The two builds agree to
+//! float rounding (fused multiply-adds round once).
 //!
 //! # Real-time safety
 //! [`RealFft::new`] plans, fills the shared tables and allocates (take it in a constructor or

@@ -243,12 +243,13 @@ impl DelayEstimator {
 
     fn search(&mut self) -> bool {
         self.far_spec.fill(Complex::default());
-        for k in self.lo_bin..=self.hi_bin {
-            let a = self.acc[k];
+        let (lo, hi) = (self.lo_bin, self.hi_bin);
+        // Branch-free (a select per bin), so the square roots and divisions vectorise.
+        for (o, a) in self.far_spec[lo..=hi].iter_mut().zip(&self.acc[lo..=hi]) {
             let mag = a.norm_sqr().sqrt();
-            if mag > 1e-30 {
-                self.far_spec[k] = a / mag;
-            }
+            let ok = mag > 1e-30;
+            let m = if ok { mag } else { 1.0 };
+            *o = if ok { Complex::new(a.re / m, a.im / m) } else { Complex::default() };
         }
         self.fft.inverse(&mut self.far_spec, &mut self.corr);
         let lags = &self.corr[..=self.max_lag];

@@ -204,9 +204,13 @@ impl DelayEstimator {
             }
             Stage::MicFft => {
                 self.fft.forward(&self.mic_win, &mut self.mic_spec);
-                for k in self.lo_bin..=self.hi_bin {
-                    let c = self.mic_spec[k] * self.far_spec[k].conj();
-                    self.acc[k] = self.acc[k] * ALPHA + c * (1.0 - ALPHA);
+                let (lo, hi) = (self.lo_bin, self.hi_bin);
+                for ((acc, m), f) in self.acc[lo..=hi]
+                    .iter_mut()
+                    .zip(&self.mic_spec[lo..=hi])
+                    .zip(&self.far_spec[lo..=hi])
+                {
+                    *acc = *acc * ALPHA + (m * f.conj()) * (1.0 - ALPHA);
                 }
                 self.updates += 1;
                 self.stage = Stage::Search;

@@ -407,9 +407,14 @@ impl Canceller {
         self.yhat_m = yhat;
         let mut ys = std::mem::take(&mut self.e_s);
         self.spectrum_to_time(true, &mut ys);
-        for i in 0..n {
-            self.e_m[i] = mic[i] - self.yhat_m[i];
-            ys[i] = mic[i] - ys[i];
+        for (((em, ys), &m), &yh) in self.e_m[..n]
+            .iter_mut()
+            .zip(&mut ys[..n])
+            .zip(&mic[..n])
+            .zip(&self.yhat_m[..n])
+        {
+            *em = m - yh;
+            *ys = m - *ys;
         }
         let (ey, em, es) = (dot(mic, mic), dot(&self.e_m, &self.e_m), dot(&ys, &ys));
         let (eh, cyh) = (dot(&self.yhat_m, &self.yhat_m), dot(mic, &self.yhat_m));
@@ -483,10 +488,10 @@ impl Canceller {
         self.error_spectrum(false);
         std::mem::swap(&mut self.e_spec, &mut self.es_spec);
         self.error_spectrum(true);
-        for k in 0..self.kal_noise.len() {
-            let inst = self.es_spec[k].norm_sqr().min(self.e_spec[k].norm_sqr());
-            let prev = self.kal_noise[k];
-            self.kal_noise[k] = if inst > prev {
+        for ((noise, es), e) in self.kal_noise.iter_mut().zip(&self.es_spec).zip(&self.e_spec) {
+            let inst = es.norm_sqr().min(e.norm_sqr());
+            let prev = *noise;
+            *noise = if inst > prev {
                 inst
             } else {
                 NOISE_SMOOTH * prev + (1.0 - NOISE_SMOOTH) * inst
@@ -494,8 +499,8 @@ impl Canceller {
         }
         // Shadow filter: exponentially weighted NLMS with a fixed step.
         let delta = self.m as f32 * self.m as f32 * 1e-8;
-        for k in 0..self.grad.len() {
-            self.grad[k] = self.es_spec[k] * (SHADOW_MU / (self.xsum[k] + delta));
+        for ((g, es), &x) in self.grad.iter_mut().zip(&self.es_spec).zip(&self.xsum) {
+            *g = es * (SHADOW_MU / (x + delta));
         }
         PartitionedFilter::adapt_pair(
             &mut self.main,

@@ -253,7 +253,11 @@ impl DelayEstimator {
             let mag = a.norm_sqr().sqrt();
             let ok = mag > 1e-30;
             let m = if ok { mag } else { 1.0 };
-            *o = if ok { Complex::new(a.re / m, a.im / m) } else { Complex::default() };
+            *o = if ok {
+                Complex::new(a.re / m, a.im / m)
+            } else {
+                Complex::default()
+            };
         }
         self.fft.inverse(&mut self.far_spec, &mut self.corr);
         let lags = &self.corr[..=self.max_lag];

@@ -224,9 +224,15 @@ impl Suppressor {
         }
         self.e_prev.copy_from_slice(e);
         self.y_prev.copy_from_slice(yhat);
-        for k in 0..self.pe.len() {
-            self.pe[k] = self.e_spec[k].norm_sqr();
-            self.pyh[k] = self.y_spec[k].norm_sqr();
+        for (((pe, pyh), e), y) in self
+            .pe
+            .iter_mut()
+            .zip(&mut self.pyh)
+            .zip(&self.e_spec)
+            .zip(&self.y_spec)
+        {
+            *pe = e.norm_sqr();
+            *pyh = y.norm_sqr();
         }
     }
 

@@ -44,7 +44,7 @@ struct Tap {
     whole: usize,
     /// Interpolation weights for offsets `first..first+len` relative to `whole` (newer samples first).
     kernel: [f32; TAPS],
-    /// Offset of kernel[0] from `whole` (kernel[k] weights sample `whole + k - first_back`).
+    /// Offset of `kernel[0]` from `whole` (`kernel[k]` weights sample `whole + k - first_back`).
     back: usize,
     len: usize,
 }

@@ -280,7 +280,7 @@ impl std::fmt::Debug for Reverb {
 }
 
 impl Reverb {
-    /// An FDN reverb with the given parameters (see [`PARAMS`](self) ranges); call `prepare` before use.
+    /// An FDN reverb with the given parameters (see the node's parameter ranges); call `prepare` before use.
     pub fn new(size: f32, damping: f32, mix: f32, predelay_ms: f32) -> Self {
         Self {
             size: Smoothed::new(size, 1),

@@ -308,7 +308,7 @@ impl TimeStretcher {
         self.factor
     }
 
-    /// Sets the stretch factor (clamped to [`FACTOR_RANGE`]); takes effect from the next frame.
+    /// Sets the stretch factor (clamped to `FACTOR_RANGE`); takes effect from the next frame.
     pub fn set_factor(&mut self, factor: f64) {
         self.factor = factor.clamp(FACTOR_RANGE.0, FACTOR_RANGE.1);
     }

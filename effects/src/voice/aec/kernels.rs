@@ -27,8 +27,8 @@
 //! complex products' sums differs from the scalar order: results agree with the portable path to float
 //! rounding (checked by the tests below).
 //!
-//! The real-FFT split that [`super::filter::Fft`] runs with the same instruction-set choice is in
-//! [`super::fft_split`].
+//! The filters' real FFTs ([`crate::voice::rfft::RealFft`]) make the same instruction-set choice for their
+//! split and merge steps when they are built.
 //!
 //! # Real-time safety
 //! Arithmetic on caller-provided slices only. `unsafe` is confined to calling the `#[target_feature]`

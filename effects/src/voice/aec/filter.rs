@@ -233,6 +233,7 @@ impl PartitionedFilter {
             let (xr, xi) = far.ring(delay).rows(0);
             let bins = a.bins;
             for (f, out) in [(a, &mut *out_a), (b, &mut *out_b)] {
+                let out = &mut out[..bins];
                 let (wr, wi) = (&f.re[..bins], &f.im[..bins]);
                 let (nr, ni) = (&f.next_re[..bins], &f.next_im[..bins]);
                 for k in 0..bins {
@@ -286,19 +287,24 @@ impl PartitionedFilter {
         if main.phi_for == Some((far.count.wrapping_sub(1), delay)) {
             // Yesterday's pass summed partitions 1.. of today; add the newest.
             let (xr, xi) = ring.rows(0);
+            let (phi, var, next) = (&mut phi[..b], &main.var[..b], &main.phi_next[..b]);
             for k in 0..b {
-                phi[k] = main.var[k] * (xr[k] * xr[k] + xi[k] * xi[k]) + main.phi_next[k];
+                phi[k] = var[k] * (xr[k] * xr[k] + xi[k] * xi[k]) + next[k];
             }
         } else {
             main.simd.var_power_sum(&ring, main.parts, &main.var, phi);
         }
+        // Every row re-sliced to `b`, so the loop has no bounds checks and vectorises.
+        let (phi, noise, e, g) = (&phi[..b], &noise[..b], &e[..b], &g[..b]);
+        let (s_phi, s_re, s_im) = (&mut main.s_phi[..b], &mut main.s_re[..b], &mut main.s_im[..b]);
+        let (g_re, g_im) = (&mut shadow.g_re[..b], &mut shadow.g_im[..b]);
         for k in 0..b {
             let ee = (phi[k] + noise[k].max(floor)).max(1e-30);
-            main.s_phi[k] = mu / ee;
-            main.s_re[k] = e[k].re;
-            main.s_im[k] = e[k].im;
-            shadow.g_re[k] = g[k].re;
-            shadow.g_im[k] = g[k].im;
+            s_phi[k] = mu / ee;
+            s_re[k] = e[k].re;
+            s_im[k] = e[k].im;
+            g_re[k] = g[k].re;
+            g_im[k] = g[k].im;
         }
         let step = KalmanStep {
             phi: &main.s_phi,

@@ -144,20 +144,9 @@ fn poly_mul(a: &[Complex<f64>], b: &[Complex<f64>]) -> Vec<Complex<f64>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_noise as noise;
     use super::*;
     use crate::basic::Biquad;
-
-    fn noise(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.max(1);
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s as f32 / u32::MAX as f32 - 0.5) * 0.2
-            })
-            .collect()
-    }
 
     /// The kept outputs equal every `factor`-th output of the two sections run sample by sample in f64
     /// (the direct form of the same filter), at every rate the estimator uses and with a frame length

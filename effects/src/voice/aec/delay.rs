@@ -315,19 +315,8 @@ impl DelayEstimator {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_noise as noise;
     use super::*;
-
-    fn noise(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.max(1);
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s as f32 / u32::MAX as f32 - 0.5) * 0.2
-            })
-            .collect()
-    }
 
     #[test]
     fn finds_a_pure_delay_in_noise() {

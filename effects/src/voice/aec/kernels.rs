@@ -98,6 +98,24 @@ const VEC: usize = 8;
 /// Coefficients `(re, im)` of a filter, `parts · bins` floats each.
 type Coeffs<'a> = (&'a [f32], &'a [f32]);
 
+/// `acc += W·X` on `B` lanes of complex values split into real and imaginary rows.
+#[inline(always)]
+fn cmadd<const F: bool, const B: usize>(
+    acc: (&mut [f32; B], &mut [f32; B]),
+    w: Coeffs,
+    x: Coeffs,
+    at: (usize, usize),
+) {
+    let row = |s: &[f32], o: usize| -> [f32; B] { s[o..o + B].try_into().expect("B floats") };
+    let (wr, wi, xr, xi) = (row(w.0, at.0), row(w.1, at.0), row(x.0, at.1), row(x.1, at.1));
+    for l in 0..B {
+        acc.0[l] = madd::<F>(wr[l], xr[l], acc.0[l]);
+        acc.0[l] = madd::<F>(-wi[l], xi[l], acc.0[l]);
+        acc.1[l] = madd::<F>(wr[l], xi[l], acc.1[l]);
+        acc.1[l] = madd::<F>(wi[l], xr[l], acc.1[l]);
+    }
+}
+
 #[inline(always)]
 fn output2_block<const F: bool, const B: usize>(
     ring: &Ring,
@@ -110,40 +128,15 @@ fn output2_block<const F: bool, const B: usize>(
 ) {
     let b = ring.bins;
     let (mut ar, mut ai, mut br, mut bi) = ([0f32; B], [0f32; B], [0f32; B], [0f32; B]);
+    let x = (ring.re, ring.im);
     for p in 0..parts.1 {
-        let o = ring.off(p) + k0;
-        let xr: &[f32; B] = ring.re[o..o + B].try_into().expect("B floats");
-        let xi: &[f32; B] = ring.im[o..o + B].try_into().expect("B floats");
-        let w = p * b + k0;
-        let car: &[f32; B] = wa.0[w..w + B].try_into().expect("B floats");
-        let cai: &[f32; B] = wa.1[w..w + B].try_into().expect("B floats");
-        let cbr: &[f32; B] = wb.0[w..w + B].try_into().expect("B floats");
-        let cbi: &[f32; B] = wb.1[w..w + B].try_into().expect("B floats");
-        for l in 0..B {
-            ar[l] = madd::<F>(car[l], xr[l], ar[l]);
-            ar[l] = madd::<F>(-cai[l], xi[l], ar[l]);
-            ai[l] = madd::<F>(car[l], xi[l], ai[l]);
-            ai[l] = madd::<F>(cai[l], xr[l], ai[l]);
-            br[l] = madd::<F>(cbr[l], xr[l], br[l]);
-            br[l] = madd::<F>(-cbi[l], xi[l], br[l]);
-            bi[l] = madd::<F>(cbr[l], xi[l], bi[l]);
-            bi[l] = madd::<F>(cbi[l], xr[l], bi[l]);
-        }
+        let at = (p * b + k0, ring.off(p) + k0);
+        cmadd::<F, B>((&mut ar, &mut ai), wa, x, at);
+        cmadd::<F, B>((&mut br, &mut bi), wb, x, at);
     }
     // The longer filter's remaining partitions.
     for p in parts.1..parts.0 {
-        let o = ring.off(p) + k0;
-        let xr: &[f32; B] = ring.re[o..o + B].try_into().expect("B floats");
-        let xi: &[f32; B] = ring.im[o..o + B].try_into().expect("B floats");
-        let w = p * b + k0;
-        let car: &[f32; B] = wa.0[w..w + B].try_into().expect("B floats");
-        let cai: &[f32; B] = wa.1[w..w + B].try_into().expect("B floats");
-        for l in 0..B {
-            ar[l] = madd::<F>(car[l], xr[l], ar[l]);
-            ar[l] = madd::<F>(-cai[l], xi[l], ar[l]);
-            ai[l] = madd::<F>(car[l], xi[l], ai[l]);
-            ai[l] = madd::<F>(cai[l], xr[l], ai[l]);
-        }
+        cmadd::<F, B>((&mut ar, &mut ai), wa, x, (p * b + k0, ring.off(p) + k0));
     }
     for l in 0..B {
         out_a[k0 + l] = Complex::new(ar[l], ai[l]);

@@ -313,3 +313,17 @@ impl Processor for Aec {
         Some(self.meters.clone())
     }
 }
+
+/// Seeded white noise (xorshift32, uniform in ±0.1) for the submodules' tests.
+#[cfg(test)]
+fn test_noise(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.max(1);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s as f32 / u32::MAX as f32 - 0.5) * 0.2
+        })
+        .collect()
+}

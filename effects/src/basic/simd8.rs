@@ -155,10 +155,17 @@ fn parallel_impl<const F: bool>(secs: &mut [Section8], input: &[V8], out: &mut [
     }
 }
 
-/// Whether the CPU has AVX2 and FMA (cached by std after the first call: no system call).
-#[cfg(target_arch = "x86_64")]
+/// Whether the CPU has AVX2 and FMA (cached by std after the first call: no system call); false off
+/// x86-64.
 pub(crate) fn has_avx2_fma() -> bool {
-    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 #[cfg(target_arch = "x86_64")]

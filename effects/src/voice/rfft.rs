@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use realfft::num_complex::Complex32;
 
-use crate::basic::simd8::madd;
+use crate::basic::simd8::{has_avx2_fma, madd};
 
 /// Forward and unnormalised inverse real FFTs of one even length (see the module docs).
 pub(crate) struct RealFft {
@@ -192,19 +192,6 @@ impl RealFft {
 enum Job<'a> {
     Forward(&'a [f32], &'a mut [Complex32]),
     Inverse(&'a [Complex32], &'a mut [f32]),
-}
-
-/// Whether the CPU has AVX2 and FMA (std caches the answer: no system call after the first); false off
-/// x86-64.
-pub(super) fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        crate::basic::simd8::has_avx2_fma()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 /// The real signal's spectrum `out` (`H + 1` bins) from `z = DFT_H(x[2j] + i·x[2j+1])`, for bins

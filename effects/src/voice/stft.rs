@@ -23,7 +23,8 @@ use std::sync::Arc;
 
 use realfft::num_complex::Complex32;
 
-use super::rfft::{has_avx2_fma, RealFft};
+use super::rfft::RealFft;
+use crate::basic::simd8::has_avx2_fma;
 
 /// Hop length and alignment for a stream at `rate` Hz processed in blocks of `block` frames.
 ///

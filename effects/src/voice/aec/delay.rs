@@ -305,7 +305,7 @@ impl DelayEstimator {
         };
         if accept {
             self.candidate = None;
-            let changed = self.estimate.map_or(true, |c| (c - lag).abs() > 0.01);
+            let changed = self.estimate.is_none_or(|c| (c - lag).abs() > 0.01);
             self.estimate = Some(lag);
             return changed;
         }

@@ -486,15 +486,8 @@ mod avx {
 impl Simd {
     /// AVX2 + FMA where the CPU has them (`is_x86_feature_detected!`, cached by std), else portable.
     pub fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            Self {
-                avx2_fma: crate::basic::simd8::has_avx2_fma(),
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            Self { avx2_fma: false }
+        Self {
+            avx2_fma: crate::basic::simd8::has_avx2_fma(),
         }
     }
 

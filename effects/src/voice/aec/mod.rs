@@ -186,8 +186,8 @@ impl Aec {
 /// the comparison, an infinity is not below `f32::INFINITY`).
 fn sanitize(x: &mut [f32]) {
     for v in x {
-        let a = v.abs();
-        *v = if a >= 1e-30 && a < f32::INFINITY { *v } else { 0.0 };
+        let keep = (1e-30..f32::INFINITY).contains(&v.abs());
+        *v = if keep { *v } else { 0.0 };
     }
 }
 
@@ -212,7 +212,7 @@ impl Processor for Aec {
         if cfg.channels != 1 {
             return Err(EngineError::UnsupportedChannels { actual: cfg.channels });
         }
-        if cfg.sample_rate % 100 != 0 {
+        if !cfg.sample_rate.is_multiple_of(100) {
             return Err(EngineError::UnsupportedRate {
                 actual: cfg.sample_rate,
             });
